@@ -1,0 +1,40 @@
+"""lerobot-ext's own log output: one stderr handler, quiet on non-main ranks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+LOGGER_NAME = "lerobot_ext"
+
+
+def _launch_rank() -> int:
+    # torchrun and accelerate export RANK before the process starts, so the rank is known long
+    # before torch.distributed is initialised.
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def setup_console_logging(level: int = logging.INFO) -> logging.Logger:
+    """Give the ``lerobot_ext`` logger a stderr handler of its own (idempotent).
+
+    Upstream's ``init_logging`` clears the root logger's handlers when training starts, so our
+    messages must not depend on them; ``propagate`` is off to avoid printing them twice. Other
+    ranks only show warnings, matching upstream's "main process logs" behaviour.
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    if not any(getattr(h, "_lerobot_ext", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler._lerobot_ext = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(levelname)s lerobot-ext: %(message)s"))
+        logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(level if _launch_rank() == 0 else max(level, logging.WARNING))
+    return logger
+
+
+def get_logger(name: str | None = None) -> logging.Logger:
+    return logging.getLogger(LOGGER_NAME if name is None else f"{LOGGER_NAME}.{name}")
