@@ -1,0 +1,55 @@
+"""The seams lerobot-ext applies to upstream lerobot during a ``lerobot-train-ext`` run.
+
+One module per upstream name wrapped; each declares the lerobot (or accelerate/torch) versions it
+was checked against and raises :class:`lerobot_ext.errors.UpstreamChangedError`, naming the
+missing symbol, when upstream moved it. Upstream's code runs unmodified: every wrapper calls the
+original with the arguments it received.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from . import (
+    accelerator,
+    cycle,
+    init_logging,
+    load_training_state,
+    make_policy,
+    make_pre_post_processors,
+    make_train_eval_datasets,
+    save_checkpoint,
+    should_save_checkpoint,
+    update_policy,
+)
+from .seam import MethodSeam, Seam, seams_applied
+
+if TYPE_CHECKING:
+    from lerobot_ext.training import TrainingRun
+
+SEAMS: tuple[Seam, ...] = (
+    init_logging.SEAM,
+    make_train_eval_datasets.SEAM,
+    make_policy.SEAM,
+    make_pre_post_processors.SEAM,
+    load_training_state.SEAM,
+    cycle.SEAM,
+    update_policy.SEAM,
+    should_save_checkpoint.SEAM,
+    save_checkpoint.SEAM,
+)
+METHOD_SEAMS: tuple[MethodSeam, ...] = (*accelerator.METHOD_SEAMS, update_policy.OPTIMIZER_STEP)
+
+
+@contextlib.contextmanager
+def applied_seams(run: TrainingRun) -> Iterator[None]:
+    """Wrap every seam for the duration of ``run``; the originals are back afterwards."""
+    for method_seam in METHOD_SEAMS:
+        method_seam.resolve_class()
+    with seams_applied(SEAMS, run):
+        yield
+
+
+__all__ = ["METHOD_SEAMS", "SEAMS", "MethodSeam", "Seam", "applied_seams"]

@@ -1,0 +1,34 @@
+"""Seam: ``lerobot.scripts.lerobot_train.make_policy``.
+
+Runs the ``configure_policy`` hooks (e.g. raising a VLA's ``max_state_dim`` to the dataset's
+state width) once the transformed dataset metadata is known, just before the policy is built.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .seam import Seam
+
+if TYPE_CHECKING:
+    from lerobot_ext.training import TrainingRun
+
+
+def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def make_policy(*args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(*args, **kwargs).arguments
+        ds_meta = arguments.get("ds_meta")
+        if ds_meta is not None:
+            run.configure_policy(arguments["cfg"], ds_meta)
+        return original(*args, **kwargs)
+
+    return make_policy
+
+
+SEAM = Seam("lerobot.scripts.lerobot_train", "make_policy", ("0.6.1",), make_wrapper)

@@ -1,0 +1,53 @@
+"""Seam: ``lerobot.scripts.lerobot_train.make_pre_post_processors``.
+
+The data transforms' processor steps join the pipelines here, so the checkpoint's saved
+``policy_preprocessor.json``/``policy_postprocessor.json`` apply them at inference too. With
+phase timing on, the preprocessor's device step is timed through the pipeline's own
+before/after-step hooks (runtime only; they are not saved).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .seam import Seam
+
+if TYPE_CHECKING:
+    from lerobot_ext.training import TrainingRun
+
+
+def _time_device_step(preprocessor: Any, run: TrainingRun) -> None:
+    from lerobot.processor import DeviceProcessorStep
+
+    clock = run.clock
+    indices = [i for i, step in enumerate(preprocessor.steps) if isinstance(step, DeviceProcessorStep)]
+    if clock is None or not indices:
+        return
+    device_index = indices[0]
+
+    def before(index: int, _transition: Any) -> None:
+        if index == device_index:
+            clock.mark("h2d_start")
+
+    def after(index: int, _transition: Any) -> None:
+        if index == device_index:
+            clock.mark("h2d_end")
+
+    preprocessor.register_before_step_hook(before)
+    preprocessor.register_after_step_hook(after)
+
+
+def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def make_pre_post_processors(*args: Any, **kwargs: Any) -> Any:
+        preprocessor, postprocessor = original(*args, **kwargs)
+        preprocessor, postprocessor = run.install_transform_steps(preprocessor, postprocessor)
+        _time_device_step(preprocessor, run)
+        return preprocessor, postprocessor
+
+    return make_pre_post_processors
+
+
+SEAM = Seam("lerobot.scripts.lerobot_train", "make_pre_post_processors", ("0.6.1",), make_wrapper)

@@ -1,0 +1,28 @@
+"""Seam: ``lerobot.scripts.lerobot_train.make_train_eval_datasets``.
+
+The registered data transforms rewrite the dataset's features and stats here, before upstream
+builds the policy and the processors from them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .seam import Seam
+
+if TYPE_CHECKING:
+    from lerobot_ext.training import TrainingRun
+
+
+def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def make_train_eval_datasets(*args: Any, **kwargs: Any) -> Any:
+        dataset, eval_dataset = original(*args, **kwargs)
+        return run.transform_datasets(dataset, eval_dataset)
+
+    return make_train_eval_datasets
+
+
+SEAM = Seam("lerobot.scripts.lerobot_train", "make_train_eval_datasets", ("0.6.1",), make_wrapper)

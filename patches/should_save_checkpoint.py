@@ -1,0 +1,34 @@
+"""Seam: ``lerobot.scripts.lerobot_train.should_save_checkpoint``.
+
+Called by every process at every step; a ``True`` (with ``save_checkpoint`` on) tells the run
+that the next barrier completes a checkpoint, so ``on_checkpoint_saved`` can fire in every
+process, not only in the main process that writes it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .seam import Seam
+
+if TYPE_CHECKING:
+    from lerobot_ext.training import TrainingRun
+
+
+def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def should_save_checkpoint(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if result and run.cfg.save_checkpoint:
+            run.pending_checkpoint = int(signature.bind(*args, **kwargs).arguments["step"])
+        return result
+
+    return should_save_checkpoint
+
+
+SEAM = Seam("lerobot.scripts.lerobot_train", "should_save_checkpoint", ("0.6.1",), make_wrapper)

@@ -1,0 +1,67 @@
+"""Seam: ``lerobot.scripts.lerobot_train.update_policy`` - one optimisation step.
+
+After upstream's update returns, ``on_step_end`` fires with the step's metrics (read from the
+``MetricsTracker`` upstream just filled in). With phase timing on, the step's forward, backward
+and optimizer phases are marked: the start of this call, ``accelerator.backward`` (see
+``patches.accelerator``), ``optimizer.step`` (below) and the return.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .seam import MethodSeam, Seam
+
+if TYPE_CHECKING:
+    from lerobot_ext.training import TrainingRun
+
+OPTIMIZER_STEP = MethodSeam("torch.optim.Optimizer", "step", ("2.11.0",), "torch")
+
+
+def step_metrics(train_metrics: Any) -> dict[str, float]:
+    """This step's values (not the running averages) from upstream's MetricsTracker."""
+    return {name: float(meter.val) for name, meter in train_metrics.metrics.items()}
+
+
+def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+    instrumented: set[int] = set()
+
+    def instrument_optimizer(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        optimizer = signature.bind(*args, **kwargs).arguments["optimizer"]
+        if id(optimizer) in instrumented:
+            return
+        instrumented.add(id(optimizer))
+        clock = run.clock
+        assert clock is not None
+
+        def wrap_step(original_step: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(original_step)
+            def step(*a: Any, **kw: Any) -> Any:
+                clock.mark("optimizer_start")
+                return original_step(*a, **kw)
+
+            return step
+
+        run.undo_instance_seams.append(OPTIMIZER_STEP.wrap(optimizer, wrap_step))
+
+    @functools.wraps(original)
+    def update_policy(*args: Any, **kwargs: Any) -> Any:
+        clock = run.clock
+        if clock is not None:
+            instrument_optimizer(args, kwargs)
+            clock.mark("update_start")
+        train_metrics, output_dict = original(*args, **kwargs)
+        if clock is not None:
+            clock.mark("update_end")
+        # Upstream increments the tracker's step count after this call returns.
+        run.step_ended(train_metrics.steps + 1, step_metrics(train_metrics))
+        return train_metrics, output_dict
+
+    return update_policy
+
+
+SEAM = Seam("lerobot.scripts.lerobot_train", "update_policy", ("0.6.1",), make_wrapper)

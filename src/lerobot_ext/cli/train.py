@@ -1,0 +1,70 @@
+"""``lerobot-train-ext``: upstream ``lerobot-train`` with lerobot-ext's config, seams and plugins.
+
+Every ``lerobot-train`` flag works unchanged; the extension's fields are listed by ``--help``.
+``lerobot-train-ext --plugins [--json]`` lists the loaded plugins instead of training.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from lerobot_ext.config import ExtTrainPipelineConfig
+from lerobot_ext.console import get_logger, setup_console_logging
+from lerobot_ext.errors import LerobotExtError
+from lerobot_ext.plugins import load_plugins
+from lerobot_ext.video_backend import quiet_torchcodec_fallback
+
+log = get_logger("cli")
+
+
+def parse_config(argv: Sequence[str]) -> ExtTrainPipelineConfig:
+    """Parse ``argv`` exactly as upstream's ``@parser.wrap()`` does, into our config class.
+
+    Upstream's parser also reads ``sys.argv`` later (``--policy.path``, ``--config_path`` in
+    ``validate()``), so ``sys.argv`` is set to the normalised arguments for the whole run.
+    """
+    from lerobot.configs import parser
+
+    def _parse(cfg):  # type: ignore[no-untyped-def]
+        return cfg
+
+    # parser.wrap reads the config class from the real annotation object (this module defers
+    # annotations to strings).
+    _parse.__annotations__ = {"cfg": ExtTrainPipelineConfig}
+    sys.argv = [sys.argv[0] if sys.argv else "lerobot-train-ext", *argv]
+    return parser.wrap()(_parse)()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv
+    from lerobot_ext.cli.listing import print_plugins
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    setup_console_logging()
+    try:
+        host = load_plugins()
+        if "--plugins" in args:
+            print_plugins(host, as_json="--json" in args)
+            return 0
+        quiet_torchcodec_fallback()
+        # What stock lerobot-train does first: import lerobot_policy_* & co. distributions.
+        from lerobot.utils.import_utils import register_third_party_plugins
+
+        register_third_party_plugins()
+        args = normalize_argv(args)
+        if not {"--help", "-h"} & set(args):
+            check_unknown_flags(args)
+        cfg = parse_config(args)
+
+        from lerobot_ext.training import run_training
+
+        run_training(cfg, host)
+    except LerobotExtError as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

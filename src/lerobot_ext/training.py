@@ -1,0 +1,216 @@
+"""One ``lerobot-train-ext`` run: upstream's training loop with our seams around it.
+
+``run_training`` applies the ``configure`` hooks, then runs upstream's undecorated
+``lerobot.scripts.lerobot_train.train`` with the seams of ``lerobot_ext.patches`` in place. The
+seams call back into the :class:`TrainingRun`, which holds what they share (rank, applied data
+transforms, the step clock) and fires the lifecycle hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lerobot_ext.adapters.base import select_adapter
+from lerobot_ext.config import ExtTrainPipelineConfig, extension_fields, is_active
+from lerobot_ext.console import get_logger
+from lerobot_ext.dataset_view import TransformedDataset
+from lerobot_ext.errors import ConfigError, PluginConflictError, PluginHookError
+from lerobot_ext.layout import DatasetDescription
+from lerobot_ext.plugins import ENV_ALLOW_LIST, PluginHost, call_each
+from lerobot_ext.step_timing import StepClock
+from lerobot_ext.transforms.apply import apply_transforms, install_steps
+
+if TYPE_CHECKING:
+    from lerobot_ext.adapters.base import RobotAdapter
+    from lerobot_ext.transforms.apply import AppliedTransforms
+
+log = get_logger("training")
+
+
+class TrainingRun:
+    """State shared by the seams during one run (one instance per process)."""
+
+    def __init__(self, cfg: ExtTrainPipelineConfig, host: PluginHost) -> None:
+        self.cfg = cfg
+        self.host = host
+        self.rank = 0
+        self.world_size = 1
+        self.accelerator: Any = None
+        self.start_step = 0
+        self.step = 0
+        self.adapter: RobotAdapter | None = None
+        self.transforms: AppliedTransforms | None = None
+        self.pending_checkpoint: int | None = None
+        self.ended = False
+        # Undo functions of the method seams put on upstream objects during the run.
+        self.undo_instance_seams: list[Callable[[], None]] = []
+        results = call_each(host, "step_phase_timing", cfg=cfg)
+        for plugin, result in results:
+            if result is not None and not isinstance(result, bool):
+                raise PluginHookError(
+                    f"plugin '{plugin}' returned {result!r} from step_phase_timing; expected a bool or None"
+                )
+        self.timing_requested = any(result for _, result in results)
+        self.clock: StepClock | None = None
+
+    @property
+    def hook(self) -> Any:
+        return self.host.hook
+
+    # ------------------------------------------------------------------ accelerator
+
+    def attach_accelerator(self, accelerator: Any) -> None:
+        """Called by the ``init_logging`` seam, the first point where upstream's accelerator exists."""
+        self.accelerator = accelerator
+        self.rank = int(accelerator.process_index)
+        self.world_size = int(accelerator.num_processes)
+        if self.timing_requested:
+            self.clock = StepClock(accelerator.device.type)
+
+    # ------------------------------------------------------------------ lifecycle events
+
+    def train_started(self) -> None:
+        self.step = self.start_step
+        self.hook.on_train_start(
+            cfg=self.cfg, rank=self.rank, world_size=self.world_size, start_step=self.start_step
+        )
+
+    def step_ended(self, step: int, metrics: dict[str, float]) -> None:
+        self.step = step
+        self.hook.on_step_end(
+            cfg=self.cfg, step=step, metrics=metrics, rank=self.rank, world_size=self.world_size
+        )
+        if self.clock is not None:
+            self.clock.mark("hooks_end")
+            self.hook.on_step_phases(
+                cfg=self.cfg,
+                step=step,
+                phases=self.clock.phases(),
+                rank=self.rank,
+                world_size=self.world_size,
+            )
+
+    def checkpoint_barrier_passed(self) -> None:
+        if self.pending_checkpoint is None:
+            return
+        from lerobot.common.train_utils import get_step_checkpoint_dir
+
+        step, self.pending_checkpoint = self.pending_checkpoint, None
+        checkpoint_dir = get_step_checkpoint_dir(Path(self.cfg.output_dir), self.cfg.steps, step)
+        self.hook.on_checkpoint_saved(cfg=self.cfg, step=step, checkpoint_dir=checkpoint_dir, rank=self.rank)
+
+    def train_ended(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.hook.on_train_end(cfg=self.cfg, step=self.step, rank=self.rank, world_size=self.world_size)
+
+    def failed(self, exception: BaseException) -> None:
+        self.hook.on_exception(cfg=self.cfg, exception=exception, rank=self.rank)
+
+    # ------------------------------------------------------------------ data transforms
+
+    def transform_datasets(self, dataset: Any, eval_dataset: Any) -> tuple[Any, Any]:
+        """Choose the robot adapter and apply the registered transforms to the datasets' metadata."""
+        description = DatasetDescription.from_metadata(dataset.meta)
+        self.adapter = select_adapter(self.host.registry.robot_adapters, description, self.cfg.robot_adapter)
+        if self.adapter is not None:
+            log.info("robot adapter: %s (%s)", self.adapter.name, self.adapter.description)
+            for note in self.adapter.notes(description):
+                log.info("%s: %s", self.adapter.name, note)
+        transforms = [
+            (self.host.registry.owner("transforms", t.name) or "?", t) for t in self.host.registry.transforms
+        ]
+        self.transforms = apply_transforms(transforms, self.cfg, description, self.adapter)
+        if not self.transforms.changed:
+            return dataset, eval_dataset
+        meta = self.transforms.metadata_view(dataset.meta)
+        wrapped_eval = TransformedDataset(eval_dataset, meta) if eval_dataset is not None else None
+        return TransformedDataset(dataset, meta), wrapped_eval
+
+    def install_transform_steps(self, preprocessor: Any, postprocessor: Any) -> tuple[Any, Any]:
+        policy = self.cfg.policy
+        checkpoint = str(policy.pretrained_path) if policy is not None and policy.pretrained_path else None
+        return install_steps(preprocessor, postprocessor, self.transforms, checkpoint)
+
+    # ------------------------------------------------------------------ policy config
+
+    def configure_policy(self, policy_cfg: Any, dataset_meta: Any) -> None:
+        """Apply the ``configure_policy`` hooks' proposals to ``policy_cfg`` (in place)."""
+        proposals: dict[str, tuple[str, Any]] = {}
+        for plugin, result in call_each(
+            self.host, "configure_policy", cfg=self.cfg, policy_cfg=policy_cfg, dataset_meta=dataset_meta
+        ):
+            if result is None:
+                continue
+            if not isinstance(result, dict):
+                raise PluginHookError(
+                    f"plugin '{plugin}' returned {type(result).__name__} from configure_policy; "
+                    "expected a dict {field: value} or None"
+                )
+            for name, value in result.items():
+                if not hasattr(policy_cfg, name):
+                    raise PluginHookError(
+                        f"plugin '{plugin}' set policy.{name}, but {type(policy_cfg).__name__} has no such field"
+                    )
+                if name in proposals and proposals[name][1] != value:
+                    other, other_value = proposals[name]
+                    raise PluginConflictError(
+                        f"plugins '{other}' and '{plugin}' set policy.{name} to different values "
+                        f"({other_value!r} vs {value!r})"
+                    )
+                proposals[name] = (plugin, value)
+        for name, (plugin, value) in proposals.items():
+            old = getattr(policy_cfg, name)
+            if old != value:
+                setattr(policy_cfg, name, value)
+                log.info("%s: policy.%s %r -> %r", plugin, name, old, value)
+
+
+def apply_configure_hooks(cfg: ExtTrainPipelineConfig, host: PluginHost) -> ExtTrainPipelineConfig:
+    for plugin, result in call_each(host, "configure", cfg=cfg):
+        if result is None:
+            continue
+        if not isinstance(result, ExtTrainPipelineConfig):
+            raise PluginHookError(
+                f"plugin '{plugin}' returned {type(result).__name__} from configure; expected None or "
+                "an ExtTrainPipelineConfig"
+            )
+        cfg = result
+    return cfg
+
+
+def check_field_owners(cfg: ExtTrainPipelineConfig, host: PluginHost) -> None:
+    """A flag whose plugin is not loaded would be silently ignored: refuse it instead."""
+    for f in extension_fields():
+        owner = f.metadata.get("plugin")
+        if owner and is_active(cfg, f.name) and not host.is_loaded(owner):
+            raise ConfigError(
+                f"--{f.name} needs the lerobot-ext plugin '{owner}', which is not loaded "
+                f"(loaded: {', '.join(host.plugin_names()) or 'none'}). Unset {ENV_ALLOW_LIST} or add "
+                f"'{owner}' to it."
+            )
+
+
+def run_training(cfg: ExtTrainPipelineConfig, host: PluginHost) -> TrainingRun:
+    """Run upstream's training loop for ``cfg`` with the seams and hooks of ``host``."""
+    from lerobot.scripts import lerobot_train
+
+    from lerobot_ext.patches import applied_seams
+
+    cfg.validate_extension()
+    cfg = apply_configure_hooks(cfg, host)
+    check_field_owners(cfg, host)
+    run = TrainingRun(cfg, host)
+    with applied_seams(run):
+        try:
+            lerobot_train.train.__wrapped__(cfg)
+        except BaseException as exc:
+            run.failed(exc)
+            raise
+    # The end_training seam fires on_train_end while the process group is alive; this covers
+    # runs that never reached it (e.g. a remote HF job submission returns early).
+    run.train_ended()
+    return run
