@@ -1,0 +1,78 @@
+"""Robot adapters: what lerobot-ext knows about a robot's state and action layout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lerobot_ext.errors import ConfigError
+from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, Group, VectorLayout, vector_layout
+
+# How strongly an adapter claims a dataset; the highest score wins.
+MATCH_ROBOT_TYPE = 100
+MATCH_GENERIC = 10
+
+
+class RobotAdapter:
+    """Subclass this and register an instance through the ``register_robot_adapters`` hook.
+
+    Override what your robot needs; the defaults know nothing.
+    """
+
+    #: Unique name, used by ``--robot_adapter=<name>``.
+    name: str = ""
+    #: One line for ``lerobot-ext inspect`` and ``--plugins``.
+    description: str = ""
+    #: ``robot_type`` values (meta/info.json) this adapter is chosen for automatically.
+    robot_types: tuple[str, ...] = ()
+
+    def match_score(self, dataset: DatasetDescription) -> int:
+        """0 if this adapter does not know the dataset; higher wins among adapters."""
+        return MATCH_ROBOT_TYPE if dataset.robot_type in self.robot_types else 0
+
+    def aliases(self) -> Mapping[str, tuple[str, ...]]:
+        """Other spellings of group names, ``{group_name: (alias, ...)}``."""
+        return {}
+
+    def state_groups(self, dataset: DatasetDescription) -> list[Group] | None:
+        """The named groups of ``observation.state`` for this dataset, or None if unknown."""
+        return None
+
+    def action_groups(self, dataset: DatasetDescription) -> list[Group] | None:
+        """The named groups of ``action`` for this dataset, or None if unknown."""
+        return None
+
+    def notes(self, dataset: DatasetDescription) -> list[str]:
+        """Findings worth telling the user (e.g. which action order the data has)."""
+        return []
+
+
+def layout_of(dataset: DatasetDescription, key: str, adapter: RobotAdapter | None) -> VectorLayout | None:
+    """The layout of ``key`` (state or action) from the dataset's own names and the adapter."""
+    if adapter is None:
+        return vector_layout(dataset, key)
+    table = (
+        adapter.state_groups(dataset)
+        if key == STATE_KEY
+        else adapter.action_groups(dataset)
+        if key == ACTION_KEY
+        else None
+    )
+    return vector_layout(dataset, key, table, adapter.name, adapter.aliases())
+
+
+def select_adapter(
+    adapters: Mapping[str, RobotAdapter], dataset: DatasetDescription, requested: str | None
+) -> RobotAdapter | None:
+    """``--robot_adapter`` if given, else the adapter that claims the dataset most strongly."""
+    if requested:
+        if requested not in adapters:
+            raise ConfigError(
+                f"--robot_adapter={requested} is not a registered robot adapter; registered: "
+                f"{', '.join(sorted(adapters)) or 'none'} (see `lerobot-train-ext --plugins`)"
+            )
+        return adapters[requested]
+    scored = [(adapter.match_score(dataset), name) for name, adapter in adapters.items()]
+    scored = [s for s in scored if s[0] > 0]
+    if not scored:
+        return None
+    return adapters[max(scored)[1]]

@@ -1,0 +1,156 @@
+"""RoboCasa (robosuite ``PandaOmron``): the GR00T 53-D and RoboCasa365 16-D state layouts, 12-D action."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lerobot_ext.adapters.base import RobotAdapter
+from lerobot_ext.layout import ACTION_KEY, DatasetDescription, Group
+
+# robosuite observation name -> GR00T modality.json name. Users type either spelling.
+ROBOSUITE_TO_GR00T = {
+    "robot0_base_pos": "base_position",
+    "robot0_base_quat": "base_rotation",
+    "robot0_eef_pos": "end_effector_position_absolute",
+    "robot0_base_to_eef_pos": "end_effector_position_relative",
+    "robot0_eef_quat": "end_effector_rotation_absolute",
+    "robot0_base_to_eef_quat": "end_effector_rotation_relative",
+    "robot0_gripper_qpos": "gripper_qpos",
+    "robot0_gripper_qvel": "gripper_qvel",
+    "robot0_joint_pos": "joint_position",
+    "robot0_joint_pos_cos": "joint_position_cos",
+    "robot0_joint_pos_sin": "joint_position_sin",
+    "robot0_joint_vel": "joint_velocity",
+}
+
+
+def _table(spec: list[tuple[str, int]]) -> list[Group]:
+    groups, start = [], 0
+    for name, size in spec:
+        groups.append(Group(name, start, start + size))
+        start += size
+    return groups
+
+
+# GR00T's RoboCasa data: robosuite's observation keys concatenated in this order.
+STATE_53 = _table(
+    [
+        ("robot0_base_pos", 3),
+        ("robot0_base_quat", 4),
+        ("robot0_eef_pos", 3),
+        ("robot0_base_to_eef_pos", 3),
+        ("robot0_eef_quat", 4),
+        ("robot0_base_to_eef_quat", 4),
+        ("robot0_gripper_qpos", 2),
+        ("robot0_gripper_qvel", 2),
+        ("robot0_joint_pos", 7),
+        ("robot0_joint_pos_cos", 7),
+        ("robot0_joint_pos_sin", 7),
+        ("robot0_joint_vel", 7),
+    ]
+)
+# RoboCasa365 (robocasa's own LeRobot converter).
+STATE_16 = _table(
+    [
+        ("base_position", 3),
+        ("base_rotation", 4),
+        ("end_effector_position_relative", 3),
+        ("end_effector_rotation_relative", 4),
+        ("gripper_qpos", 2),
+    ]
+)
+# The raw robosuite order; several published datasets are in fact stored this way.
+ACTION_EE_FIRST = _table(
+    [
+        ("end_effector_position", 3),
+        ("end_effector_rotation", 3),
+        ("gripper_close", 1),
+        ("base_motion", 4),
+        ("control_mode", 1),
+    ]
+)
+# What RoboCasa365's modality.json declares.
+ACTION_BASE_FIRST = _table(
+    [
+        ("base_motion", 4),
+        ("control_mode", 1),
+        ("end_effector_position", 3),
+        ("end_effector_rotation", 3),
+        ("gripper_close", 1),
+    ]
+)
+EE_FIRST_BASE_DIMS = set(range(7, 11))
+BASE_FIRST_BASE_DIMS = set(range(0, 4))
+
+
+def action_order(dataset: DatasetDescription) -> str | None:
+    """``"ee-first"`` or ``"base-first"`` from which dims are constant, else None.
+
+    A layout file is not evidence: several published RoboCasa datasets declare base-first in
+    modality.json but store the raw EE-first order. A robot whose base never moves has constant
+    base-motion dims, and those sit at 7-10 (EE-first) or 0-3 (base-first).
+    """
+    if dataset.width(ACTION_KEY) != 12:
+        return None
+    constant = set(dataset.constant_dims(ACTION_KEY))
+    ee_first = constant >= EE_FIRST_BASE_DIMS and not constant >= BASE_FIRST_BASE_DIMS
+    base_first = constant >= BASE_FIRST_BASE_DIMS and not constant >= EE_FIRST_BASE_DIMS
+    if ee_first:
+        return "ee-first"
+    if base_first:
+        return "base-first"
+    return None
+
+
+class RobocasaAdapter(RobotAdapter):
+    name = "robocasa"
+    description = (
+        "RoboCasa PandaOmron: GR00T 53-D or RoboCasa365 16-D state, 12-D EE-first or base-first action"
+    )
+    robot_types = ("PandaOmron", "PandaMobile", "robocasa")
+
+    def aliases(self) -> Mapping[str, tuple[str, ...]]:
+        pairs = {
+            **{k: (v,) for k, v in ROBOSUITE_TO_GR00T.items()},
+            **{v: (k,) for k, v in ROBOSUITE_TO_GR00T.items()},
+        }
+        return pairs
+
+    def state_groups(self, dataset: DatasetDescription) -> list[Group] | None:
+        return {53: STATE_53, 16: STATE_16}.get(dataset.width("observation.state") or 0)
+
+    def action_groups(self, dataset: DatasetDescription) -> list[Group] | None:
+        order = action_order(dataset)
+        if order == "base-first":
+            return ACTION_BASE_FIRST
+        if order == "ee-first" or dataset.width(ACTION_KEY) == 12:
+            return ACTION_EE_FIRST
+        return None
+
+    def notes(self, dataset: DatasetDescription) -> list[str]:
+        notes = []
+        width = dataset.width("observation.state")
+        if width == 53:
+            notes.append("state layout: GR00T RoboCasa 53-D (robosuite keys)")
+        elif width == 16:
+            notes.append("state layout: RoboCasa365 16-D (no joints, no velocities)")
+        elif width is not None:
+            notes.append(f"state is {width}-D, not a RoboCasa layout this adapter knows (53 or 16)")
+        order = action_order(dataset)
+        constant = dataset.constant_dims(ACTION_KEY)
+        if order == "ee-first":
+            notes.append(
+                f"action order: EE-first (ee_pos 0:3, ee_rot 3:6, gripper 6, base 7:11, mode 11), "
+                f"found from the stats: constant dims {constant}; --action_keep_dims=7 keeps the arm"
+            )
+        elif order == "base-first":
+            notes.append(
+                f"action order: base-first (base 0:4, mode 4, ee_pos 5:8, ee_rot 8:11, gripper 11), "
+                f"found from the stats: constant dims {constant}; the unused base dims come FIRST, so "
+                "--action_keep_dims cannot drop them"
+            )
+        elif dataset.width(ACTION_KEY) == 12:
+            notes.append(
+                f"action order: could not tell from the stats (constant dims {constant}); assuming EE-first"
+            )
+        return notes

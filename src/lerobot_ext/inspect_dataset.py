@@ -1,0 +1,167 @@
+"""``lerobot-ext inspect``: a dataset's robot adapter, state/action groups, ranges and constants."""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lerobot_ext.adapters.base import RobotAdapter, layout_of, select_adapter
+from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, VectorLayout
+from lerobot_ext.plugins import PluginHost
+from lerobot_ext.transforms.apply import AppliedTransforms, apply_transforms
+
+
+@dataclass
+class VectorReport:
+    key: str
+    width: int
+    source: str | None
+    groups: list[dict[str, Any]]
+    dims: list[dict[str, Any]]
+    constant_dims: list[int]
+
+
+@dataclass
+class InspectReport:
+    root: str
+    robot_type: str | None
+    fps: int | None
+    total_frames: int | None
+    total_episodes: int | None
+    adapter: str | None
+    adapter_reason: str
+    notes: list[str]
+    vectors: list[VectorReport]
+    cameras: list[str]
+    transforms: list[str] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def load_description(root: str | Path) -> tuple[DatasetDescription, Any]:
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+    root = Path(root)
+    if not (root / "meta" / "info.json").is_file():
+        from lerobot_ext.errors import ConfigError
+
+        raise ConfigError(
+            f"{root} is not a LeRobot dataset (no meta/info.json); pass the dataset's root folder"
+        )
+    meta = LeRobotDatasetMetadata(repo_id=f"local/{root.name}", root=root)
+    return DatasetDescription.from_metadata(meta), meta
+
+
+def _vector_report(dataset: DatasetDescription, layout: VectorLayout) -> VectorReport:
+    low, high = dataset.stat(layout.key, "min"), dataset.stat(layout.key, "max")
+    constant = dataset.constant_dims(layout.key)
+    names = dataset.dim_names(layout.key)
+    table = layout.best_table()
+    owner = {}
+    if table is not None:
+        for group in table.groups:
+            for d in group.dims:
+                owner.setdefault(d, group.name)
+    dims = [
+        {
+            "dim": d,
+            "name": names[d] if names else None,
+            "group": owner.get(d),
+            "min": None if low is None else float(low[d]),
+            "max": None if high is None else float(high[d]),
+            "constant": d in constant,
+        }
+        for d in range(layout.width)
+    ]
+    groups = layout.spans()
+    return VectorReport(layout.key, layout.width, table.source if table else None, groups, dims, constant)
+
+
+def inspect_dataset(
+    root: str | Path,
+    host: PluginHost,
+    robot_adapter: str | None = None,
+    state_filtered_keys: list[str] | None = None,
+    action_keep_dims: int | None = None,
+    force_action_keep_dims: bool = False,
+) -> InspectReport:
+    dataset, meta = load_description(root)
+    adapters = host.registry.robot_adapters
+    adapter: RobotAdapter | None = select_adapter(adapters, dataset, robot_adapter)
+    if robot_adapter:
+        reason = "chosen with --robot_adapter"
+    elif adapter is not None:
+        reason = (
+            f"chosen for robot_type {dataset.robot_type!r}"
+            if dataset.robot_type in adapter.robot_types
+            else "chosen by its match on the dataset"
+        )
+    else:
+        reason = f"no registered adapter knows robot_type {dataset.robot_type!r}"
+    vectors = []
+    for key in (STATE_KEY, ACTION_KEY):
+        layout = layout_of(dataset, key, adapter)
+        if layout is not None:
+            vectors.append(_vector_report(dataset, layout))
+    report = InspectReport(
+        root=str(root),
+        robot_type=dataset.robot_type,
+        fps=dataset.fps,
+        total_frames=getattr(meta, "total_frames", None),
+        total_episodes=getattr(meta, "total_episodes", None),
+        adapter=adapter.name if adapter else None,
+        adapter_reason=reason,
+        notes=adapter.notes(dataset) if adapter else [],
+        vectors=vectors,
+        cameras=list(meta.camera_keys),
+    )
+    if state_filtered_keys or action_keep_dims is not None:
+        request = types.SimpleNamespace(
+            state_filtered_keys=list(state_filtered_keys or []),
+            action_keep_dims=action_keep_dims,
+            force_action_keep_dims=force_action_keep_dims,
+        )
+        transforms = [(host.registry.owner("transforms", t.name) or "?", t) for t in host.registry.transforms]
+        applied: AppliedTransforms = apply_transforms(transforms, request, dataset, adapter)  # type: ignore[arg-type]
+        report.transforms = [s for s in applied.summaries if s]
+        report.result = {
+            key: applied.dataset.width(key)
+            for key in (STATE_KEY, ACTION_KEY)
+            if applied.dataset.width(key) is not None
+        }
+    return report
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def format_report(report: InspectReport) -> str:
+    lines = [
+        f"dataset: {report.root}",
+        f"  robot_type {report.robot_type!r}, {report.fps} fps, {report.total_episodes} episodes, {report.total_frames} frames",
+        f"  cameras: {', '.join(report.cameras) or 'none'}",
+        f"robot adapter: {report.adapter or 'none'} ({report.adapter_reason})",
+        *(f"  - {note}" for note in report.notes),
+    ]
+    for vector in report.vectors:
+        lines.append("")
+        lines.append(f"{vector.key}: {vector.width}-D, groups from {vector.source or 'nowhere (no names)'}")
+        for group in vector.groups:
+            names = " = ".join(group["names"])
+            lines.append(f"  [{group['start']}:{group['stop']}] {names}  ({', '.join(group['sources'])})")
+        lines.append(f"  {'dim':>4}  {'name':<32} {'group':<32} {'min':>10} {'max':>10}")
+        for dim in vector.dims:
+            flag = "  constant" if dim["constant"] else ""
+            lines.append(
+                f"  {dim['dim']:>4}  {dim['name'] or '-'!s:<32.32} {dim['group'] or '-'!s:<32.32} "
+                f"{_fmt(dim['min']):>10} {_fmt(dim['max']):>10}{flag}"
+            )
+        lines.append(f"  constant dims: {vector.constant_dims or 'none'}")
+    if report.transforms or report.result:
+        lines.append("")
+        lines.append("with the requested transforms:")
+        lines.extend(f"  {summary}" for summary in report.transforms)
+        lines.extend(f"  -> {key}: {width}-D" for key, width in report.result.items())
+    return "\n".join(lines)

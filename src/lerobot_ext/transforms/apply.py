@@ -1,0 +1,109 @@
+"""Run the registered data transforms over a dataset and fold their steps into the processors."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lerobot_ext.console import get_logger
+from lerobot_ext.errors import ConfigError, PluginHookError
+from lerobot_ext.layout import DatasetDescription
+from lerobot_ext.transforms.base import DataTransform, TransformContext, TransformResult
+from lerobot_ext.transforms.steps import TransformStep
+
+if TYPE_CHECKING:
+    from lerobot_ext.adapters.base import RobotAdapter
+    from lerobot_ext.config import ExtTrainPipelineConfig
+
+log = get_logger("transforms")
+
+
+@dataclass
+class AppliedTransforms:
+    """The outcome of every transform that applied, in order."""
+
+    dataset: DatasetDescription
+    names: list[str] = field(default_factory=list)
+    summaries: list[str] = field(default_factory=list)
+    preprocessor_steps: list[Any] = field(default_factory=list)
+    postprocessor_steps: list[Any] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.names)
+
+    def metadata_view(self, meta: Any) -> Any:
+        """A shallow copy of upstream's dataset metadata carrying the transformed features/stats."""
+        view = copy.copy(meta)
+        view.info = dataclasses.replace(meta.info, features=copy.deepcopy(self.dataset.features))
+        view.stats = self.dataset.stats
+        return view
+
+
+def apply_transforms(
+    transforms: list[tuple[str, DataTransform]],
+    cfg: ExtTrainPipelineConfig,
+    dataset: DatasetDescription,
+    adapter: RobotAdapter | None,
+) -> AppliedTransforms:
+    """Offer the dataset to each ``(plugin, transform)`` in order; each sees the previous result."""
+    applied = AppliedTransforms(dataset)
+    for plugin, transform in transforms:
+        result = transform.apply(TransformContext(cfg=cfg, dataset=applied.dataset, adapter=adapter))
+        if result is None:
+            continue
+        if not isinstance(result, TransformResult):
+            raise PluginHookError(
+                f"transform '{transform.name}' of plugin '{plugin}' returned {type(result).__name__}; "
+                "expected a TransformResult or None"
+            )
+        for step in (*result.preprocessor_steps, *result.postprocessor_steps):
+            if not isinstance(step, TransformStep):
+                raise PluginHookError(
+                    f"transform '{transform.name}' of plugin '{plugin}' returned step {step!r}, which is "
+                    "not a lerobot_ext.transforms.steps.TransformStep"
+                )
+        applied.dataset = dataclasses.replace(applied.dataset, features=result.features, stats=result.stats)
+        applied.names.append(transform.name)
+        applied.summaries.append(result.summary)
+        applied.preprocessor_steps.extend(result.preprocessor_steps)
+        applied.postprocessor_steps.extend(result.postprocessor_steps)
+        if result.summary:
+            log.info("%s: %s", transform.name, result.summary)
+    return applied
+
+
+def _signature(step: Any) -> tuple[str, Any]:
+    return type(step).__name__, step.get_config()
+
+
+def _merge(pipeline: Any, steps: list[Any], at_start: bool, what: str, checkpoint: str | None) -> Any:
+    """Add ``steps`` to ``pipeline`` unless a loaded checkpoint pipeline already has them."""
+    present = [step for step in pipeline.steps if isinstance(step, TransformStep)]
+    if present:
+        # Loaded from a checkpoint (resume, or --policy.path): it must carry exactly our steps.
+        if [_signature(s) for s in present] != [_signature(s) for s in steps]:
+            raise ConfigError(
+                f"the checkpoint's {what} ({checkpoint}) was saved with data transforms "
+                f"{[_signature(s) for s in present]}, but this run asks for {[_signature(s) for s in steps] or 'none'}. "
+                "Use the same --state_filtered_keys / --action_keep_dims as the run that wrote the checkpoint "
+                "(on --resume they come from its train_config.json; do not override them)."
+            )
+        return pipeline
+    if not steps:
+        return pipeline
+    pipeline.steps = [*steps, *pipeline.steps] if at_start else [*pipeline.steps, *steps]
+    return pipeline
+
+
+def install_steps(
+    preprocessor: Any, postprocessor: Any, applied: AppliedTransforms | None, checkpoint: str | None
+) -> tuple[Any, Any]:
+    """The pipelines with the transforms' steps: first in the preprocessor, last in the postprocessor."""
+    pre_steps = applied.preprocessor_steps if applied else []
+    post_steps = applied.postprocessor_steps if applied else []
+    preprocessor = _merge(preprocessor, pre_steps, True, "preprocessor", checkpoint)
+    postprocessor = _merge(postprocessor, post_steps, False, "postprocessor", checkpoint)
+    return preprocessor, postprocessor
