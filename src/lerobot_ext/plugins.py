@@ -160,7 +160,7 @@ class PluginHost:
                     f"failed to import: {info.error}"
                 )
                 if strict:
-                    raise PluginLoadError(f"{message}\n(fatal because {ENV_STRICT}=1)") from exc
+                    raise PluginLoadError(f"{message} (fatal because {ENV_STRICT}=1)") from exc
                 log.warning("%s; skipped (set %s=1 to make this fatal)", message, ENV_STRICT)
                 log.debug("".join(traceback.format_exception(exc)))
                 self.infos.append(info)

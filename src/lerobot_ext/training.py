@@ -20,7 +20,7 @@ from lerobot_ext.errors import ConfigError, PluginConflictError, PluginHookError
 from lerobot_ext.layout import DatasetDescription
 from lerobot_ext.plugins import ENV_ALLOW_LIST, PluginHost, call_each
 from lerobot_ext.step_timing import StepClock
-from lerobot_ext.transforms.apply import apply_transforms, install_steps
+from lerobot_ext.transforms.apply import apply_transforms, check_checkpoint_matches, install_steps
 
 if TYPE_CHECKING:
     from lerobot_ext.adapters.base import RobotAdapter
@@ -124,6 +124,9 @@ class TrainingRun:
             (self.host.registry.owner("transforms", t.name) or "?", t) for t in self.host.registry.transforms
         ]
         self.transforms = apply_transforms(transforms, self.cfg, description, self.adapter)
+        policy = self.cfg.policy
+        if policy is not None and policy.pretrained_path:
+            check_checkpoint_matches(policy.pretrained_path, self.transforms)
         if not self.transforms.changed:
             return dataset, eval_dataset
         meta = self.transforms.metadata_view(dataset.meta)

@@ -19,7 +19,8 @@ MODE = 0.8
 def features() -> dict:
     return {
         "observation.state": vector_feature(["x", "y"], 2),
-        "observation.environment_state": vector_feature(["goal_known"], 1),
+        # Two dims: LeRobot stores one-dim features as scalars, which would lose the feature axis.
+        "observation.environment_state": vector_feature(["goal_x_known", "goal_y_known"], 2),
         "action": vector_feature(["vx", "vy"], 2),
     }
 
@@ -29,7 +30,7 @@ def episode(rng: np.random.Generator, frames: int, sign: float) -> list[Frame]:
     return [
         {
             "observation.state": np.zeros(2, dtype=np.float32),
-            "observation.environment_state": np.zeros(1, dtype=np.float32),
+            "observation.environment_state": np.zeros(2, dtype=np.float32),
             "action": (np.full(2, sign * MODE) + noise[i]).astype(np.float32),
         }
         for i in range(frames)

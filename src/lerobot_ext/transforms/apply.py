@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lerobot_ext.console import get_logger
@@ -75,21 +78,59 @@ def apply_transforms(
     return applied
 
 
-def _signature(step: Any) -> tuple[str, Any]:
-    return type(step).__name__, step.get_config()
+def _signature(step: Any) -> str:
+    config = ", ".join(f"{key}={value}" for key, value in step.get_config().items())
+    return f"{type(step).__name__}({config})"
 
 
-def _merge(pipeline: Any, steps: list[Any], at_start: bool, what: str, checkpoint: str | None) -> Any:
+def _mismatch(where: str, saved: list[str], planned: list[str]) -> ConfigError:
+    return ConfigError(
+        f"the checkpoint at {where} was trained with data transforms {saved or 'none'}, but this run asks "
+        f"for {planned or 'none'}. Use the same --state_filtered_keys / --action_keep_dims as the run that "
+        "wrote it (on --resume they come from its train_config.json: do not override them)."
+    )
+
+
+def saved_transform_steps(pretrained_path: str | Path) -> list[str] | None:
+    """Signatures of the TransformSteps in a local checkpoint's saved processors (None: not local)."""
+    root = Path(pretrained_path)
+    files = [root / f"{name}.json" for name in ("policy_preprocessor", "policy_postprocessor")]
+    if not all(f.is_file() for f in files):
+        return None
+    signatures = []
+    for path in files:
+        with open(path) as f:
+            entries = json.load(f).get("steps", [])
+        for entry in entries:
+            class_path = entry.get("class")
+            if not class_path:
+                continue
+            module, _, name = class_path.rpartition(".")
+            try:
+                cls = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError):
+                continue  # not ours to judge; lerobot's loader will report it
+            if isinstance(cls, type) and issubclass(cls, TransformStep):
+                signatures.append(_signature(cls(**entry.get("config", {}))))
+    return signatures
+
+
+def check_checkpoint_matches(pretrained_path: str | Path, applied: AppliedTransforms) -> None:
+    """Refuse early (before weights are loaded) when a checkpoint's transforms differ from the run's."""
+    saved = saved_transform_steps(pretrained_path)
+    planned = [_signature(s) for s in (*applied.preprocessor_steps, *applied.postprocessor_steps)]
+    if saved is not None and saved != planned:
+        raise _mismatch(str(pretrained_path), saved, planned)
+
+
+def _merge(pipeline: Any, steps: list[Any], at_start: bool, checkpoint: str | None) -> Any:
     """Add ``steps`` to ``pipeline`` unless a loaded checkpoint pipeline already has them."""
     present = [step for step in pipeline.steps if isinstance(step, TransformStep)]
     if present:
         # Loaded from a checkpoint (resume, or --policy.path): it must carry exactly our steps.
         if [_signature(s) for s in present] != [_signature(s) for s in steps]:
-            raise ConfigError(
-                f"the checkpoint's {what} ({checkpoint}) was saved with data transforms "
-                f"{[_signature(s) for s in present]}, but this run asks for {[_signature(s) for s in steps] or 'none'}. "
-                "Use the same --state_filtered_keys / --action_keep_dims as the run that wrote the checkpoint "
-                "(on --resume they come from its train_config.json; do not override them)."
+            raise _mismatch(
+                checkpoint or "?", [_signature(s) for s in present], [_signature(s) for s in steps]
             )
         return pipeline
     if not steps:
@@ -104,6 +145,6 @@ def install_steps(
     """The pipelines with the transforms' steps: first in the preprocessor, last in the postprocessor."""
     pre_steps = applied.preprocessor_steps if applied else []
     post_steps = applied.postprocessor_steps if applied else []
-    preprocessor = _merge(preprocessor, pre_steps, True, "preprocessor", checkpoint)
-    postprocessor = _merge(postprocessor, post_steps, False, "postprocessor", checkpoint)
+    preprocessor = _merge(preprocessor, pre_steps, True, checkpoint)
+    postprocessor = _merge(postprocessor, post_steps, False, checkpoint)
     return preprocessor, postprocessor

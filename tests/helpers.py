@@ -1,0 +1,109 @@
+"""Helpers shared by the tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# A tiny Diffusion Policy: one shared ResNet-18 encoder, small U-Net, horizon 8, CPU.
+TINY_DIFFUSION = [
+    "--policy.type=diffusion",
+    "--policy.device=cpu",
+    "--policy.pretrained_backbone_weights=null",
+    "--policy.use_group_norm=true",
+    "--policy.down_dims=[16,32,64]",
+    "--policy.diffusion_step_embed_dim=16",
+    "--policy.horizon=8",
+    "--policy.n_action_steps=7",
+    "--policy.drop_n_last_frames=0",
+    "--policy.push_to_hub=false",
+    "--wandb.enable=false",
+    "--num_workers=0",
+    "--batch_size=4",
+]
+IMAGE_FLAGS = ["--policy.crop_shape=[28,28]", "--policy.use_separate_rgb_encoder_per_camera=false"]
+
+
+def dataset_flags(root: Path) -> list[str]:
+    return [f"--dataset.repo_id=local/{root.name}", f"--dataset.root={root}"]
+
+
+class FakeEntryPoint:
+    """Quacks like importlib.metadata.EntryPoint, loading a given object (pytest does the same)."""
+
+    def __init__(self, name: str, obj: Any, value: str | None = None, error: BaseException | None = None):
+        self.name = name
+        self.value = value or f"tests:{name}"
+        self.group = "lerobot_ext"
+        self.dist = None
+        self._obj = obj
+        self._error = error
+
+    def load(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._obj
+
+
+def write_plugin_distribution(site: Path, name: str, module_source: str) -> Path:
+    """Make ``name`` discoverable as a real installed plugin in subprocesses: a module plus a
+    dist-info with an entry point, on a folder to put on PYTHONPATH."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{name}.py").write_text(textwrap.dedent(module_source))
+    dist = site / f"{name}-0.0.1.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0.1\n")
+    (dist / "entry_points.txt").write_text(f"[lerobot_ext]\n{name} = {name}\n")
+    return site
+
+
+# --------------------------------------------------------------------------- running the CLIs
+
+
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, timeout: int = 600, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a console script of this venv (``args[0]``) in a subprocess, returning its output."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    command = [str(BIN / args[0]), *args[1:]]
+    result = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(command)} failed ({result.returncode})\n--- stdout\n{result.stdout[-4000:]}\n"
+            f"--- stderr\n{result.stderr[-8000:]}"
+        )
+    return result
+
+
+def read_json(path: Path) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
+def train_in_process(args: list[str]) -> int:
+    """``lerobot-train-ext`` in this process (faster than a subprocess: no second import of torch).
+
+    Restores ``sys.argv``, which upstream's parser reads and lerobot-train-ext sets.
+    """
+    from lerobot_ext.cli.train import main
+
+    saved = sys.argv
+    sys.argv = ["lerobot-train-ext"]
+    try:
+        return main(args)
+    finally:
+        sys.argv = saved
+
+
+def load_weights(checkpoint: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    return load_file(str(checkpoint / "pretrained_model" / "model.safetensors"))

@@ -1,0 +1,132 @@
+"""Command-line behaviour: bare booleans, unknown flags, --help, --plugins, torchcodec's noise."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from helpers import dataset_flags, run_cli, train_in_process
+
+from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv
+from lerobot_ext.errors import UnknownFlagError
+from lerobot_ext.video_backend import _MARKER, _UPSTREAM_LOGGER, _DropTorchcodecFallbackWarning
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (["--profile"], ["--profile.enable=true"]),
+        (["--profile", "--steps=3"], ["--profile.enable=true", "--steps=3"]),
+        (["--profile=false"], ["--profile.enable=false"]),
+        (["--profile", "true"], ["--profile.enable=true"]),
+        (["--profile.warmup_steps=2"], ["--profile.warmup_steps=2"]),
+        (["--force_action_keep_dims"], ["--force_action_keep_dims=true"]),
+        (["--force_action_keep_dims", "no"], ["--force_action_keep_dims=no"]),
+        (
+            ["--save_checkpoint=false", "--policy.type=flow"],
+            ["--save_checkpoint=false", "--policy.type=flow"],
+        ),
+    ],
+)
+def test_bare_boolean_flags_mean_true(given, expected):
+    assert normalize_argv(given) == expected
+
+
+def test_unknown_flag_names_it_and_suggests_the_closest():
+    with pytest.raises(UnknownFlagError, match=r"--state_filter_keys.*did you mean --state_filtered_keys"):
+        check_unknown_flags(["--dataset.repo_id=x", "--state_filter_keys=[a]"])
+    with pytest.raises(UnknownFlagError, match=r"unknown flag --bogus"):
+        check_unknown_flags(["--bogus=1"])
+    check_unknown_flags(["--policy.path=x", "--config_path=y", "--dataset.root=z", "--profile.enable=true"])
+
+
+def test_unknown_flag_fails_before_anything_is_written(bimodal_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert (
+        train_in_process(
+            [*dataset_flags(bimodal_root), "--policy.type=diffusion", f"--output_dir={out}", "--stepz=3"]
+        )
+        == 2
+    )
+    assert "unknown flag --stepz" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_invalid_extension_value_is_a_clear_error(bimodal_root, tmp_path, capsys):
+    args = [*dataset_flags(bimodal_root), "--policy.type=diffusion", f"--output_dir={tmp_path / 'run'}"]
+    assert train_in_process([*args, "--action_keep_dims=0"]) == 2
+    assert "--action_keep_dims=0 keeps no action dims" in capsys.readouterr().err
+
+
+def test_flag_of_an_unloaded_plugin_is_refused_not_ignored(bimodal_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEROBOT_EXT_PLUGINS", "robot_adapters")
+    args = [*dataset_flags(bimodal_root), "--policy.type=diffusion", f"--output_dir={tmp_path / 'run'}"]
+    assert train_in_process([*args, "--action_keep_dims=1"]) == 2
+    error = capsys.readouterr().err
+    assert "--action_keep_dims needs the lerobot-ext plugin 'transforms', which is not loaded" in error
+
+
+def test_help_lists_upstream_and_extension_flags():
+    result = run_cli(["lerobot-train-ext", "--help", "--policy.type=diffusion"])
+    for flag in (
+        "--state_filtered_keys",
+        "--action_keep_dims",
+        "--profile.enable",
+        "--robot_adapter",
+        "--batch_size",
+        "--policy.horizon",
+        "--dataset.repo_id",
+    ):
+        assert flag in result.stdout, flag
+    assert "Keep only action dims 0..N-1" in result.stdout  # our comments are the help text
+
+
+def test_plugins_listing_from_the_command_line():
+    table = run_cli(["lerobot-train-ext", "--plugins"]).stdout
+    assert table.splitlines()[0].split()[:3] == ["NAME", "VERSION", "STATUS"]
+    assert any(line.startswith("transforms") for line in table.splitlines())
+    data = json.loads(run_cli(["lerobot-train-ext", "--plugins", "--json"]).stdout)
+    names = {p["name"]: p for p in data["plugins"]}
+    assert names["robot_adapters"]["registered"]["robot_adapters"] == [
+        "robocasa",
+        "fourier_gr2",
+        "modality_json",
+    ]
+    assert json.loads(run_cli(["lerobot-ext", "plugins", "--json"]).stdout) == data
+
+
+def test_torchcodec_fallback_warning_is_dropped():
+    record = logging.LogRecord(
+        _UPSTREAM_LOGGER, logging.WARNING, __file__, 1, f"traceback...\n{_MARKER}. Falling back", None, None
+    )
+    assert _DropTorchcodecFallbackWarning().filter(record) is False
+    other = logging.LogRecord(_UPSTREAM_LOGGER, logging.WARNING, __file__, 1, "something else", None, None)
+    assert _DropTorchcodecFallbackWarning().filter(other) is True
+
+
+@pytest.mark.slow
+def test_a_run_prints_one_line_about_torchcodec_at_most(bimodal_root, tmp_path):
+    from lerobot_ext.video_backend import torchcodec_loadable
+
+    args = [
+        *dataset_flags(bimodal_root),
+        "--policy.type=diffusion",
+        "--policy.device=cpu",
+        "--steps=1",
+        "--num_workers=0",
+        "--batch_size=2",
+        "--policy.down_dims=[16,32,64]",
+        "--policy.horizon=8",
+        "--policy.n_action_steps=7",
+        "--policy.drop_n_last_frames=0",
+        "--wandb.enable=false",
+        "--policy.push_to_hub=false",
+        "--save_checkpoint=false",
+        f"--output_dir={tmp_path / 'run'}",
+    ]
+    result = run_cli(["lerobot-train-ext", *args])
+    output = result.stdout + result.stderr
+    assert "libtorchcodec" not in output and _MARKER not in output
+    notices = [line for line in output.splitlines() if "torchcodec is installed but cannot load" in line]
+    assert len(notices) == (0 if torchcodec_loadable() else 1)
