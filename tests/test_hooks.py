@@ -151,7 +151,7 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         assert {"loss", "grad_norm", "lr", "update_s", "dataloading_s"} <= set(kw["metrics"])
         assert kw["metrics"]["loss"] > 0 and (kw["rank"], kw["world_size"]) == (0, 1)
     phases = [kw["phases"] for name, kw in recorder.calls if name == "on_step_phases"]
-    assert all(set(p) == {*PHASES, "step"} and p["step"] > 0 for p in phases)
+    assert all(set(p) == {*PHASES, "step", "between_steps"} and p["step"] > 0 for p in phases)
     saved = [kw for name, kw in recorder.calls if name == "on_checkpoint_saved"]
     assert [(kw["step"], kw["checkpoint_dir"].name, kw["complete"]) for kw in saved] == [
         (2, "000002", True),

@@ -18,6 +18,18 @@ def _launch_rank() -> int:
         return 0
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the message (it may be replaced)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_console_logging(level: int = logging.INFO) -> logging.Logger:
     """Give the ``lerobot_ext`` logger a stderr handler of its own (idempotent).
 
@@ -27,7 +39,7 @@ def setup_console_logging(level: int = logging.INFO) -> logging.Logger:
     """
     logger = logging.getLogger(LOGGER_NAME)
     if not any(getattr(h, "_lerobot_ext", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler._lerobot_ext = True  # type: ignore[attr-defined]
         handler.setFormatter(logging.Formatter("%(levelname)s lerobot-ext: %(message)s"))
         logger.addHandler(handler)

@@ -191,8 +191,10 @@ def on_step_phases(
         (the preprocessor's device step), ``forward``, ``backward`` (with gradient clipping),
         ``optimizer`` (optimizer and scheduler step, zero_grad, reading the loss), ``hooks``
         (this step's ``on_step_end`` calls), and ``step``: the wall time from the start of the
-        data wait to the return of ``on_step_end``. On CUDA every boundary is synchronised, so
-        GPU work is charged to the phase that launched it.
+        data wait to the return of ``on_step_end`` (the phases above add up to it). Not part of
+        ``step``: ``between_steps``, the time from the previous step's end to this step's
+        start (upstream's logging, evaluation, checkpointing; 0 for the first step). On CUDA
+        every boundary is synchronised, so GPU work is charged to the phase that launched it.
     """
 
 

@@ -40,6 +40,7 @@ class StepClock:
             self._sync = torch.cuda.synchronize
         self.method = "CUDA-synchronised at phase boundaries" if self.cuda else "perf_counter (CPU)"
         self._marks: dict[str, float] = {}
+        self._previous_end: float | None = None
 
     def mark(self, name: str) -> None:
         if self._sync is not None:
@@ -47,6 +48,9 @@ class StepClock:
         self._marks[name] = time.perf_counter()
 
     def start_step(self) -> None:
+        end = self._marks.get("hooks_end", self._marks.get("update_end"))
+        if end is not None:
+            self._previous_end = end
         self._marks.clear()
         self.mark("data_start")
 
@@ -62,4 +66,7 @@ class StepClock:
             out["h2d_copy"] = min(marks["h2d_end"] - marks["h2d_start"], out["preprocess"])
             out["preprocess"] -= out["h2d_copy"]
         out["step"] = present[-1][0] - present[0][0] if present else 0.0
+        # Upstream's logging, evaluation and checkpointing happen between two steps.
+        start = marks.get("data_start")
+        out["between_steps"] = start - self._previous_end if start is not None and self._previous_end else 0.0
         return out

@@ -1,0 +1,204 @@
+"""Built-in plugin ``profiler``: ``--profile`` turns the seams' phase timings into a report.
+
+It asks for timings through ``step_phase_timing`` and consumes them in ``on_step_phases``,
+like any third-party plugin could.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lerobot_ext.console import get_logger
+from lerobot_ext.plugins import hookimpl
+from lerobot_ext.profiling.advice import RunSettings, advice, verdict
+from lerobot_ext.profiling.ranks import gather_objects
+from lerobot_ext.profiling.report import log_line, table, write_chart, write_csv, write_json
+from lerobot_ext.profiling.stats import COLUMNS, STEP, StepRecords, window_means
+from lerobot_ext.profiling.trace import TraceWindow
+
+log = get_logger("profiler")
+
+MEASURED, WARMUP, TRACED = 0, 1, 2
+
+
+def profile_dir(cfg: Any) -> Path:
+    return Path(cfg.output_dir) / "profile"
+
+
+class ProfileSession:
+    """The timings of one process during one run."""
+
+    def __init__(self, cfg: Any, rank: int, world_size: int, start_step: int) -> None:
+        import torch
+
+        self.cfg = cfg
+        self.rank = rank
+        self.world_size = world_size
+        self.start_step = start_step
+        self.records = StepRecords()
+        self.window: list[dict[str, float]] = []
+        self.seen = 0
+        self.cuda = torch.cuda.is_available() and str(getattr(cfg.policy, "device", "cpu")).startswith("cuda")
+        self.trace: TraceWindow | None = None
+        if cfg.profile.trace:
+            path = profile_dir(cfg) / f"trace_rank{rank}.json"
+            self.trace = TraceWindow(path, cfg.profile.warmup_steps, cfg.profile.trace_steps, self.cuda)
+
+    @property
+    def method(self) -> str:
+        return "CUDA-synchronised at phase boundaries" if self.cuda else "perf_counter (CPU)"
+
+    def record(self, step: int, phases: dict[str, float]) -> None:
+        self.seen += 1
+        flag = MEASURED
+        if self.seen <= self.cfg.profile.warmup_steps:
+            flag = WARMUP
+        elif self.trace is not None and self.trace.recording(self.seen):
+            flag = TRACED  # the profiler's own overhead would distort these steps
+        self.records.add(step, phases, flag)
+        self.window.append(phases)
+        if self.trace is not None:
+            self.trace.step()
+        if self.cfg.log_freq > 0 and step % self.cfg.log_freq == 0:
+            self._log_window(step)
+
+    def _log_window(self, step: int) -> None:
+        means = window_means(self.window)
+        count = len(self.window)
+        self.window = []
+        # Collective: every rank reaches the same log steps. The slowest rank's line is shown.
+        per_rank = gather_objects(means, self.world_size)
+        slowest = max(range(len(per_rank)), key=lambda r: per_rank[r][STEP])
+        if self.rank == 0:
+            note = f", slowest of {len(per_rank)} ranks: rank {slowest}" if len(per_rank) > 1 else ""
+            log.info("%s", log_line(step, count, per_rank[slowest], note))
+            self._to_wandb(step, per_rank[slowest])
+
+    def _to_wandb(self, step: int, means: dict[str, float]) -> None:
+        if not self.cfg.wandb.enable:
+            return
+        try:
+            import wandb
+        except ImportError:
+            return
+        if wandb.run is not None:
+            wandb.run.log({f"profile/{column}_ms": value * 1e3 for column, value in means.items()}, step=step)
+
+    def finish(self, collective: bool) -> dict[str, Any] | None:
+        """Gather every rank's records (collective unless after an exception) and report on rank 0."""
+        if self.trace is not None:
+            self.trace.stop()
+        payloads = (
+            gather_objects(self.records.to_payload(), self.world_size)
+            if collective
+            else [self.records.to_payload()]
+        )
+        if self.rank != 0:
+            return None
+        per_rank = {rank: StepRecords.from_payload(p) for rank, p in enumerate(payloads)}
+        if self.world_size > 1 and not collective:
+            per_rank = {self.rank: self.records}
+        return write_report(self.cfg, per_rank, self.method, self.world_size)
+
+
+def write_report(
+    cfg: Any, per_rank: dict[int, StepRecords], method: str, world_size: int
+) -> dict[str, Any] | None:
+    """Print the table and verdict for the slowest rank; write steps.csv, summary.json, the chart."""
+    per_rank = {rank: records for rank, records in per_rank.items() if len(records)}
+    if not per_rank:
+        log.warning("--profile: no training step ran, nothing to report")
+        return None
+    summaries = {rank: records.summary() for rank, records in per_rank.items()}
+    slowest = max(summaries, key=lambda rank: summaries[rank][STEP].mean)
+    summary, records = summaries[slowest], per_rank[slowest]
+    measured = records.measured()
+    steps = [s for s, m in zip(records.steps, measured, strict=True) if m] or list(records.steps)
+    warmup = sum(1 for f in records.flags if f == WARMUP)
+    traced = sum(1 for f in records.flags if f == TRACED)
+    ranks = f"slowest of {len(per_rank)} ranks (rank {slowest})" if len(per_rank) > 1 else "1 rank"
+    skipped = f"{warmup} warm-up steps skipped" + (f", {traced} traced steps skipped" if traced else "")
+    if not measured.any():
+        skipped = f"every step was warm-up ({warmup}); all are shown - lower --profile.warmup_steps"
+    header = f"profile: steps {steps[0]}-{steps[-1]} ({skipped}), {ranks}, {method}"
+    settings = RunSettings.from_config(cfg, "cuda" if method.startswith("CUDA") else "cpu", world_size)
+    found = verdict(summary)
+    tips = advice(summary, settings, found)
+    lines = [*table(summary, header), found.line()]
+    if tips:
+        lines.append("try: " + "; ".join(tips))
+    text = "\n".join(lines)
+    for line in lines:
+        log.info("%s", line)
+
+    out = profile_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "steps.csv", per_rank)
+    payload = {
+        "method": method,
+        "ranks": len(per_rank),
+        "reported_rank": slowest,
+        "first_step": steps[0],
+        "last_step": steps[-1],
+        "measured_steps": len(steps),
+        "warmup_steps_skipped": warmup,
+        "traced_steps_skipped": traced,
+        "phases": {column: summary[column].as_ms() for column in COLUMNS},
+        "verdict": {"level": found.level, "data_wait_percent": found.data_wait_percent, "line": found.line()},
+        "advice": tips,
+        "settings": settings.as_dict(),
+        "per_rank_mean_step_ms": {str(rank): s[STEP].mean * 1e3 for rank, s in summaries.items()},
+    }
+    write_json(out / "summary.json", payload)
+    (out / "report.txt").write_text(text + "\n")
+    if cfg.profile.chart:
+        write_chart(out / "phases.png", records, f"{cfg.job_name or 'run'}: step phases, rank {slowest}")
+    log.info(
+        "profile written to %s (steps.csv, summary.json, report.txt%s)",
+        out,
+        ", phases.png" if cfg.profile.chart else "",
+    )
+    return payload
+
+
+class Profiler:
+    """The plugin object (entry point ``profiler = lerobot_ext.profiling.plugin:plugin``)."""
+
+    def __init__(self) -> None:
+        self.session: ProfileSession | None = None
+        self.last_report: dict[str, Any] | None = None
+
+    @hookimpl
+    def step_phase_timing(self, cfg: Any) -> bool:
+        return bool(cfg.profile.enable)
+
+    @hookimpl
+    def on_train_start(self, cfg: Any, rank: int, world_size: int, start_step: int) -> None:
+        self.session = ProfileSession(cfg, rank, world_size, start_step) if cfg.profile.enable else None
+        self.last_report = None
+
+    @hookimpl
+    def on_step_phases(self, step: int, phases: dict[str, float]) -> None:
+        if self.session is not None:
+            self.session.record(step, phases)
+
+    @hookimpl
+    def on_train_end(self) -> None:
+        if self.session is not None:
+            self.last_report = self.session.finish(collective=True)
+            self.session = None
+
+    @hookimpl
+    def on_exception(self, exception: BaseException) -> None:
+        # A long profiling run stopped with Ctrl-C still reports what it measured.
+        if self.session is not None:
+            log.warning(
+                "--profile: training stopped (%s); reporting the steps measured so far",
+                type(exception).__name__,
+            )
+            self.last_report = self.session.finish(collective=False)
+            self.session = None
+
+
+plugin = Profiler()

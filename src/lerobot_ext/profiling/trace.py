@@ -1,0 +1,60 @@
+"""``--profile.trace=true``: a torch.profiler window of a few steps, saved as a Chrome/Perfetto trace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lerobot_ext.console import get_logger
+
+log = get_logger("profiler")
+
+
+class TraceWindow:
+    """Records steps ``skip+1 .. skip+steps`` (counting this run's steps) with torch.profiler."""
+
+    def __init__(self, path: Path, skip: int, steps: int, cuda: bool) -> None:
+        import torch
+
+        self.path = path
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if cuda:
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        # One profiler "warmup" step before the window, then `steps` recorded ones.
+        wait = max(0, skip - 1)
+        self.first, self.last = wait + 2, wait + 1 + steps
+        self._profiler = torch.profiler.profile(
+            activities=activities,
+            schedule=torch.profiler.schedule(wait=wait, warmup=1, active=steps, repeat=1),
+            on_trace_ready=self._save,
+            record_shapes=False,
+        )
+        self._profiler.start()
+        self.done = False
+        self._seen = 0
+
+    def _save(self, profiler: Any) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        profiler.export_chrome_trace(str(self.path))
+        log.info(
+            "torch.profiler trace of %s steps written to %s (open in https://ui.perfetto.dev)",
+            self.last - self.first + 1,
+            self.path,
+        )
+
+    def recording(self, seen: int) -> bool:
+        """Whether the ``seen``-th step of this run is inside the recorded window."""
+        return self.first <= seen <= self.last
+
+    def step(self) -> None:
+        if self.done:
+            return
+        self._seen += 1
+        self._profiler.step()
+        if self._seen >= self.last:
+            self.stop()
+
+    def stop(self) -> None:
+        if not self.done:
+            self.done = True
+            self._profiler.stop()

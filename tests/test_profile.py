@@ -1,0 +1,311 @@
+"""``--profile``: verdicts on data-bound and compute-bound runs, phase accounting, files, ranks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+
+import pytest
+from helpers import (
+    BIN,
+    TINY_DIFFUSION,
+    dataset_flags,
+    read_json,
+    run_cli,
+    train_in_process,
+    write_plugin_distribution,
+)
+from PIL import Image
+
+from lerobot_ext import hookimpl
+from lerobot_ext.profiling.advice import RunSettings, advice, verdict
+from lerobot_ext.profiling.plugin import plugin as profiler
+from lerobot_ext.profiling.stats import PhaseStats
+
+SLEEP = 0.08
+
+
+def _profile_run(root, out, *extra):
+    args = [
+        *dataset_flags(root),
+        *TINY_DIFFUSION,
+        "--steps=6",
+        "--log_freq=3",
+        "--save_checkpoint=false",
+        f"--output_dir={out}",
+        "--profile",
+        "--profile.warmup_steps=1",
+        *extra,
+    ]
+    assert train_in_process(args) == 0
+    return read_json(out / "profile" / "summary.json")
+
+
+def _largest_phase(summary):
+    phases = {k: v for k, v in summary["phases"].items() if k not in ("step", "between_steps")}
+    return max(phases, key=lambda k: phases[k]["mean_ms"])
+
+
+def test_slow_dataset_is_highly_data_bound(bimodal_root, tmp_path, monkeypatch):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    original = LeRobotDataset.__getitem__
+
+    def slow_getitem(self, idx):
+        time.sleep(SLEEP)
+        return original(self, idx)
+
+    monkeypatch.setattr(LeRobotDataset, "__getitem__", slow_getitem)
+    summary = _profile_run(bimodal_root, tmp_path / "run")
+    assert summary["verdict"]["level"] == "HIGHLY"
+    assert _largest_phase(summary) == "data_wait"
+    assert summary["phases"]["data_wait"]["mean_ms"] >= 4 * SLEEP * 1e3 * 0.9  # batch of 4 sleeps
+    assert any(tip.startswith("--num_workers=") and "(now 0" in tip for tip in summary["advice"])
+
+
+def test_slow_forward_is_not_data_bound(bimodal_root, tmp_path, monkeypatch):
+    from lerobot.policies.diffusion.modeling_diffusion import DiffusionPolicy
+
+    original = DiffusionPolicy.forward
+
+    def slow_forward(self, *args, **kwargs):
+        time.sleep(0.6)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DiffusionPolicy, "forward", slow_forward)
+    summary = _profile_run(bimodal_root, tmp_path / "run")
+    assert summary["verdict"]["level"] == "NOT"
+    assert _largest_phase(summary) == "forward"
+    assert summary["phases"]["forward"]["mean_ms"] >= 600 * 0.95
+    assert any("forward pass dominates" in tip for tip in summary["advice"])
+
+
+class PhaseAndMetricRecorder:
+    def __init__(self) -> None:
+        self.metrics: dict[int, dict] = {}
+        self.phases: dict[int, dict] = {}
+
+    @hookimpl
+    def on_step_end(self, step, metrics):
+        self.metrics[step] = dict(metrics)
+
+    @hookimpl
+    def on_step_phases(self, step, phases):
+        self.phases[step] = dict(phases)
+
+
+def test_phases_add_up_to_the_step_and_match_upstreams_own_timers(
+    robocasa_root, tmp_path, extra_entry_points
+):
+    recorder = PhaseAndMetricRecorder()
+    extra_entry_points("phase_recorder", recorder)
+    _profile_run(
+        robocasa_root,
+        tmp_path / "run",
+        "--policy.crop_shape=[28,28]",
+        "--policy.use_separate_rgb_encoder_per_camera=false",
+    )
+    assert sorted(recorder.phases) == [1, 2, 3, 4, 5, 6]
+    for step, phases in recorder.phases.items():
+        parts = sum(
+            phases[p]
+            for p in ("data_wait", "preprocess", "h2d_copy", "forward", "backward", "optimizer", "hooks")
+        )
+        assert parts == pytest.approx(phases["step"], rel=1e-9)
+        # Upstream times the same work with its own clocks: data_s (next() + preprocessor) and
+        # updt_s (forward, backward, optimizer). Our phases must account for it within 5%.
+        ours = parts - phases["hooks"]
+        theirs = recorder.metrics[step]["dataloading_s"] + recorder.metrics[step]["update_s"]
+        assert ours == pytest.approx(theirs, rel=0.05), step
+
+
+def test_report_files_are_written_and_parse(bimodal_root, tmp_path):
+    out = tmp_path / "run"
+    summary = _profile_run(bimodal_root, out)
+    files = {p.name for p in (out / "profile").iterdir()}
+    assert files == {"steps.csv", "summary.json", "report.txt", "phases.png"}
+    rows = list(csv.DictReader(open(out / "profile" / "steps.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r["warmup"] for r in rows] == ["1", "0", "0", "0", "0", "0"]
+    assert {"data_wait_ms", "forward_ms", "step_ms", "between_steps_ms"} <= set(rows[0])
+    assert summary["measured_steps"] == 5 and summary["warmup_steps_skipped"] == 1
+    assert (summary["first_step"], summary["last_step"]) == (2, 6)
+    assert summary["method"] == "perf_counter (CPU)" and summary["ranks"] == 1
+    percents = [
+        v["percent_of_step"] for k, v in summary["phases"].items() if k not in ("step", "between_steps")
+    ]
+    assert sum(percents) == pytest.approx(100.0, abs=0.01)
+    report = (out / "profile" / "report.txt").read_text()
+    assert report.startswith("profile: steps 2-6 (1 warm-up steps skipped), 1 rank, perf_counter (CPU)")
+    assert "step (wall)" in report and summary["verdict"]["line"] in report
+    with Image.open(out / "profile" / "phases.png") as image:
+        assert image.size[0] > 400 and image.size[1] > 200
+
+
+def test_log_lines_and_report_reach_the_console(bimodal_root, tmp_path, capsys):
+    _profile_run(bimodal_root, tmp_path / "run")
+    err = capsys.readouterr().err
+    assert err.count("profile @ step") == 2  # log_freq=3, 6 steps
+    assert "profile @ step 3 (mean of last 3 steps, ms): data_wait" in err
+    assert "verdict:" in err and "step (wall)" in err
+
+
+def test_trace_window_writes_a_chrome_trace(bimodal_root, tmp_path):
+    out = tmp_path / "run"
+    summary = _profile_run(bimodal_root, out, "--profile.trace=true", "--profile.trace_steps=2")
+    trace = json.loads((out / "profile" / "trace_rank0.json").read_text())
+    assert trace["traceEvents"]
+    assert summary["traced_steps_skipped"] == 2 and summary["measured_steps"] == 3
+
+
+def test_without_profile_nothing_is_measured(bimodal_root, tmp_path):
+    out = tmp_path / "run"
+    args = [
+        *dataset_flags(bimodal_root),
+        *TINY_DIFFUSION,
+        "--steps=2",
+        "--save_checkpoint=false",
+        f"--output_dir={out}",
+    ]
+    assert train_in_process(args) == 0
+    assert not (out / "profile").exists()
+    assert profiler.session is None and profiler.last_report is None
+
+
+def test_phase_means_go_to_wandb_when_it_is_on(monkeypatch):
+    import types
+
+    import wandb
+
+    from lerobot_ext.profiling.plugin import ProfileSession
+
+    logged = []
+    monkeypatch.setattr(
+        wandb, "run", types.SimpleNamespace(log=lambda data, step: logged.append((step, data)))
+    )
+    cfg = types.SimpleNamespace(
+        profile=types.SimpleNamespace(warmup_steps=0, trace=False, enable=True),
+        wandb=types.SimpleNamespace(enable=True),
+        policy=types.SimpleNamespace(device="cpu"),
+        log_freq=2,
+        output_dir="unused",
+    )
+    session = ProfileSession(cfg, rank=0, world_size=1, start_step=0)
+    for step in (1, 2):
+        session.record(step, {"data_wait": 0.01, "forward": 0.02, "step": 0.03})
+    assert logged and logged[0][0] == 2
+    assert logged[0][1]["profile/data_wait_ms"] == pytest.approx(10.0)
+    assert logged[0][1]["profile/step_ms"] == pytest.approx(30.0)
+
+
+def _stats(**percent):
+    out = {name: PhaseStats(p / 1000, p / 1000, p / 1000, p / 1000, p) for name, p in percent.items()}
+    out.setdefault("between_steps", PhaseStats(0, 0, 0, 0, 0))
+    return out
+
+
+def _settings(**overrides):
+    base = dict(
+        num_workers=4,
+        prefetch_factor=4,
+        persistent_workers=True,
+        batch_size=64,
+        video_backend="pyav",
+        cameras=3,
+        n_obs_steps=2,
+        device="cuda",
+        world_size=1,
+        cpu_count=32,
+        policy_type="diffusion",
+        uses_amp=False,
+    )
+    return RunSettings(**{**base, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("data_wait", "level"),
+    [
+        (2.0, "NOT"),
+        (4.99, "NOT"),
+        (5.0, "MODERATELY"),
+        (19.9, "MODERATELY"),
+        (20.0, "HIGHLY"),
+        (60.0, "HIGHLY"),
+    ],
+)
+def test_verdict_thresholds_follow_tensorflows_profiler(data_wait, level):
+    stats = _stats(
+        data_wait=data_wait, preprocess=1, h2d_copy=0, forward=50, backward=30, optimizer=5, hooks=0, step=100
+    )
+    assert verdict(stats).level == level
+
+
+def test_data_bound_advice_uses_the_runs_settings():
+    stats = _stats(
+        data_wait=40, preprocess=5, h2d_copy=1, forward=20, backward=30, optimizer=4, hooks=0, step=100
+    )
+    tips = advice(stats, _settings(), verdict(stats))
+    assert tips[0] == "--num_workers=8 (now 4; 32 CPU cores)"
+    assert any(t.startswith("--dataset.video_backend=torchcodec (now pyav") for t in tips)
+    assert any("decodes 6 video frames (3 cameras x n_obs_steps=2)" in t for t in tips)
+    assert "--prefetch_factor=8 (now 4)" in tips
+    two_ranks = advice(stats, _settings(world_size=4, cpu_count=16, num_workers=4), verdict(stats))
+    assert two_ranks[0].startswith("--num_workers is already 4 for 4 cores per rank")
+
+
+def test_compute_bound_advice_on_gpu():
+    stats = _stats(
+        data_wait=1, preprocess=2, h2d_copy=1, forward=30, backward=60, optimizer=6, hooks=0, step=100
+    )
+    tips = advice(stats, _settings(), verdict(stats))
+    assert any("backward pass dominates" in t and "--policy.use_amp=true" in t for t in tips)
+    assert "--batch_size=128 (now 64) if memory allows: larger batches use the GPU better" in tips
+
+
+SLOW_RANK = """
+import os, time
+from lerobot_ext import hookimpl
+
+@hookimpl
+def on_step_end(rank):
+    if rank == int(os.environ["SLOW_RANK"]):
+        time.sleep(0.05)
+"""
+
+
+@pytest.mark.slow
+def test_torchrun_writes_one_report_with_the_slowest_rank(bimodal_root, tmp_path):
+    site = write_plugin_distribution(tmp_path / "site", "slow_rank", SLOW_RANK)
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+        "SLOW_RANK": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    out = tmp_path / "run"
+    args = [
+        *dataset_flags(bimodal_root),
+        *TINY_DIFFUSION,
+        "--steps=6",
+        "--log_freq=3",
+        "--save_checkpoint=false",
+        f"--output_dir={out}",
+        "--profile",
+        "--profile.warmup_steps=1",
+    ]
+    result = run_cli(
+        ["torchrun", "--nproc_per_node=2", "--master_port=29518", str(BIN / "lerobot-train-ext"), *args],
+        env=env,
+    )
+    output = result.stdout + result.stderr
+    assert output.count("profile: steps 2-6") == 1  # one report, from the main process
+    assert "slowest of 2 ranks (rank 1)" in output
+    summary = read_json(out / "profile" / "summary.json")
+    assert summary["ranks"] == 2 and summary["reported_rank"] == 1
+    assert summary["phases"]["hooks"]["mean_ms"] >= 45
+    per_rank = {int(k): v for k, v in summary["per_rank_mean_step_ms"].items()}
+    assert per_rank[1] > per_rank[0]
+    rows = list(csv.DictReader(open(out / "profile" / "steps.csv")))
+    assert {r["rank"] for r in rows} == {"0", "1"}
+    assert "slowest of 2 ranks: rank 1" in output  # the per-log-step lines too
