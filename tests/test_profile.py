@@ -126,7 +126,7 @@ def test_report_files_are_written_and_parse(bimodal_root, tmp_path):
     summary = _profile_run(bimodal_root, out)
     files = {p.name for p in (out / "profile").iterdir()}
     assert files == {"steps.csv", "summary.json", "report.txt", "phases.png"}
-    rows = list(csv.DictReader(open(out / "profile" / "steps.csv")))
+    rows = list(csv.DictReader((out / "profile" / "steps.csv").read_text().splitlines()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     assert [r["warmup"] for r in rows] == ["1", "0", "0", "0", "0", "0"]
     assert {"data_wait_ms", "forward_ms", "step_ms", "between_steps_ms"} <= set(rows[0])
@@ -306,6 +306,6 @@ def test_torchrun_writes_one_report_with_the_slowest_rank(bimodal_root, tmp_path
     assert summary["phases"]["hooks"]["mean_ms"] >= 45
     per_rank = {int(k): v for k, v in summary["per_rank_mean_step_ms"].items()}
     assert per_rank[1] > per_rank[0]
-    rows = list(csv.DictReader(open(out / "profile" / "steps.csv")))
+    rows = list(csv.DictReader((out / "profile" / "steps.csv").read_text().splitlines()))
     assert {r["rank"] for r in rows} == {"0", "1"}
     assert "slowest of 2 ranks: rank 1" in output  # the per-log-step lines too
