@@ -28,6 +28,26 @@ STATE_KEY = "observation.state"
 ACTION_KEY = "action"
 MODALITY_FILE = "meta/modality.json"
 
+# robosuite observation name -> the group name GR00T's modality.json files use for it. Users
+# type either spelling, so modality.json groups answer to both.
+ROBOSUITE_TO_GR00T = {
+    "robot0_base_pos": "base_position",
+    "robot0_base_quat": "base_rotation",
+    "robot0_eef_pos": "end_effector_position_absolute",
+    "robot0_base_to_eef_pos": "end_effector_position_relative",
+    "robot0_eef_quat": "end_effector_rotation_absolute",
+    "robot0_base_to_eef_quat": "end_effector_rotation_relative",
+    "robot0_gripper_qpos": "gripper_qpos",
+    "robot0_gripper_qvel": "gripper_qvel",
+    "robot0_joint_pos": "joint_position",
+    "robot0_joint_pos_cos": "joint_position_cos",
+    "robot0_joint_pos_sin": "joint_position_sin",
+    "robot0_joint_vel": "joint_velocity",
+}
+
+
+MODALITY_ALIASES: dict[str, tuple[str, ...]] = {v: (k,) for k, v in ROBOSUITE_TO_GR00T.items()}
+
 _INDEXED = re.compile(r"^(?P<prefix>.+?)[_.\-]?(?P<index>\d+)$")
 
 
@@ -267,8 +287,11 @@ def vector_layout(
         )
     section = "state" if key == STATE_KEY else "action" if key == ACTION_KEY else None
     if section:
+        modality_aliases = {**MODALITY_ALIASES, **aliases}
         modality_groups = [
-            g for g in groups_from_modality(description.modality, section, key, aliases) if g.stop <= width
+            g
+            for g in groups_from_modality(description.modality, section, key, modality_aliases)
+            if g.stop <= width
         ]
         if modality_groups:
             layout.tables.append(GroupTable(MODALITY_FILE, modality_groups))

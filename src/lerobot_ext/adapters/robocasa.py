@@ -5,23 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from lerobot_ext.adapters.base import RobotAdapter
-from lerobot_ext.layout import ACTION_KEY, DatasetDescription, Group
-
-# robosuite observation name -> GR00T modality.json name. Users type either spelling.
-ROBOSUITE_TO_GR00T = {
-    "robot0_base_pos": "base_position",
-    "robot0_base_quat": "base_rotation",
-    "robot0_eef_pos": "end_effector_position_absolute",
-    "robot0_base_to_eef_pos": "end_effector_position_relative",
-    "robot0_eef_quat": "end_effector_rotation_absolute",
-    "robot0_base_to_eef_quat": "end_effector_rotation_relative",
-    "robot0_gripper_qpos": "gripper_qpos",
-    "robot0_gripper_qvel": "gripper_qvel",
-    "robot0_joint_pos": "joint_position",
-    "robot0_joint_pos_cos": "joint_position_cos",
-    "robot0_joint_pos_sin": "joint_position_sin",
-    "robot0_joint_vel": "joint_velocity",
-}
+from lerobot_ext.layout import ACTION_KEY, ROBOSUITE_TO_GR00T, DatasetDescription, Group
 
 
 def _table(spec: list[tuple[str, int]]) -> list[Group]:

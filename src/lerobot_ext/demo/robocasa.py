@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lerobot_ext.adapters.robocasa import ACTION_BASE_FIRST, ACTION_EE_FIRST, ROBOSUITE_TO_GR00T, STATE_53
+from lerobot_ext.adapters.robocasa import ACTION_BASE_FIRST, ACTION_EE_FIRST, STATE_53
 from lerobot_ext.demo.writer import (
     Frame,
     background,
@@ -21,6 +21,7 @@ from lerobot_ext.demo.writer import (
     video_feature,
     write_dataset,
 )
+from lerobot_ext.layout import ROBOSUITE_TO_GR00T
 
 CAMERAS = ("robot0_agentview_left", "robot0_agentview_right", "robot0_eye_in_hand")
 FPS = 20
