@@ -1,0 +1,173 @@
+"""Robot adapters: RoboCasa action order, GR2 layouts, modality.json datasets, VLA dim caps."""
+
+from __future__ import annotations
+
+import logging
+import types
+
+import pytest
+from helpers import run_cli
+
+from lerobot_ext.adapters.base import select_adapter
+from lerobot_ext.adapters.gr2 import ACTION_35, FourierGR2Adapter, state_names
+from lerobot_ext.adapters.modality import ModalityJsonAdapter
+from lerobot_ext.adapters.plugin import configure_policy
+from lerobot_ext.adapters.robocasa import RobocasaAdapter, action_order
+from lerobot_ext.adapters.vla_caps import raised_caps
+from lerobot_ext.demo import write_demo_dataset
+from lerobot_ext.errors import ConfigError
+from lerobot_ext.inspect_dataset import load_description
+from lerobot_ext.layout import DatasetDescription
+from lerobot_ext.plugins import PluginHost, load_plugins
+from lerobot_ext.training import TrainingRun
+
+
+@pytest.fixture(scope="module")
+def base_first_root(tmp_path_factory):
+    return write_demo_dataset(
+        "robocasa",
+        tmp_path_factory.mktemp("data") / "base_first",
+        episodes=2,
+        frames=10,
+        action_order="base-first",
+    )
+
+
+def test_robocasa_tells_ee_first_from_base_first_by_the_constant_dims(robocasa_root, base_first_root):
+    adapter = RobocasaAdapter()
+    ee = load_description(robocasa_root)[0]
+    base = load_description(base_first_root)[0]
+    assert action_order(ee) == "ee-first" and action_order(base) == "base-first"
+    assert [g.name for g in adapter.action_groups(ee)][:3] == [
+        "end_effector_position",
+        "end_effector_rotation",
+        "gripper_close",
+    ]
+    assert [g.name for g in adapter.action_groups(base)][:2] == ["base_motion", "control_mode"]
+    assert any(note.startswith("action order: EE-first") for note in adapter.notes(ee))
+    base_note = next(note for note in adapter.notes(base) if note.startswith("action order"))
+    assert "base-first" in base_note and "cannot drop them" in base_note
+
+
+def test_base_first_data_refuses_action_keep_dims_7(base_first_root):
+    from lerobot_ext.transforms.action_keep import ActionKeepTransform
+    from lerobot_ext.transforms.base import TransformContext
+
+    dataset = load_description(base_first_root)[0]
+    cfg = types.SimpleNamespace(state_filtered_keys=[], action_keep_dims=7, force_action_keep_dims=False)
+    with pytest.raises(ConfigError, match=r"dim 7 \(end_effector_position_2\)"):
+        ActionKeepTransform().apply(TransformContext(cfg, dataset, RobocasaAdapter()))
+
+
+def test_gr2_state_and_action_groups(gr2_root):
+    adapter = FourierGR2Adapter()
+    dataset = load_description(gr2_root)[0]
+    state = {g.name: (g.start, g.stop) for g in adapter.state_groups(dataset)}
+    assert state["left_arm"] == (0, 7) and state["waist_yaw"] == (16, 17) and state["imu_omega"] == (42, 45)
+    assert sum(b - a for a, b in state.values()) == 45 == len(state_names())
+    action = {g.name: (g.start, g.stop) for g in adapter.action_groups(dataset)}
+    assert action["waist"] == (28, 31) and action["base_velocity"] == (31, 37)
+    variant = DatasetDescription("fourier_gr2", 30, {"action": {"shape": (35,), "dtype": "float32"}}, {})
+    assert adapter.action_groups(variant) == ACTION_35
+    assert "35-D variant" in adapter.notes(variant)[0]
+
+
+def test_adapter_is_chosen_by_robot_type_or_by_name(robocasa_root, gr2_root):
+    adapters = load_plugins(environ={}).registry.robot_adapters
+    assert select_adapter(adapters, load_description(gr2_root)[0], None).name == "fourier_gr2"
+    assert select_adapter(adapters, load_description(robocasa_root)[0], "fourier_gr2").name == "fourier_gr2"
+    unknown = DatasetDescription("my_arm", 10, {}, {}, modality={"state": {"arm": {"start": 0, "end": 6}}})
+    assert select_adapter(adapters, unknown, None).name == "modality_json"
+    assert select_adapter(adapters, DatasetDescription("my_arm", 10, {}, {}), None) is None
+    assert "state (1 groups)" in ModalityJsonAdapter().notes(unknown)[0]
+
+
+def _policy(cls_path: str, **overrides):
+    module, _, name = cls_path.rpartition(".")
+    import importlib
+
+    cfg = getattr(importlib.import_module(module), name)()
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+GR2_FEATURES = {"observation.state": {"shape": (45,)}, "action": {"shape": (37,)}}
+
+
+@pytest.mark.parametrize(
+    "config_class",
+    [
+        "lerobot.policies.smolvla.configuration_smolvla.SmolVLAConfig",
+        "lerobot.policies.pi0.configuration_pi0.PI0Config",
+        "lerobot.policies.pi05.configuration_pi05.PI05Config",
+    ],
+)
+def test_gr2_widths_raise_a_vlas_caps(config_class):
+    policy = _policy(config_class)
+    assert (policy.max_state_dim, policy.max_action_dim) == (32, 32)
+    assert raised_caps(policy, GR2_FEATURES) == {"max_state_dim": 45, "max_action_dim": 37}
+    assert raised_caps(policy, {"observation.state": {"shape": (30,)}, "action": {"shape": (7,)}}) == {}
+
+
+def test_caps_are_applied_through_the_hook_and_logged(caplog):
+    policy = _policy("lerobot.policies.smolvla.configuration_smolvla.SmolVLAConfig")
+    host = PluginHost.from_plugins(
+        {"robot_adapters": types.SimpleNamespace(configure_policy=configure_policy)}
+    )
+    run = TrainingRun(types.SimpleNamespace(), host)
+    logger = logging.getLogger("lerobot_ext")
+    logger.propagate = True
+    try:
+        with caplog.at_level(logging.INFO, logger="lerobot_ext"):
+            run.configure_policy(policy, types.SimpleNamespace(features=GR2_FEATURES))
+    finally:
+        logger.propagate = False
+    assert (policy.max_state_dim, policy.max_action_dim) == (45, 37)
+    assert (
+        "smolvla pads to max_state_dim=32 but the dataset's vector is 45-D: raising the cap to 45"
+        in caplog.text
+    )
+    assert "robot_adapters: policy.max_action_dim 32 -> 37" in caplog.text
+
+
+def test_a_pretrained_vla_cap_cannot_be_raised():
+    policy = _policy("lerobot.policies.pi0.configuration_pi0.PI0Config", pretrained_path="/models/pi0")
+    with pytest.raises(ConfigError) as excinfo:
+        raised_caps(policy, GR2_FEATURES)
+    message = str(excinfo.value)
+    assert (
+        "observation.state is 45-D but the pretrained pi0 at /models/pi0 pads to max_state_dim=32" in message
+    )
+    assert "--state_filtered_keys" in message and "lerobot-ext inspect" in message
+
+
+def test_inspect_explains_a_dataset(robocasa_root):
+    users = "[robot0_base_pos,robot0_base_quat,robot0_base_to_eef_pos,robot0_base_to_eef_quat,robot0_joint_vel,robot0_gripper_qvel]"
+    out = run_cli(
+        [
+            "lerobot-ext",
+            "inspect",
+            str(robocasa_root),
+            f"--state_filtered_keys={users}",
+            "--action_keep_dims=7",
+        ]
+    ).stdout
+    assert "robot adapter: robocasa (chosen for robot_type 'PandaOmron')" in out
+    assert "action order: EE-first" in out
+    assert "[46:53] robot0_joint_vel = joint_velocity" in out
+    assert "constant dims: [7, 8, 9, 10, 11]" in out
+    assert "-> observation.state: 30-D" in out and "-> action: 7-D" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("11 ") and "control_mode" in line)
+    assert row.split()[-3:] == ["-1", "-1", "constant"]
+    as_json = run_cli(["lerobot-ext", "inspect", str(robocasa_root), "--json"]).stdout
+    import json
+
+    report = json.loads(as_json)
+    assert report["adapter"] == "robocasa" and report["vectors"][1]["constant_dims"] == [7, 8, 9, 10, 11]
+
+
+def test_inspect_refuses_a_folder_that_is_not_a_dataset(tmp_path):
+    result = run_cli(["lerobot-ext", "inspect", str(tmp_path)], check=False)
+    assert result.returncode == 2
+    assert "is not a LeRobot dataset (no meta/info.json)" in result.stderr

@@ -1,0 +1,108 @@
+"""A checkpoint trained with the transforms acts on the robot's full observation, in a fresh process.
+
+The deploy side is what ``lerobot-eval`` or a robot script does: ``register_third_party_plugins()``
+and ``make_pre_post_processors(policy_cfg, pretrained_path=...)``, with lerobot-ext installed but
+never imported by the script.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from helpers import IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags, train_in_process
+
+USERS_FILTER = (
+    "[robot0_base_pos,robot0_base_quat,robot0_base_to_eef_pos,robot0_base_to_eef_quat,"
+    "robot0_joint_vel,robot0_gripper_qvel]"
+)
+CAMERAS = ("robot0_agentview_left", "robot0_agentview_right", "robot0_eye_in_hand")
+
+DEPLOY = """
+import json, sys
+import torch
+ext_before = any(m == "lerobot_ext" or m.startswith("lerobot_ext.") for m in sys.modules)
+from lerobot.utils.import_utils import register_third_party_plugins
+from lerobot.configs.policies import PreTrainedConfig
+from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+
+path = sys.argv[1]
+register_third_party_plugins()
+ext_after_plugins = any(m == "lerobot_ext" or m.startswith("lerobot_ext.") for m in sys.modules)
+cfg = PreTrainedConfig.from_pretrained(path)
+policy = get_policy_class(cfg.type).from_pretrained(path)
+policy.eval()
+pre, post = make_pre_post_processors(cfg, pretrained_path=path)
+torch.manual_seed(0)
+observation = {"observation.state": torch.randn(53)}
+for cam in %(cameras)r:
+    observation[f"observation.images.{cam}"] = torch.rand(3, 32, 32)
+batch = pre(observation)
+with torch.no_grad():
+    action = post(policy.select_action(batch))
+error = None
+try:
+    pre({**observation, "observation.state": torch.randn(30)})
+except ValueError as exc:
+    error = str(exc)
+print(json.dumps({
+    "ext_imported_before_loading": ext_before or ext_after_plugins,
+    "state_into_policy": list(batch["observation.state"].shape),
+    "action": action.tolist(),
+    "wrong_width_error": error,
+}))
+""" % {"cameras": CAMERAS}
+
+POLICIES = {
+    "diffusion": [*TINY_DIFFUSION, *IMAGE_FLAGS],
+    "act": [
+        "--policy.type=act",
+        "--policy.device=cpu",
+        "--policy.pretrained_backbone_weights=null",
+        "--policy.dim_model=32",
+        "--policy.n_heads=2",
+        "--policy.dim_feedforward=64",
+        "--policy.n_encoder_layers=1",
+        "--policy.n_decoder_layers=1",
+        "--policy.chunk_size=8",
+        "--policy.n_action_steps=8",
+        "--policy.use_vae=false",
+        "--policy.push_to_hub=false",
+        "--wandb.enable=false",
+        "--num_workers=0",
+        "--batch_size=4",
+    ],
+}
+
+
+def deploy(checkpoint) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", DEPLOY, str(checkpoint)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+def test_checkpoint_takes_full_observation_and_returns_full_action(policy, robocasa_root, tmp_path):
+    out = tmp_path / "run"
+    args = [
+        *dataset_flags(robocasa_root),
+        *POLICIES[policy],
+        "--steps=2",
+        f"--output_dir={out}",
+        f"--state_filtered_keys={USERS_FILTER}",
+        "--action_keep_dims=7",
+    ]
+    assert train_in_process(args) == 0
+    result = deploy(out / "checkpoints" / "last" / "pretrained_model")
+    assert result["ext_imported_before_loading"] is False
+    assert result["state_into_policy"] == [1, 30]
+    (action,) = result["action"]
+    assert len(action) == 12
+    assert action[7:] == [0.0, 0.0, 0.0, 0.0, -1.0]  # the recorded constants, exactly
+    assert any(abs(a) > 1e-6 for a in action[:7])  # the kept dims come from the policy
+    assert "expects the robot's full 53-dim state" in result["wrong_width_error"]
