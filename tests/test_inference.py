@@ -37,7 +37,7 @@ policy.eval()
 pre, post = make_pre_post_processors(cfg, pretrained_path=path)
 torch.manual_seed(0)
 observation = {"observation.state": torch.randn(53)}
-for cam in %(cameras)r:
+for cam in __CAMERAS__:
     observation[f"observation.images.{cam}"] = torch.rand(3, 32, 32)
 batch = pre(observation)
 with torch.no_grad():
@@ -53,7 +53,7 @@ print(json.dumps({
     "action": action.tolist(),
     "wrong_width_error": error,
 }))
-""" % {"cameras": CAMERAS}
+""".replace("__CAMERAS__", repr(CAMERAS))
 
 POLICIES = {
     "diffusion": [*TINY_DIFFUSION, *IMAGE_FLAGS],
