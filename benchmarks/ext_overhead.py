@@ -1,0 +1,91 @@
+"""What does lerobot-train-ext cost over stock lerobot-train? (target: < 1% of the step time)
+
+Two measurements, side by side in one run:
+
+1. end to end: the same job through ``lerobot-train`` and ``lerobot-train-ext``, alternately,
+   per-step time from the difference of a short and a long run (start-up cancels out);
+2. the extension's own per-step work (the seam wrappers and one lifecycle-hook dispatch),
+   timed directly around a no-op step, against the job's step time.
+
+    python benchmarks/ext_overhead.py [--rounds 4] [--short 20] [--long 220]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import types
+from pathlib import Path
+
+from common import IMAGE_FLAGS, TINY_DIFFUSION, alternate, dataset_flags, demo_dataset, median
+
+
+def seam_cost_per_step(repeats: int = 20000) -> float:
+    """Seconds the update_policy + cycle seams add to one step when no plugin asks for timings."""
+    from lerobot_ext.patches import update_policy
+    from lerobot_ext.plugins import load_plugins
+    from lerobot_ext.training import TrainingRun
+
+    host = load_plugins()
+    cfg = types.SimpleNamespace(profile=types.SimpleNamespace(enable=False))
+    run = TrainingRun(cfg, host)
+    meter = types.SimpleNamespace(val=0.5)
+    tracker = types.SimpleNamespace(
+        steps=0, metrics={k: meter for k in ("loss", "grad_norm", "lr", "update_s", "dataloading_s")}
+    )
+
+    def original(train_metrics, *args, **kwargs):
+        return train_metrics, None
+
+    wrapped = update_policy.make_wrapper(original, run)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        original(tracker, None, None, None, 1.0, accelerator=None)
+    bare = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(repeats):
+        wrapped(tracker, None, None, None, 1.0, accelerator=None)
+    return max(0.0, (time.perf_counter() - start - bare) / repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--short", type=int, default=20)
+    parser.add_argument("--long", type=int, default=220)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = demo_dataset("robocasa", Path(tmp) / "robocasa", episodes=8, frames=40)
+        job = [*dataset_flags(root), *TINY_DIFFUSION, *IMAGE_FLAGS]
+        print(
+            f"job: tiny Diffusion Policy on the robocasa demo (batch 8, CPU), steps {args.short} vs {args.long}"
+        )
+        samples = alternate(
+            {"lerobot-train": ["lerobot-train", *job], "lerobot-train-ext": ["lerobot-train-ext", *job]},
+            args.rounds,
+            args.short,
+            args.long,
+        )
+    upstream, ours = median(samples["lerobot-train"]), median(samples["lerobot-train-ext"])
+    seam = seam_cost_per_step()
+    print()
+    print(f"{'':<34}{'ms/step':>10}")
+    print(f"{'lerobot-train (median)':<34}{upstream * 1e3:>10.2f}")
+    print(f"{'lerobot-train-ext (median)':<34}{ours * 1e3:>10.2f}")
+    print(f"end-to-end ratio ext/upstream: {ours / upstream:.4f} (steps/s ratio {upstream / ours:.4f})")
+    print(
+        f"spread between rounds: upstream {min(samples['lerobot-train']) * 1e3:.1f}-{max(samples['lerobot-train']) * 1e3:.1f} ms, "
+        f"ext {min(samples['lerobot-train-ext']) * 1e3:.1f}-{max(samples['lerobot-train-ext']) * 1e3:.1f} ms"
+    )
+    print(
+        f"extension work per step (seams + on_step_end dispatch): {seam * 1e6:.1f} us "
+        f"= {100 * seam / upstream:.3f}% of the step"
+    )
+
+
+if __name__ == "__main__":
+    main()
