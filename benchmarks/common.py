@@ -35,7 +35,7 @@ TINY_DIFFUSION = [
     "--save_checkpoint=false",
     "--log_freq=100000",
 ]
-IMAGE_FLAGS = ["--policy.crop_shape=[28,28]", "--policy.use_separate_rgb_encoder_per_camera=false"]
+IMAGE_FLAGS = ["--policy.crop_shape=[40,40]", "--policy.use_separate_rgb_encoder_per_camera=false"]
 
 
 def demo_dataset(layout: str, root: Path, **kwargs) -> Path:

@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = demo_dataset("robocasa", Path(tmp) / "robocasa", episodes=8, frames=40)
+        root = demo_dataset("robocasa", Path(tmp) / "robocasa", episodes=8, frames=40, image_size=48)
         job = ["lerobot-train-ext", *dataset_flags(root), *TINY_DIFFUSION, *IMAGE_FLAGS]
         print(
             f"job: tiny Diffusion Policy on the robocasa demo (batch 8, CPU), steps {args.short} vs {args.long}"

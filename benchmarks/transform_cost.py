@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = demo_dataset("robocasa", Path(tmp) / "robocasa", episodes=8, frames=40)
+        root = demo_dataset("robocasa", Path(tmp) / "robocasa", episodes=8, frames=40, image_size=48)
         out = Path(tmp) / "run"
         command = [
             str(BIN / "lerobot-train-ext"),

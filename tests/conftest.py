@@ -38,7 +38,7 @@ def _write(layout: str, root: Path, **kwargs: Any) -> Path:
 @pytest.fixture(scope="session")
 def robocasa_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """RoboCasa layout: 53-D state, 12-D EE-first action (dims 7-11 constant), three 32x32 cameras."""
-    return _write("robocasa", tmp_path_factory.mktemp("data") / "robocasa", episodes=4, frames=24)
+    return _write("robocasa", tmp_path_factory.mktemp("data") / "robocasa", episodes=4, frames=24, image_size=48)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +49,7 @@ def bimodal_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def gr2_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _write("gr2", tmp_path_factory.mktemp("data") / "gr2", episodes=3, frames=12)
+    return _write("gr2", tmp_path_factory.mktemp("data") / "gr2", episodes=3, frames=12, image_size=48)
 
 
 # --------------------------------------------------------------------------- plugins in tests

@@ -29,7 +29,7 @@ TINY_DIFFUSION = [
     "--num_workers=0",
     "--batch_size=4",
 ]
-IMAGE_FLAGS = ["--policy.crop_shape=[28,28]", "--policy.use_separate_rgb_encoder_per_camera=false"]
+IMAGE_FLAGS = ["--policy.crop_shape=[40,40]", "--policy.use_separate_rgb_encoder_per_camera=false"]
 
 
 def dataset_flags(root: Path) -> list[str]:

@@ -38,7 +38,7 @@ pre, post = make_pre_post_processors(cfg, pretrained_path=path)
 torch.manual_seed(0)
 observation = {"observation.state": torch.randn(53)}
 for cam in __CAMERAS__:
-    observation[f"observation.images.{cam}"] = torch.rand(3, 32, 32)
+    observation[f"observation.images.{cam}"] = torch.rand(3, 48, 48)
 batch = pre(observation)
 with torch.no_grad():
     action = post(policy.select_action(batch))

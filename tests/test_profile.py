@@ -104,7 +104,7 @@ def test_phases_add_up_to_the_step_and_match_upstreams_own_timers(
     _profile_run(
         robocasa_root,
         tmp_path / "run",
-        "--policy.crop_shape=[28,28]",
+        "--policy.crop_shape=[40,40]",
         "--policy.use_separate_rgb_encoder_per_camera=false",
     )
     assert sorted(recorder.phases) == [1, 2, 3, 4, 5, 6]

@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--root", required=True, help="folder to create")
     demo.add_argument("--episodes", type=int, default=8)
     demo.add_argument("--frames", type=int, default=40, help="frames per episode")
-    demo.add_argument("--image-size", type=int, default=32, help="camera height and width")
+    demo.add_argument("--image-size", type=int, default=64, help="camera height and width (ResNets need > 32)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--action-order", choices=ACTION_ORDERS, default="ee-first", help="robocasa only")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing --root")

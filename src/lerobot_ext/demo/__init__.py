@@ -20,7 +20,7 @@ def write_demo_dataset(
     root: str | Path,
     episodes: int = 8,
     frames: int = 40,
-    image_size: int = 32,
+    image_size: int = 64,
     seed: int = 0,
     action_order: str = "ee-first",
     overwrite: bool = False,
