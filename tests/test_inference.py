@@ -57,6 +57,21 @@ print(json.dumps({
 
 POLICIES = {
     "diffusion": [*TINY_DIFFUSION, *IMAGE_FLAGS],
+    "flow": [
+        "--policy.type=flow",
+        "--policy.device=cpu",
+        "--policy.pretrained_backbone_weights=null",
+        "--policy.down_dims=[16,32,64]",
+        "--policy.horizon=8",
+        "--policy.n_action_steps=7",
+        "--policy.drop_n_last_frames=0",
+        "--policy.num_inference_steps=4",
+        "--policy.push_to_hub=false",
+        "--wandb.enable=false",
+        "--num_workers=0",
+        "--batch_size=4",
+        *IMAGE_FLAGS,
+    ],
     "act": [
         "--policy.type=act",
         "--policy.device=cpu",
