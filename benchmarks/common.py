@@ -14,7 +14,6 @@ BIN = Path(sys.executable).parent
 ENV = {
     **os.environ,
     "HF_HUB_OFFLINE": "1",
-    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
     "WANDB_MODE": "disabled",
 }
 

@@ -14,13 +14,9 @@ from helpers import FakeEntryPoint
 
 @pytest.fixture(scope="session", autouse=True)
 def _quiet_environment() -> Iterator[None]:
-    # Keep test logs readable and runs offline: no Hub access, no progress bars.
-    previous = {
-        k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "HF_DATASETS_DISABLE_PROGRESS_BARS", "WANDB_MODE")
-    }
-    os.environ.update(
-        {"HF_HUB_OFFLINE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "WANDB_MODE": "disabled"}
-    )
+    # Runs stay offline: no Hub access, no W&B.
+    previous = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "WANDB_MODE")}
+    os.environ.update({"HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"})
     yield
     for key, value in previous.items():
         if value is None:
@@ -38,7 +34,9 @@ def _write(layout: str, root: Path, **kwargs: Any) -> Path:
 @pytest.fixture(scope="session")
 def robocasa_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """RoboCasa layout: 53-D state, 12-D EE-first action (dims 7-11 constant), three 32x32 cameras."""
-    return _write("robocasa", tmp_path_factory.mktemp("data") / "robocasa", episodes=4, frames=24, image_size=48)
+    return _write(
+        "robocasa", tmp_path_factory.mktemp("data") / "robocasa", episodes=4, frames=24, image_size=48
+    )
 
 
 @pytest.fixture(scope="session")

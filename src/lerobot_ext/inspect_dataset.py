@@ -137,7 +137,7 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def format_report(report: InspectReport) -> str:
+def format_report(report: InspectReport, per_dim: bool = True) -> str:
     lines = [
         f"dataset: {report.root}",
         f"  robot_type {report.robot_type!r}, {report.fps} fps, {report.total_episodes} episodes, {report.total_frames} frames",
@@ -151,8 +151,9 @@ def format_report(report: InspectReport) -> str:
         for group in vector.groups:
             names = " = ".join(group["names"])
             lines.append(f"  [{group['start']}:{group['stop']}] {names}  ({', '.join(group['sources'])})")
-        lines.append(f"  {'dim':>4}  {'name':<32} {'group':<32} {'min':>10} {'max':>10}")
-        for dim in vector.dims:
+        if per_dim:
+            lines.append(f"  {'dim':>4}  {'name':<32} {'group':<32} {'min':>10} {'max':>10}")
+        for dim in vector.dims if per_dim else []:
             flag = "  constant" if dim["constant"] else ""
             lines.append(
                 f"  {dim['dim']:>4}  {dim['name'] or '-'!s:<32.32} {dim['group'] or '-'!s:<32.32} "

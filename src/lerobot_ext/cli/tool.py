@@ -37,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--root", required=True, help="folder to create")
     demo.add_argument("--episodes", type=int, default=8)
     demo.add_argument("--frames", type=int, default=40, help="frames per episode")
-    demo.add_argument("--image-size", type=int, default=64, help="camera height and width (ResNets need > 32)")
+    demo.add_argument(
+        "--image-size", type=int, default=64, help="camera height and width (ResNets need > 32)"
+    )
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--action-order", choices=ACTION_ORDERS, default="ee-first", help="robocasa only")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing --root")
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--action_keep_dims", "--action-keep-dims", type=int, default=None)
     inspect.add_argument("--force_action_keep_dims", action="store_true")
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    inspect.add_argument("--summary", action="store_true", help="groups only, without the per-dim table")
 
     plugins = sub.add_parser("plugins", help="list the loaded lerobot-ext plugins")
     plugins.add_argument("--json", action="store_true")
@@ -100,7 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             action_keep_dims=args.action_keep_dims,
             force_action_keep_dims=args.force_action_keep_dims,
         )
-        print(json.dumps(dataclasses.asdict(report), indent=2) if args.json else format_report(report))
+        if args.json:
+            print(json.dumps(dataclasses.asdict(report), indent=2))
+        else:
+            print(format_report(report, per_dim=not args.summary))
         return 0
     except LerobotExtError as exc:
         log.error("%s", exc)

@@ -1,0 +1,54 @@
+"""Load a lerobot-train-ext checkpoint the way a robot or lerobot-eval does, and act once.
+
+Nothing here imports lerobot-ext: the checkpoint's saved processors name their steps by class
+path, and lerobot's loader imports them. The observation is one frame of a dataset in the
+robot's full layout (e.g. 53-D RoboCasa state); the action comes back in the robot's full
+layout too (e.g. 12-D, the dims dropped by --action_keep_dims re-filled with their constants).
+
+    python examples/deploy_checkpoint.py CHECKPOINT/pretrained_model DATASET_ROOT [--frame 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from lerobot.configs.policies import PreTrainedConfig
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+from lerobot.utils.import_utils import register_third_party_plugins
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("checkpoint", help="a .../checkpoints/<step>/pretrained_model folder")
+    parser.add_argument("dataset_root", help="a LeRobot dataset in the robot's full layout")
+    parser.add_argument("--frame", type=int, default=0)
+    args = parser.parse_args()
+
+    register_third_party_plugins()  # finds lerobot_policy_* distributions such as the flow policy
+    cfg = PreTrainedConfig.from_pretrained(args.checkpoint)
+    policy = get_policy_class(cfg.type).from_pretrained(args.checkpoint)
+    policy.eval()
+    preprocessor, postprocessor = make_pre_post_processors(cfg, pretrained_path=args.checkpoint)
+
+    dataset = LeRobotDataset(repo_id="local/deploy", root=args.dataset_root, video_backend="pyav")
+    frame = dataset[args.frame]
+    observation = {k: v for k, v in frame.items() if k.startswith("observation.")}
+    batch = preprocessor(observation)
+    with torch.no_grad():
+        action = postprocessor(policy.select_action(batch))
+
+    torch.set_printoptions(precision=3, sci_mode=False, linewidth=120)
+    print(
+        f"policy {cfg.type}: robot state {tuple(observation['observation.state'].shape)} "
+        f"-> policy input {tuple(batch['observation.state'].shape)}"
+    )
+    print(f"action returned ({action.shape[-1]} dims, the robot's layout): {action.squeeze(0)}")
+    print(f"action recorded at frame {args.frame}:              {frame['action']}")
+
+
+if __name__ == "__main__":
+    main()
