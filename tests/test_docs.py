@@ -1,0 +1,91 @@
+"""The README documents every hook and flag, its plugin example works, and the package ships whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from helpers import REPO, run_cli, write_plugin_distribution
+
+from lerobot_ext import hookspecs
+from lerobot_ext.config import extension_fields
+from lerobot_ext.patches import SEAMS
+
+README = (REPO / "README.md").read_text()
+HOOKS = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "lerobot_ext_spec")]
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented(hook):
+    assert f"| `{hook}` |" in README, f"README's hook table has no row for {hook}"
+    assert (getattr(hookspecs, hook).__doc__ or "").strip(), (
+        f"hookspecs.{hook} has no docstring (the contract)"
+    )
+
+
+@pytest.mark.parametrize("field", [f.name for f in extension_fields()])
+def test_every_extension_flag_is_documented(field):
+    assert f"`--{field}" in README, f"README does not document --{field}"
+
+
+def test_the_two_commands_exist_and_ci_runs_the_test_command():
+    for script in ("scripts/demo.sh", "scripts/test.sh"):
+        assert f"{script} " in README
+        assert os.access(REPO / script, os.X_OK)
+    assert "scripts/test.sh" in (REPO / ".ci" / "run").read_text()
+
+
+def test_readme_example_plugin_is_discovered_and_lists_its_hooks(tmp_path):
+    block = README.split("<!-- example-plugin -->", 1)[1]
+    source = re.search(r"```python\n(.*?)```", block, re.S).group(1)
+    site = write_plugin_distribution(tmp_path / "site", "lerobot_ext_hello", source)
+    # The README declares the entry point as `hello = "lerobot_ext_hello"`.
+    (site / "lerobot_ext_hello-0.0.1.dist-info" / "entry_points.txt").write_text(
+        "[lerobot_ext]\nhello = lerobot_ext_hello\n"
+    )
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+        "LEROBOT_EXT_STRICT_PLUGINS": "1",
+    }
+    listing = json.loads(run_cli(["lerobot-train-ext", "--plugins", "--json"], env=env).stdout)
+    hello = next(p for p in listing["plugins"] if p["name"] == "hello")
+    assert hello["status"] == "loaded"
+    assert hello["hooks"] == ["configure", "on_step_end", "register_robot_adapters"]
+    assert hello["registered"] == {"robot_adapters": ["my_arm"]}
+
+
+@pytest.mark.slow
+def test_a_plain_pip_install_ships_the_patches_and_every_package(tmp_path):
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("lerobot_ext-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for seam in SEAMS:
+        assert f"lerobot_ext/patches/{seam.name}.py" in names
+    source_packages = {
+        p.parent.relative_to(REPO / "src").as_posix() for p in (REPO / "src").rglob("__init__.py")
+    }
+    for package in source_packages:
+        assert f"{package}/__init__.py" in names, f"{package} is missing from the wheel (pyproject packages)"
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[lerobot_ext]" in text and "profiler = lerobot_ext.profiling.plugin:plugin" in text
