@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -10,6 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from lerobot_ext.demo import jobs
+
 BIN = Path(sys.executable).parent
 ENV = {
     **os.environ,
@@ -17,24 +20,23 @@ ENV = {
     "WANDB_MODE": "disabled",
 }
 
-TINY_DIFFUSION = [
-    "--policy.type=diffusion",
-    "--policy.device=cpu",
-    "--policy.pretrained_backbone_weights=null",
-    "--policy.use_group_norm=true",
-    "--policy.down_dims=[16,32,64]",
-    "--policy.diffusion_step_embed_dim=16",
-    "--policy.horizon=8",
-    "--policy.n_action_steps=7",
-    "--policy.drop_n_last_frames=0",
-    "--policy.push_to_hub=false",
-    "--wandb.enable=false",
-    "--num_workers=0",
-    "--batch_size=8",
-    "--save_checkpoint=false",
-    "--log_freq=100000",
-]
-IMAGE_FLAGS = ["--policy.crop_shape=[40,40]", "--policy.use_separate_rgb_encoder_per_camera=false"]
+TINY_DIFFUSION = [*jobs.TINY_DIFFUSION, "--batch_size=8", "--save_checkpoint=false", "--log_freq=100000"]
+IMAGE_FLAGS = jobs.SMALL_IMAGES
+
+
+def rounds_arguments(doc: str | None) -> argparse.Namespace:
+    """``--rounds``, ``--short`` and ``--long`` for an alternating comparison."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds")
+    parser.add_argument("--short", type=int, default=20, help="steps of the short run")
+    parser.add_argument("--long", type=int, default=220, help="steps of the long run")
+    return parser.parse_args()
+
+
+def tiny_robocasa_job(folder: Path) -> list[str]:
+    """Dataset and policy flags of the tiny Diffusion Policy job on a fresh robocasa demo dataset."""
+    root = demo_dataset("robocasa", folder / "robocasa", episodes=8, frames=40, image_size=48)
+    return [*dataset_flags(root), *TINY_DIFFUSION, *IMAGE_FLAGS]
 
 
 def demo_dataset(layout: str, root: Path, **kwargs) -> Path:
@@ -83,3 +85,19 @@ def alternate(variants: dict[str, list[str]], rounds: int, short: int, long: int
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def print_comparison(samples: dict[str, list[float]], baseline: str, candidate: str) -> float:
+    """Print both variants' median ms/step, the ratio and the spread; returns candidate/baseline."""
+    base, cand = median(samples[baseline]), median(samples[candidate])
+    print()
+    print(f"{'':<34}{'ms/step':>10}")
+    for name, value in ((baseline, base), (candidate, cand)):
+        print(f"{name + ' (median)':<34}{value * 1e3:>10.2f}")
+    ratio = cand / base
+    print(
+        f"ratio {candidate} / {baseline}: {ratio:.4f} ({100 * (ratio - 1):+.2f}%; steps/s ratio {base / cand:.4f})"
+    )
+    spread = ", ".join(f"{n} {min(v) * 1e3:.1f}-{max(v) * 1e3:.1f} ms" for n, v in samples.items())
+    print(f"spread between rounds: {spread}")
+    return ratio

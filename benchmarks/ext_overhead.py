@@ -12,13 +12,12 @@ Two measurements, side by side in one run:
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 import types
 from pathlib import Path
 
-from common import IMAGE_FLAGS, TINY_DIFFUSION, alternate, dataset_flags, demo_dataset, median
+from common import alternate, median, print_comparison, rounds_arguments, tiny_robocasa_job
 
 
 def seam_cost_per_step(repeats: int = 20000) -> float:
@@ -50,17 +49,9 @@ def seam_cost_per_step(repeats: int = 20000) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--short", type=int, default=20)
-    parser.add_argument("--long", type=int, default=220)
-    args = parser.parse_args()
-
+    args = rounds_arguments(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
-        root = demo_dataset("robocasa", Path(tmp) / "robocasa", episodes=8, frames=40, image_size=48)
-        job = [*dataset_flags(root), *TINY_DIFFUSION, *IMAGE_FLAGS]
+        job = tiny_robocasa_job(Path(tmp))
         print(
             f"job: tiny Diffusion Policy on the robocasa demo (batch 8, CPU), steps {args.short} vs {args.long}"
         )
@@ -70,17 +61,9 @@ def main() -> None:
             args.short,
             args.long,
         )
-    upstream, ours = median(samples["lerobot-train"]), median(samples["lerobot-train-ext"])
+    print_comparison(samples, "lerobot-train", "lerobot-train-ext")
+    upstream = median(samples["lerobot-train"])
     seam = seam_cost_per_step()
-    print()
-    print(f"{'':<34}{'ms/step':>10}")
-    print(f"{'lerobot-train (median)':<34}{upstream * 1e3:>10.2f}")
-    print(f"{'lerobot-train-ext (median)':<34}{ours * 1e3:>10.2f}")
-    print(f"end-to-end ratio ext/upstream: {ours / upstream:.4f} (steps/s ratio {upstream / ours:.4f})")
-    print(
-        f"spread between rounds: upstream {min(samples['lerobot-train']) * 1e3:.1f}-{max(samples['lerobot-train']) * 1e3:.1f} ms, "
-        f"ext {min(samples['lerobot-train-ext']) * 1e3:.1f}-{max(samples['lerobot-train-ext']) * 1e3:.1f} ms"
-    )
     print(
         f"extension work per step (seams + on_step_end dispatch): {seam * 1e6:.1f} us "
         f"= {100 * seam / upstream:.3f}% of the step"

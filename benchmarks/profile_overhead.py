@@ -9,13 +9,12 @@ profiler's own per-step work (phase marks and recording) timed directly.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 import types
 from pathlib import Path
 
-from common import IMAGE_FLAGS, TINY_DIFFUSION, alternate, dataset_flags, demo_dataset, median
+from common import alternate, median, print_comparison, rounds_arguments, tiny_robocasa_job
 
 
 def recording_cost_per_step(repeats: int = 20000) -> float:
@@ -53,41 +52,27 @@ def recording_cost_per_step(repeats: int = 20000) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--short", type=int, default=20)
-    parser.add_argument("--long", type=int, default=220)
-    args = parser.parse_args()
-
+    args = rounds_arguments(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
-        root = demo_dataset("robocasa", Path(tmp) / "robocasa", episodes=8, frames=40, image_size=48)
-        job = ["lerobot-train-ext", *dataset_flags(root), *TINY_DIFFUSION, *IMAGE_FLAGS]
+        job = tiny_robocasa_job(Path(tmp))
         print(
             f"job: tiny Diffusion Policy on the robocasa demo (batch 8, CPU), steps {args.short} vs {args.long}"
         )
         samples = alternate(
-            {"without --profile": job, "with --profile": [*job, "--profile", "--profile.warmup_steps=0"]},
+            {
+                "without --profile": ["lerobot-train-ext", *job],
+                "with --profile": ["lerobot-train-ext", *job, "--profile", "--profile.warmup_steps=0"],
+            },
             args.rounds,
             args.short,
             args.long,
         )
-    plain, profiled = median(samples["without --profile"]), median(samples["with --profile"])
+    print_comparison(samples, "without --profile", "with --profile")
+    plain = median(samples["without --profile"])
     own = recording_cost_per_step()
-    print()
-    print(f"{'':<34}{'ms/step':>10}")
-    print(f"{'without --profile (median)':<34}{plain * 1e3:>10.2f}")
-    print(f"{'with --profile (median)':<34}{profiled * 1e3:>10.2f}")
     print(
-        f"end-to-end ratio profiled/plain: {profiled / plain:.4f} (overhead {100 * (profiled / plain - 1):+.2f}%)"
-    )
-    print(
-        f"spread between rounds: plain {min(samples['without --profile']) * 1e3:.1f}-{max(samples['without --profile']) * 1e3:.1f} ms, "
-        f"profiled {min(samples['with --profile']) * 1e3:.1f}-{max(samples['with --profile']) * 1e3:.1f} ms"
-    )
-    print(
-        f"profiler's own work per step (8 marks + recording, CPU): {own * 1e6:.1f} us = {100 * own / plain:.3f}% of the step"
+        f"profiler's own work per step (8 marks + recording, CPU): {own * 1e6:.1f} us "
+        f"= {100 * own / plain:.3f}% of the step"
     )
 
 

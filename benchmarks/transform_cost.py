@@ -19,10 +19,8 @@ from pathlib import Path
 import torch
 from common import BIN, ENV, IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags, demo_dataset
 
-USERS_FILTER = (
-    "[robot0_base_pos,robot0_base_quat,robot0_base_to_eef_pos,robot0_base_to_eef_quat,"
-    "robot0_joint_vel,robot0_gripper_qvel]"
-)
+from lerobot_ext.adapters.robocasa import ARM_ONLY_DROP
+from lerobot_ext.demo import jobs
 
 
 def transform_cost(batch_size: int, repeats: int = 2000) -> float:
@@ -31,15 +29,7 @@ def transform_cost(batch_size: int, repeats: int = 2000) -> float:
     from lerobot_ext.adapters.robocasa import STATE_53
     from lerobot_ext.transforms.steps import ActionSliceStep, StateFilterStep
 
-    dropped = {
-        "robot0_base_pos",
-        "robot0_base_quat",
-        "robot0_base_to_eef_pos",
-        "robot0_base_to_eef_quat",
-        "robot0_joint_vel",
-        "robot0_gripper_qvel",
-    }
-    keep = [d for g in STATE_53 if g.name not in dropped for d in g.dims]
+    keep = [d for g in STATE_53 if g.name not in ARM_ONLY_DROP for d in g.dims]
     steps = [StateFilterStep(keep=keep, input_width=53), ActionSliceStep(keep_dims=7, input_width=12)]
     transition = {
         TransitionKey.OBSERVATION: {"observation.state": torch.randn(batch_size, 2, 53)},
@@ -69,7 +59,7 @@ def main() -> None:
             *IMAGE_FLAGS,
             f"--steps={args.steps}",
             f"--output_dir={out}",
-            f"--state_filtered_keys={USERS_FILTER}",
+            jobs.list_flag("state_filtered_keys", ARM_ONLY_DROP),
             "--action_keep_dims=7",
             "--profile",
             "--profile.chart=false",

@@ -10,26 +10,24 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from lerobot_ext.demo import jobs
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-# A tiny Diffusion Policy: one shared ResNet-18 encoder, small U-Net, horizon 8, CPU.
-TINY_DIFFUSION = [
-    "--policy.type=diffusion",
-    "--policy.device=cpu",
-    "--policy.pretrained_backbone_weights=null",
-    "--policy.use_group_norm=true",
-    "--policy.down_dims=[16,32,64]",
-    "--policy.diffusion_step_embed_dim=16",
-    "--policy.horizon=8",
-    "--policy.n_action_steps=7",
-    "--policy.drop_n_last_frames=0",
-    "--policy.push_to_hub=false",
-    "--wandb.enable=false",
-    "--num_workers=0",
-    "--batch_size=4",
+# The tiny jobs of lerobot_ext.demo.jobs, with the batch size the tests use.
+TINY_DIFFUSION = [*jobs.TINY_DIFFUSION, "--batch_size=4"]
+IMAGE_FLAGS = jobs.SMALL_IMAGES
+# The RoboCasa users' filter, verbatim from their command (shared/CONTEXT.md).
+USERS_FILTER_KEYS = [
+    "robot0_base_pos",
+    "robot0_base_quat",
+    "robot0_base_to_eef_pos",
+    "robot0_base_to_eef_quat",
+    "robot0_joint_vel",
+    "robot0_gripper_qvel",
 ]
-IMAGE_FLAGS = ["--policy.crop_shape=[40,40]", "--policy.use_separate_rgb_encoder_per_camera=false"]
+USERS_FILTER = "[" + ",".join(USERS_FILTER_KEYS) + "]"
 
 
 def dataset_flags(root: Path) -> list[str]:

@@ -12,12 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from helpers import IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags, train_in_process
+from helpers import IMAGE_FLAGS, TINY_DIFFUSION, USERS_FILTER, dataset_flags, train_in_process
 
-USERS_FILTER = (
-    "[robot0_base_pos,robot0_base_quat,robot0_base_to_eef_pos,robot0_base_to_eef_quat,"
-    "robot0_joint_vel,robot0_gripper_qvel]"
-)
 CAMERAS = ("robot0_agentview_left", "robot0_agentview_right", "robot0_eye_in_hand")
 
 DEPLOY = """

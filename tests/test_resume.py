@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags, read_json, train_in_process
-
-USERS_FILTER = (
-    "[robot0_base_pos,robot0_base_quat,robot0_base_to_eef_pos,robot0_base_to_eef_quat,"
-    "robot0_joint_vel,robot0_gripper_qvel]"
-)
+from helpers import IMAGE_FLAGS, TINY_DIFFUSION, USERS_FILTER, dataset_flags, read_json, train_in_process
 
 
 def _steps(pipeline: dict) -> list[str]:

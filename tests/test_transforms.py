@@ -8,6 +8,7 @@ import types
 import numpy as np
 import pytest
 import torch
+from helpers import USERS_FILTER_KEYS as USERS_FILTER
 from lerobot.configs import PipelineFeatureType, PolicyFeature
 from lerobot.configs.types import FeatureType
 from lerobot.processor import TransitionKey
@@ -23,14 +24,6 @@ from lerobot_ext.transforms.base import TransformContext
 from lerobot_ext.transforms.state_filter import StateFilterTransform
 from lerobot_ext.transforms.steps import ActionPadStep, ActionSliceStep, StateFilterStep
 
-USERS_FILTER = [
-    "robot0_base_pos",
-    "robot0_base_quat",
-    "robot0_base_to_eef_pos",
-    "robot0_base_to_eef_quat",
-    "robot0_joint_vel",
-    "robot0_gripper_qvel",
-]
 USERS_KEPT_GROUPS = {  # what the RoboCasa users' notes say is left: 3 + 4 + 7 + 7 + 7 + 2 = 30
     "robot0_eef_pos": 3,
     "robot0_eef_quat": 4,
@@ -85,6 +78,16 @@ def synthetic(state_width, action_low, action_high, names=None, modality=None, r
 
 
 # ----------------------------------------------------------------------------- the users' flags
+
+
+def test_the_robocasa_adapter_suggests_the_users_filter(robocasa):
+    from lerobot_ext.adapters.robocasa import ARM_ONLY_DROP
+
+    assert list(ARM_ONLY_DROP) == USERS_FILTER
+    assert any(
+        "leaves 30 dims" in note and ",".join(USERS_FILTER) in note
+        for note in RobocasaAdapter().notes(robocasa)
+    )
 
 
 def test_users_filter_leaves_30_state_dims_on_the_robocasa_layout(robocasa):

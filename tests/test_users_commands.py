@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import dataset_flags, read_json, run_cli, train_in_process
-
-USERS_FILTER = (
-    "[robot0_base_pos,robot0_base_quat,robot0_base_to_eef_pos,robot0_base_to_eef_quat,"
-    "robot0_joint_vel,robot0_gripper_qvel]"
-)
+from helpers import USERS_FILTER, dataset_flags, read_json, run_cli, train_in_process
 
 
 def users_flow_flags(root, out) -> list[str]:

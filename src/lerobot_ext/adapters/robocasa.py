@@ -33,6 +33,16 @@ STATE_53 = _table(
         ("robot0_joint_vel", 7),
     ]
 )
+# What a fixed-base arm policy does not need from the 53-D state: the base pose, the EE pose
+# relative to the base, and velocities - the RoboCasa users' filter, which leaves 30 dims.
+ARM_ONLY_DROP = (
+    "robot0_base_pos",
+    "robot0_base_quat",
+    "robot0_base_to_eef_pos",
+    "robot0_base_to_eef_quat",
+    "robot0_joint_vel",
+    "robot0_gripper_qvel",
+)
 # RoboCasa365 (robocasa's own LeRobot converter).
 STATE_16 = _table(
     [
@@ -115,7 +125,10 @@ class RobocasaAdapter(RobotAdapter):
         notes = []
         width = dataset.width("observation.state")
         if width == 53:
-            notes.append("state layout: GR00T RoboCasa 53-D (robosuite keys)")
+            notes.append(
+                "state layout: GR00T RoboCasa 53-D (robosuite keys); for an arm-only policy "
+                f"--state_filtered_keys=[{','.join(ARM_ONLY_DROP)}] leaves 30 dims"
+            )
         elif width == 16:
             notes.append("state layout: RoboCasa365 16-D (no joints, no velocities)")
         elif width is not None:
