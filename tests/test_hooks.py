@@ -55,8 +55,10 @@ class Recorder:
         return True
 
     @hookimpl
-    def on_train_start(self, cfg, rank, world_size, start_step):
-        self._record("on_train_start", cfg=cfg, rank=rank, world_size=world_size, start_step=start_step)
+    def on_train_start(self, cfg, rank, world_size, start_step, device):
+        self._record(
+            "on_train_start", cfg=cfg, rank=rank, world_size=world_size, start_step=start_step, device=device
+        )
 
     @hookimpl
     def on_step_end(self, cfg, step, metrics, rank, world_size):
@@ -144,6 +146,7 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "rank": 0,
         "world_size": 1,
         "start_step": 0,
+        "device": "cpu",
     }
     step_ends = [kw for name, kw in recorder.calls if name == "on_step_end"]
     assert [kw["step"] for kw in step_ends] == [1, 2, 3]

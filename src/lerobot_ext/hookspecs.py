@@ -146,11 +146,14 @@ def step_phase_timing(cfg: ExtTrainPipelineConfig) -> bool | None:
 
 
 @hookspec
-def on_train_start(cfg: ExtTrainPipelineConfig, rank: int, world_size: int, start_step: int) -> None:
+def on_train_start(
+    cfg: ExtTrainPipelineConfig, rank: int, world_size: int, start_step: int, device: str
+) -> None:
     """The dataset, policy, processors, optimizer and dataloader exist; the first step is next.
 
     Called in every process. ``start_step`` is the number of steps already done (non-zero when
-    resuming). ``cfg.output_dir`` is final here.
+    resuming). ``device`` is the torch device type this process trains on (``"cuda"``,
+    ``"cpu"``, ``"mps"``). ``cfg.output_dir`` is final here.
     """
 
 

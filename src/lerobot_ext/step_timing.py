@@ -28,17 +28,23 @@ _BOUNDARIES = (
 )
 
 
+def synchronisation_method(device_type: str) -> str:
+    """How phase boundaries are measured on ``device_type`` (said in the profile report)."""
+    if device_type in ("cuda", "mps"):
+        return f"{device_type.upper()}-synchronised at phase boundaries"
+    return "perf_counter (CPU)"
+
+
 class StepClock:
     """Timestamps of phase boundaries within the current step."""
 
     def __init__(self, device_type: str = "cpu") -> None:
-        self.cuda = device_type == "cuda"
+        self.method = synchronisation_method(device_type)
         self._sync: Callable[[], None] | None = None
-        if self.cuda:
+        if device_type in ("cuda", "mps"):
             import torch
 
-            self._sync = torch.cuda.synchronize
-        self.method = "CUDA-synchronised at phase boundaries" if self.cuda else "perf_counter (CPU)"
+            self._sync = torch.cuda.synchronize if device_type == "cuda" else torch.mps.synchronize
         self._marks: dict[str, float] = {}
         self._previous_end: float | None = None
 

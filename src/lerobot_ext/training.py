@@ -38,6 +38,7 @@ class TrainingRun:
         self.rank = 0
         self.world_size = 1
         self.accelerator: Any = None
+        self.device_type = "cpu"
         self.start_step = 0
         self.step = 0
         self.adapter: RobotAdapter | None = None
@@ -66,15 +67,20 @@ class TrainingRun:
         self.accelerator = accelerator
         self.rank = int(accelerator.process_index)
         self.world_size = int(accelerator.num_processes)
+        self.device_type = accelerator.device.type
         if self.timing_requested:
-            self.clock = StepClock(accelerator.device.type)
+            self.clock = StepClock(self.device_type)
 
     # ------------------------------------------------------------------ lifecycle events
 
     def train_started(self) -> None:
         self.step = self.start_step
         self.hook.on_train_start(
-            cfg=self.cfg, rank=self.rank, world_size=self.world_size, start_step=self.start_step
+            cfg=self.cfg,
+            rank=self.rank,
+            world_size=self.world_size,
+            start_step=self.start_step,
+            device=self.device_type,
         )
 
     def step_ended(self, step: int, metrics: dict[str, float]) -> None:

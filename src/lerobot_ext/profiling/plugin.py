@@ -16,6 +16,7 @@ from lerobot_ext.profiling.ranks import gather_objects
 from lerobot_ext.profiling.report import log_line, table, write_chart, write_csv, write_json
 from lerobot_ext.profiling.stats import COLUMNS, STEP, StepRecords, window_means
 from lerobot_ext.profiling.trace import TraceWindow
+from lerobot_ext.step_timing import synchronisation_method
 
 log = get_logger("profiler")
 
@@ -29,9 +30,7 @@ def profile_dir(cfg: Any) -> Path:
 class ProfileSession:
     """The timings of one process during one run."""
 
-    def __init__(self, cfg: Any, rank: int, world_size: int, start_step: int) -> None:
-        import torch
-
+    def __init__(self, cfg: Any, rank: int, world_size: int, start_step: int, device: str = "cpu") -> None:
         self.cfg = cfg
         self.rank = rank
         self.world_size = world_size
@@ -39,15 +38,14 @@ class ProfileSession:
         self.records = StepRecords()
         self.window: list[dict[str, float]] = []
         self.seen = 0
-        self.cuda = torch.cuda.is_available() and str(getattr(cfg.policy, "device", "cpu")).startswith("cuda")
+        self.device = device
+        self.method = synchronisation_method(device)
         self.trace: TraceWindow | None = None
         if cfg.profile.trace:
             path = profile_dir(cfg) / f"trace_rank{rank}.json"
-            self.trace = TraceWindow(path, cfg.profile.warmup_steps, cfg.profile.trace_steps, self.cuda)
-
-    @property
-    def method(self) -> str:
-        return "CUDA-synchronised at phase boundaries" if self.cuda else "perf_counter (CPU)"
+            self.trace = TraceWindow(
+                path, cfg.profile.warmup_steps, cfg.profile.trace_steps, device == "cuda"
+            )
 
     def record(self, step: int, phases: dict[str, float]) -> None:
         self.seen += 1
@@ -99,11 +97,11 @@ class ProfileSession:
         per_rank = {rank: StepRecords.from_payload(p) for rank, p in enumerate(payloads)}
         if self.world_size > 1 and not collective:
             per_rank = {self.rank: self.records}
-        return write_report(self.cfg, per_rank, self.method, self.world_size)
+        return write_report(self.cfg, per_rank, self.method, self.device, self.world_size)
 
 
 def write_report(
-    cfg: Any, per_rank: dict[int, StepRecords], method: str, world_size: int
+    cfg: Any, per_rank: dict[int, StepRecords], method: str, device: str, world_size: int
 ) -> dict[str, Any] | None:
     """Print the table and verdict for the slowest rank; write steps.csv, summary.json, the chart."""
     per_rank = {rank: records for rank, records in per_rank.items() if len(records)}
@@ -122,7 +120,7 @@ def write_report(
     if not measured.any():
         skipped = f"every step was warm-up ({warmup}); all are shown - lower --profile.warmup_steps"
     header = f"profile: steps {steps[0]}-{steps[-1]} ({skipped}), {ranks}, {method}"
-    settings = RunSettings.from_config(cfg, "cuda" if method.startswith("CUDA") else "cpu", world_size)
+    settings = RunSettings.from_config(cfg, device, world_size)
     found = verdict(summary)
     tips = advice(summary, settings, found)
     lines = [*table(summary, header), found.line()]
@@ -174,8 +172,10 @@ class Profiler:
         return bool(cfg.profile.enable)
 
     @hookimpl
-    def on_train_start(self, cfg: Any, rank: int, world_size: int, start_step: int) -> None:
-        self.session = ProfileSession(cfg, rank, world_size, start_step) if cfg.profile.enable else None
+    def on_train_start(self, cfg: Any, rank: int, world_size: int, start_step: int, device: str) -> None:
+        self.session = (
+            ProfileSession(cfg, rank, world_size, start_step, device) if cfg.profile.enable else None
+        )
         self.last_report = None
 
     @hookimpl
