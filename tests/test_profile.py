@@ -309,3 +309,22 @@ def test_torchrun_writes_one_report_with_the_slowest_rank(bimodal_root, tmp_path
     rows = list(csv.DictReader((out / "profile" / "steps.csv").read_text().splitlines()))
     assert {r["rank"] for r in rows} == {"0", "1"}
     assert "slowest of 2 ranks: rank 1" in output  # the per-log-step lines too
+
+
+def test_gpu_boundaries_are_synchronised_before_reading_the_clock(monkeypatch):
+    """No GPU here: check the CUDA path calls torch.cuda.synchronize at every phase boundary,
+    before the timestamp, so queued GPU work lands in the phase that launched it."""
+    import torch
+
+    from lerobot_ext.step_timing import StepClock
+
+    events = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: events.append("sync"))
+    monkeypatch.setattr(time, "perf_counter", lambda: events.append("clock") or float(len(events)))
+    clock = StepClock("cuda")
+    assert clock.method == "CUDA-synchronised at phase boundaries"
+    clock.start_step()
+    for name in ("data_end", "update_start", "backward_start", "optimizer_start", "update_end", "hooks_end"):
+        clock.mark(name)
+    assert events == ["sync", "clock"] * 7
+    assert StepClock("cpu").method == "perf_counter (CPU)"
