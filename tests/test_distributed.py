@@ -56,6 +56,7 @@ def test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks(bimodal_root, 
     result = run_cli(
         ["torchrun", "--nproc_per_node=2", "--master_port=29517", str(BIN / "lerobot-train-ext"), *args],
         env=env,
+        timeout=300,
     )
     assert "Effective batch size: 4 x 2 = 8" in result.stdout + result.stderr
 

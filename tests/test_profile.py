@@ -48,8 +48,31 @@ def _largest_phase(summary):
     return max(phases, key=lambda k: phases[k]["mean_ms"])
 
 
+# The verdict tests pit a sleep against work made negligible, so they hold on a loaded machine
+# too: the real model's compute (or the real dataset's reads) would otherwise compete with the
+# sleep and could win when the CPU is shared.
+
+
+def _cheap_forward(self, batch, *args, **kwargs):
+    """A loss that touches one parameter: forward, backward and optimizer cost next to nothing."""
+    parameter = next(self.parameters())
+    return (parameter * 0).sum() + batch["action"].float().mean() * 0, None
+
+
+def _cached_getitem(original):
+    cache = {}
+
+    def getitem(self, idx):
+        if "item" not in cache:
+            cache["item"] = original(self, 0)
+        return {k: v.clone() if hasattr(v, "clone") else v for k, v in cache["item"].items()}
+
+    return getitem
+
+
 def test_slow_dataset_is_highly_data_bound(bimodal_root, tmp_path, monkeypatch):
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
+    from lerobot.policies.diffusion.modeling_diffusion import DiffusionPolicy
 
     original = LeRobotDataset.__getitem__
 
@@ -58,6 +81,7 @@ def test_slow_dataset_is_highly_data_bound(bimodal_root, tmp_path, monkeypatch):
         return original(self, idx)
 
     monkeypatch.setattr(LeRobotDataset, "__getitem__", slow_getitem)
+    monkeypatch.setattr(DiffusionPolicy, "forward", _cheap_forward)
     summary = _profile_run(bimodal_root, tmp_path / "run")
     assert summary["verdict"]["level"] == "HIGHLY"
     assert _largest_phase(summary) == "data_wait"
@@ -66,6 +90,7 @@ def test_slow_dataset_is_highly_data_bound(bimodal_root, tmp_path, monkeypatch):
 
 
 def test_slow_forward_is_not_data_bound(bimodal_root, tmp_path, monkeypatch):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
     from lerobot.policies.diffusion.modeling_diffusion import DiffusionPolicy
 
     original = DiffusionPolicy.forward
@@ -75,6 +100,7 @@ def test_slow_forward_is_not_data_bound(bimodal_root, tmp_path, monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(DiffusionPolicy, "forward", slow_forward)
+    monkeypatch.setattr(LeRobotDataset, "__getitem__", _cached_getitem(LeRobotDataset.__getitem__))
     summary = _profile_run(bimodal_root, tmp_path / "run")
     assert summary["verdict"]["level"] == "NOT"
     assert _largest_phase(summary) == "forward"
@@ -297,18 +323,29 @@ def test_torchrun_writes_one_report_with_the_slowest_rank(bimodal_root, tmp_path
     result = run_cli(
         ["torchrun", "--nproc_per_node=2", "--master_port=29518", str(BIN / "lerobot-train-ext"), *args],
         env=env,
+        timeout=300,
     )
     output = result.stdout + result.stderr
     assert output.count("profile: steps 2-6") == 1  # one report, from the main process
-    assert "slowest of 2 ranks (rank 1)" in output
     summary = read_json(out / "profile" / "summary.json")
-    assert summary["ranks"] == 2 and summary["reported_rank"] == 1
-    assert summary["phases"]["hooks"]["mean_ms"] >= 45
+    assert summary["ranks"] == 2
+    # Under DDP the ranks wait for each other in the gradient all-reduce, so which rank is
+    # slowest is a race; what must hold is that the report shows the slowest rank's figures.
     per_rank = {int(k): v for k, v in summary["per_rank_mean_step_ms"].items()}
-    assert per_rank[1] > per_rank[0]
+    reported = summary["reported_rank"]
+    assert reported == max(per_rank, key=per_rank.get)
+    assert f"slowest of 2 ranks (rank {reported})" in output
     rows = list(csv.DictReader((out / "profile" / "steps.csv").read_text().splitlines()))
     assert {r["rank"] for r in rows} == {"0", "1"}
-    assert "slowest of 2 ranks: rank 1" in output  # the per-log-step lines too
+
+    def mean(rank, column):
+        values = [float(r[column]) for r in rows if r["rank"] == str(rank) and r["warmup"] == "0"]
+        return sum(values) / len(values)
+
+    assert summary["phases"]["step"]["mean_ms"] == pytest.approx(mean(reported, "step_ms"), rel=1e-3)
+    assert summary["phases"]["hooks"]["mean_ms"] == pytest.approx(mean(reported, "hooks_ms"), rel=1e-3)
+    assert mean(1, "hooks_ms") >= 45 and mean(0, "hooks_ms") < 45  # each rank's own timings are kept
+    assert "slowest of 2 ranks: rank" in output  # the per-log-step lines too
 
 
 def test_gpu_boundaries_are_synchronised_before_reading_the_clock(monkeypatch):

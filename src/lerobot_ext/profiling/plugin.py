@@ -12,7 +12,7 @@ from typing import Any
 from lerobot_ext.console import get_logger
 from lerobot_ext.plugins import hookimpl
 from lerobot_ext.profiling.advice import RunSettings, advice, verdict
-from lerobot_ext.profiling.ranks import gather_objects
+from lerobot_ext.profiling.ranks import gather_to_main
 from lerobot_ext.profiling.report import log_line, table, write_chart, write_csv, write_json
 from lerobot_ext.profiling.stats import COLUMNS, STEP, StepRecords, window_means
 from lerobot_ext.profiling.trace import TraceWindow
@@ -65,10 +65,10 @@ class ProfileSession:
         means = window_means(self.window)
         count = len(self.window)
         self.window = []
-        # Collective: every rank reaches the same log steps. The slowest rank's line is shown.
-        per_rank = gather_objects(means, self.world_size)
-        slowest = max(range(len(per_rank)), key=lambda r: per_rank[r][STEP])
-        if self.rank == 0:
+        # Every rank reaches the same log steps; the main process shows the slowest rank's line.
+        per_rank = gather_to_main(means, self.world_size, f"step{step}")
+        if per_rank is not None:
+            slowest = max(range(len(per_rank)), key=lambda r: per_rank[r][STEP])
             note = f", slowest of {len(per_rank)} ranks: rank {slowest}" if len(per_rank) > 1 else ""
             log.info("%s", log_line(step, count, per_rank[slowest], note))
             self._to_wandb(step, per_rank[slowest])
@@ -83,20 +83,19 @@ class ProfileSession:
         if wandb.run is not None:
             wandb.run.log({f"profile/{column}_ms": value * 1e3 for column, value in means.items()}, step=step)
 
-    def finish(self, collective: bool) -> dict[str, Any] | None:
-        """Gather every rank's records (collective unless after an exception) and report on rank 0."""
+    def finish(self, gather: bool) -> dict[str, Any] | None:
+        """Report on rank 0: every rank's records, or after an exception only rank 0's own."""
         if self.trace is not None:
             self.trace.stop()
-        payloads = (
-            gather_objects(self.records.to_payload(), self.world_size)
-            if collective
-            else [self.records.to_payload()]
-        )
-        if self.rank != 0:
-            return None
-        per_rank = {rank: StepRecords.from_payload(p) for rank, p in enumerate(payloads)}
-        if self.world_size > 1 and not collective:
+        if gather:
+            payloads = gather_to_main(self.records.to_payload(), self.world_size, "final")
+            if payloads is None:  # not the main process
+                return None
+            per_rank = {rank: StepRecords.from_payload(p) for rank, p in enumerate(payloads)}
+        elif self.rank == 0:  # the other ranks may be gone
             per_rank = {self.rank: self.records}
+        else:
+            return None
         return write_report(self.cfg, per_rank, self.method, self.device, self.world_size)
 
 
@@ -186,7 +185,7 @@ class Profiler:
     @hookimpl
     def on_train_end(self) -> None:
         if self.session is not None:
-            self.last_report = self.session.finish(collective=True)
+            self.last_report = self.session.finish(gather=True)
             self.session = None
 
     @hookimpl
@@ -197,7 +196,7 @@ class Profiler:
                 "--profile: training stopped (%s); reporting the steps measured so far",
                 type(exception).__name__,
             )
-            self.last_report = self.session.finish(collective=False)
+            self.last_report = self.session.finish(gather=False)
             self.session = None
 
 
