@@ -55,3 +55,11 @@ def test_every_seam_module_says_what_it_wraps():
         module = importlib.import_module(f"{patches.__name__}.{seam.name}")
         assert module.SEAM is seam
         assert seam.target in (module.__doc__ or ""), f"{module.__name__} docstring should name {seam.target}"
+
+
+def test_the_torch_store_api_the_profiler_uses_exists():
+    # --profile under torchrun exchanges timings through the default process group's store.
+    from torch.distributed import Store, distributed_c10d
+
+    assert callable(distributed_c10d._get_default_store)
+    assert all(callable(getattr(Store, name)) for name in ("set", "get", "delete_key"))
