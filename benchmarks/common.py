@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lerobot_ext.demo import jobs
@@ -18,6 +19,9 @@ ENV = {
     **os.environ,
     "HF_HUB_OFFLINE": "1",
     "WANDB_MODE": "disabled",
+    # One intra-op thread per run: on a shared 2-core machine, two torch threads fighting other
+    # jobs for cores is the biggest source of round-to-round noise. Override by exporting it.
+    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
 }
 
 TINY_DIFFUSION = [*jobs.TINY_DIFFUSION, "--batch_size=8", "--save_checkpoint=false", "--log_freq=100000"]
@@ -100,4 +104,28 @@ def print_comparison(samples: dict[str, list[float]], baseline: str, candidate: 
     )
     spread = ", ".join(f"{n} {min(v) * 1e3:.1f}-{max(v) * 1e3:.1f} ms" for n, v in samples.items())
     print(f"spread between rounds: {spread}")
+    # Each round measures both variants back to back, so a round's ratio cancels slow drifts in
+    # machine load that the medians above still carry.
+    paired = [c / b for b, c in zip(samples[baseline], samples[candidate], strict=True)]
+    listed = ", ".join(f"{r:.3f}" for r in paired)
+    print(f"per-round ratios: {listed}; median {median(paired):.4f} ({100 * (median(paired) - 1):+.2f}%)")
     return ratio
+
+
+def compare_on_tiny_job(
+    args: argparse.Namespace, make_variants: Callable[[list[str]], dict[str, list[str]]]
+) -> dict[str, list[float]]:
+    """Alternate two variants of the tiny robocasa job and print their comparison.
+
+    ``make_variants`` gets the job's flags and returns ``{name: command}``, baseline first.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        job = tiny_robocasa_job(Path(tmp))
+        print(
+            "job: tiny Diffusion Policy on the robocasa demo (batch 8, CPU, "
+            f"OMP_NUM_THREADS={ENV['OMP_NUM_THREADS']}), steps {args.short} vs {args.long}"
+        )
+        samples = alternate(make_variants(job), args.rounds, args.short, args.long)
+    baseline, candidate = samples
+    print_comparison(samples, baseline, candidate)
+    return samples

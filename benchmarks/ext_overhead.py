@@ -12,12 +12,10 @@ Two measurements, side by side in one run:
 
 from __future__ import annotations
 
-import tempfile
 import time
 import types
-from pathlib import Path
 
-from common import alternate, median, print_comparison, rounds_arguments, tiny_robocasa_job
+from common import compare_on_tiny_job, median, rounds_arguments
 
 
 def seam_cost_per_step(repeats: int = 20000) -> float:
@@ -50,18 +48,13 @@ def seam_cost_per_step(repeats: int = 20000) -> float:
 
 def main() -> None:
     args = rounds_arguments(__doc__)
-    with tempfile.TemporaryDirectory() as tmp:
-        job = tiny_robocasa_job(Path(tmp))
-        print(
-            f"job: tiny Diffusion Policy on the robocasa demo (batch 8, CPU), steps {args.short} vs {args.long}"
-        )
-        samples = alternate(
-            {"lerobot-train": ["lerobot-train", *job], "lerobot-train-ext": ["lerobot-train-ext", *job]},
-            args.rounds,
-            args.short,
-            args.long,
-        )
-    print_comparison(samples, "lerobot-train", "lerobot-train-ext")
+    samples = compare_on_tiny_job(
+        args,
+        lambda job: {
+            "lerobot-train": ["lerobot-train", *job],
+            "lerobot-train-ext": ["lerobot-train-ext", *job],
+        },
+    )
     upstream = median(samples["lerobot-train"])
     seam = seam_cost_per_step()
     print(

@@ -9,12 +9,10 @@ profiler's own per-step work (phase marks and recording) timed directly.
 
 from __future__ import annotations
 
-import tempfile
 import time
 import types
-from pathlib import Path
 
-from common import alternate, median, print_comparison, rounds_arguments, tiny_robocasa_job
+from common import compare_on_tiny_job, median, rounds_arguments
 
 
 def recording_cost_per_step(repeats: int = 20000) -> float:
@@ -53,21 +51,13 @@ def recording_cost_per_step(repeats: int = 20000) -> float:
 
 def main() -> None:
     args = rounds_arguments(__doc__)
-    with tempfile.TemporaryDirectory() as tmp:
-        job = tiny_robocasa_job(Path(tmp))
-        print(
-            f"job: tiny Diffusion Policy on the robocasa demo (batch 8, CPU), steps {args.short} vs {args.long}"
-        )
-        samples = alternate(
-            {
-                "without --profile": ["lerobot-train-ext", *job],
-                "with --profile": ["lerobot-train-ext", *job, "--profile", "--profile.warmup_steps=0"],
-            },
-            args.rounds,
-            args.short,
-            args.long,
-        )
-    print_comparison(samples, "without --profile", "with --profile")
+    samples = compare_on_tiny_job(
+        args,
+        lambda job: {
+            "without --profile": ["lerobot-train-ext", *job],
+            "with --profile": ["lerobot-train-ext", *job, "--profile", "--profile.warmup_steps=0"],
+        },
+    )
     plain = median(samples["without --profile"])
     own = recording_cost_per_step()
     print(

@@ -27,8 +27,9 @@ from lerobot_ext.profiling.stats import PhaseStats
 SLEEP = 0.08
 
 
-def _profile_run(root, out, *extra):
-    args = [
+def _profile_args(root, out, *extra):
+    """A 6-step profiled tiny-diffusion job logging every 3 steps, 1 warm-up step skipped."""
+    return [
         *dataset_flags(root),
         *TINY_DIFFUSION,
         "--steps=6",
@@ -39,7 +40,10 @@ def _profile_run(root, out, *extra):
         "--profile.warmup_steps=1",
         *extra,
     ]
-    assert train_in_process(args) == 0
+
+
+def _profile_run(root, out, *extra):
+    assert train_in_process(_profile_args(root, out, *extra)) == 0
     return read_json(out / "profile" / "summary.json")
 
 
@@ -310,16 +314,7 @@ def test_torchrun_writes_one_report_with_the_slowest_rank(bimodal_root, tmp_path
         "OMP_NUM_THREADS": "1",
     }
     out = tmp_path / "run"
-    args = [
-        *dataset_flags(bimodal_root),
-        *TINY_DIFFUSION,
-        "--steps=6",
-        "--log_freq=3",
-        "--save_checkpoint=false",
-        f"--output_dir={out}",
-        "--profile",
-        "--profile.warmup_steps=1",
-    ]
+    args = _profile_args(bimodal_root, out)
     result = run_cli(
         ["torchrun", "--nproc_per_node=2", "--master_port=29518", str(BIN / "lerobot-train-ext"), *args],
         env=env,
