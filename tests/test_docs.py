@@ -40,6 +40,23 @@ def test_the_two_commands_exist_and_ci_runs_the_test_command():
     assert "scripts/test.sh" in (REPO / ".ci" / "run").read_text()
 
 
+BENCHMARK_SCRIPTS = sorted(
+    path.stem
+    for path in (REPO / "benchmarks").glob("*.py")
+    if path.stem not in ("common", "flow_tasks")  # shared helpers, not benchmarks
+)
+
+
+@pytest.mark.parametrize("script", BENCHMARK_SCRIPTS)
+def test_every_benchmark_has_its_command_and_raw_output_in_benchmarks_md(script):
+    benchmarks_md = (REPO / "BENCHMARKS.md").read_text()
+    assert f"benchmarks/{script}.py" in benchmarks_md, f"BENCHMARKS.md does not give the command of {script}"
+    result = REPO / "benchmarks" / "results" / f"{script}.txt"
+    assert result.is_file(), f"no raw output of {script} in benchmarks/results/"
+    first_line = result.read_text().splitlines()[0].lower()
+    assert first_line.startswith(f"command: python benchmarks/{script}.py"), (result, first_line)
+
+
 def test_readme_example_plugin_is_discovered_and_lists_its_hooks(tmp_path):
     block = README.split("<!-- example-plugin -->", 1)[1]
     source = re.search(r"```python\n(.*?)```", block, re.S).group(1)
