@@ -48,6 +48,14 @@ def main() -> None:
     )
     print(f"action returned ({action.shape[-1]} dims, the robot's layout): {action.squeeze(0)}")
     print(f"action recorded at frame {args.frame}:              {frame['action']}")
+    kept, full = policy.config.output_features["action"].shape[0], action.shape[-1]
+    if kept < full:
+        # Say where each part comes from: a few demo steps do not make a policy that matches the
+        # recording, and without this the refilled constants look like the policy's own output.
+        print(
+            f"dims 0-{kept - 1} come from the policy; dims {kept}-{full - 1} are the constants "
+            "recorded when the checkpoint was trained"
+        )
 
 
 if __name__ == "__main__":

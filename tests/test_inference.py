@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import IMAGE_FLAGS, TINY_DIFFUSION, USERS_FILTER, dataset_flags, train_in_process
+from helpers import IMAGE_FLAGS, REPO, TINY_DIFFUSION, USERS_FILTER, dataset_flags, train_in_process
 
 CAMERAS = ("robot0_agentview_left", "robot0_agentview_right", "robot0_eye_in_hand")
 
@@ -117,3 +117,21 @@ def test_checkpoint_takes_full_observation_and_returns_full_action(policy, roboc
     assert action[7:] == [0.0, 0.0, 0.0, 0.0, -1.0]  # the recorded constants, exactly
     assert any(abs(a) > 1e-6 for a in action[:7])  # the kept dims come from the policy
     assert "expects the robot's full 53-dim state" in result["wrong_width_error"]
+    if policy == "flow":
+        # The README's deploy example, on the checkpoint the demo's policy type writes (run once:
+        # it is the same loading path the fresh-process check above already covers per policy).
+        example = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "examples" / "deploy_checkpoint.py"),
+                str(out / "checkpoints" / "last" / "pretrained_model"),
+                str(robocasa_root),
+                "--frame=3",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert example.returncode == 0, example.stderr[-4000:]
+        assert "policy flow: robot state (53,) -> policy input (1, 30)" in example.stdout
+        assert "dims 0-6 come from the policy; dims 7-11 are the constants" in example.stdout
