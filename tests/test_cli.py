@@ -59,6 +59,34 @@ def test_invalid_extension_value_is_a_clear_error(bimodal_root, tmp_path, capsys
     assert "--action_keep_dims=0 keeps no action dims" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["lerobot-train-ext", "lerobot-train"])
+def test_a_policy_config_error_reaches_the_console_with_its_fix(command, tmp_path):
+    # draccus turns the config's own error into "Couldn't instantiate class FlowConfig"; the
+    # field, its value and the fix must still be printed, through either CLI.
+    args = [command, "--policy.type=flow", "--policy.horizon=12", "--dataset.repo_id=local/x"]
+    result = run_cli([*args, f"--output_dir={tmp_path / 'run'}"], check=False)
+    assert result.returncode != 0
+    assert "`n_action_steps`=32: must be <= horizon - n_obs_steps + 1" in result.stderr
+    assert "Use --policy.n_action_steps=11" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_upstream_policy_config_error_names_its_cause(tmp_path):
+    result = run_cli(
+        [
+            "lerobot-train-ext",
+            "--policy.type=diffusion",
+            "--policy.horizon=12",
+            "--policy.down_dims=[8,16,32,64]",
+            "--dataset.repo_id=local/x",
+            f"--output_dir={tmp_path / 'run'}",
+        ],
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "invalid configuration: The horizon should be an integer multiple" in result.stderr
+
+
 def test_flag_of_an_unloaded_plugin_is_refused_not_ignored(bimodal_root, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LEROBOT_EXT_PLUGINS", "robot_adapters")
     args = [*dataset_flags(bimodal_root), "--policy.type=diffusion", f"--output_dir={tmp_path / 'run'}"]

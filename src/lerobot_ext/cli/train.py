@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.console import get_logger, setup_console_logging
-from lerobot_ext.errors import LerobotExtError
+from lerobot_ext.errors import ConfigError, LerobotExtError
 from lerobot_ext.plugins import load_plugins
 from lerobot_ext.video_backend import quiet_torchcodec_fallback
 
@@ -33,7 +33,26 @@ def parse_config(argv: Sequence[str]) -> ExtTrainPipelineConfig:
     # annotations to strings).
     _parse.__annotations__ = {"cfg": ExtTrainPipelineConfig}
     sys.argv = [sys.argv[0] if sys.argv else "lerobot-train-ext", *argv]
-    return parser.wrap()(_parse)()
+    try:
+        return parser.wrap()(_parse)()
+    except SystemExit as exc:
+        # Upstream prints draccus' "Couldn't instantiate class ..." and exits; the config's own
+        # error (which field, which fix) is only in the exception chain.
+        cause = _root_cause(exc.__context__)
+        if cause is None or getattr(cause, "logged", False):
+            raise
+        raise ConfigError(f"invalid configuration: {cause}") from cause
+
+
+def _root_cause(error: BaseException | None) -> BaseException | None:
+    """The innermost exception under a draccus parsing error, or None if there is none."""
+    from draccus.utils import ParsingError
+
+    if not isinstance(error, ParsingError):
+        return None
+    while (inner := error.__cause__ or error.__context__) is not None:
+        error = inner
+    return None if isinstance(error, ParsingError) else error
 
 
 def main(argv: Sequence[str] | None = None) -> int:

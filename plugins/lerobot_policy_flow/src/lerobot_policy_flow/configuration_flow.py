@@ -11,6 +11,7 @@ normalised action chunk, ``x_t = t * noise + (1 - t) * action`` and the network 
 velocity ``v = noise - action``. Sampling integrates ``dx/dt = v`` from ``t = 1`` to ``t = 0``.
 """
 
+import logging
 from dataclasses import dataclass, field
 
 from lerobot.configs import NormalizationMode, PreTrainedConfig
@@ -20,12 +21,23 @@ ODE_SOLVERS = ("euler", "midpoint", "heun")
 TIME_SAMPLINGS = ("uniform", "beta")
 
 
+log = logging.getLogger(__name__)
+
+
 class FlowConfigError(ValueError):
     """An invalid `flow` policy setting (subclasses ValueError so generic handlers still work)."""
 
+    # Set once the message has been logged, so a CLI that reports the cause does not repeat it.
+    logged = False
+
 
 def _fail(field_name: str, value, fix: str) -> None:
-    raise FlowConfigError(f"Invalid flow policy setting `{field_name}`={value!r}: {fix}")
+    error = FlowConfigError(f"Invalid flow policy setting `{field_name}`={value!r}: {fix}")
+    # Stock lerobot-train parses the config with draccus, which replaces this error by "Couldn't
+    # instantiate class FlowConfig"; logging it here is the only way its text reaches the user.
+    log.error("%s", error)
+    error.logged = True
+    raise error
 
 
 def _valid_horizons(factor: int, around: int, count: int = 4) -> list[int]:
