@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from . import (
     accelerator,
     cycle,
+    eval_make_policy,
     init_logging,
     load_training_state,
     make_policy,
@@ -40,6 +41,8 @@ SEAMS: tuple[Seam, ...] = (
     should_save_checkpoint.SEAM,
     save_checkpoint.SEAM,
 )
+# lerobot-eval-ext wraps these in upstream's evaluation script instead.
+EVAL_SEAMS: tuple[Seam, ...] = (eval_make_policy.SEAM,)
 METHOD_SEAMS: tuple[MethodSeam, ...] = (*accelerator.METHOD_SEAMS, update_policy.OPTIMIZER_STEP)
 
 
@@ -52,4 +55,4 @@ def applied_seams(run: TrainingRun) -> Iterator[None]:
         yield
 
 
-__all__ = ["METHOD_SEAMS", "SEAMS", "MethodSeam", "Seam", "applied_seams"]
+__all__ = ["EVAL_SEAMS", "METHOD_SEAMS", "SEAMS", "MethodSeam", "Seam", "applied_seams", "seams_applied"]

@@ -105,7 +105,7 @@ class MethodSeam:
 
 
 @contextlib.contextmanager
-def seams_applied(seams: Sequence[Seam], run: TrainingRun) -> Iterator[None]:
+def seams_applied(seams: Sequence[Seam], run: TrainingRun | None) -> Iterator[None]:
     """Install every seam for the duration of the block; restore the originals afterwards."""
     resolved = [(seam, *seam.resolve()) for seam in seams]  # fail before changing anything
     installed: list[tuple[Any, str, Any]] = []
@@ -117,6 +117,7 @@ def seams_applied(seams: Sequence[Seam], run: TrainingRun) -> Iterator[None]:
     finally:
         for module, name, original in reversed(installed):
             setattr(module, name, original)
-        for undo in reversed(run.undo_instance_seams):
-            undo()
-        run.undo_instance_seams.clear()
+        if run is not None:  # lerobot-eval-ext has no training run and no instance seams
+            for undo in reversed(run.undo_instance_seams):
+                undo()
+            run.undo_instance_seams.clear()

@@ -158,3 +158,10 @@ def test_a_run_prints_one_line_about_torchcodec_at_most(bimodal_root, tmp_path):
     assert "libtorchcodec" not in output and _MARKER not in output
     notices = [line for line in output.splitlines() if "torchcodec is installed but cannot load" in line]
     assert len(notices) == (0 if torchcodec_loadable() else 1)
+
+
+def test_lerobot_eval_ext_takes_lerobot_evals_flags():
+    result = run_cli(["lerobot-eval-ext", "--help"])
+    assert "flow" in result.stdout  # third-party policies are registered, as by lerobot-eval
+    for flag in ("--env.type", "--eval.n_episodes", "--policy.type"):
+        assert flag in result.stdout, flag

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import types
 
 import pytest
 from helpers import IMAGE_FLAGS, REPO, TINY_DIFFUSION, USERS_FILTER, dataset_flags, train_in_process
@@ -135,3 +136,52 @@ def test_checkpoint_takes_full_observation_and_returns_full_action(policy, roboc
         assert example.returncode == 0, example.stderr[-4000:]
         assert "policy flow: robot state (53,) -> policy input (1, 30)" in example.stdout
         assert "dims 0-6 come from the policy; dims 7-11 are the constants" in example.stdout
+
+
+def _robocasa_env_config():
+    """What a RoboCasa gym env declares: the robot's full 53-D state and 12-D action."""
+    from lerobot.configs.types import FeatureType, PolicyFeature
+
+    features = {
+        "agent_pos": PolicyFeature(type=FeatureType.STATE, shape=(53,)),
+        "action": PolicyFeature(type=FeatureType.ACTION, shape=(12,)),
+        **{cam: PolicyFeature(type=FeatureType.VISUAL, shape=(48, 48, 3)) for cam in CAMERAS},
+    }
+    features_map = {
+        "agent_pos": "observation.state",
+        "action": "action",
+        **{cam: f"observation.images.{cam}" for cam in CAMERAS},
+    }
+    # make_policy reads only these two attributes of the env config.
+    return types.SimpleNamespace(features=features, features_map=features_map)
+
+
+@pytest.mark.slow
+def test_lerobot_eval_ext_builds_an_action_keep_dims_checkpoint_for_the_full_width_env(
+    robocasa_root, tmp_path
+):
+    from lerobot.configs.policies import PreTrainedConfig
+    from lerobot.scripts import lerobot_eval
+
+    from lerobot_ext.patches import EVAL_SEAMS, seams_applied
+
+    out = tmp_path / "run"
+    args = [*dataset_flags(robocasa_root), *TINY_DIFFUSION, *IMAGE_FLAGS, "--steps=1", f"--output_dir={out}"]
+    assert train_in_process([*args, f"--state_filtered_keys={USERS_FILTER}", "--action_keep_dims=7"]) == 0
+    checkpoint = out / "checkpoints" / "last" / "pretrained_model"
+
+    def build():
+        cfg = PreTrainedConfig.from_pretrained(checkpoint)
+        cfg.pretrained_path = checkpoint
+        return lerobot_eval.make_policy(cfg=cfg, env_cfg=_robocasa_env_config())
+
+    # Stock lerobot-eval puts the env's 12-D action on a checkpoint whose head is 7-D.
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        build()
+    with seams_applied(EVAL_SEAMS, run=None):
+        policy = build()
+    assert policy.config.output_features["action"].shape == (7,)
+    assert lerobot_eval.make_policy is not EVAL_SEAMS[0].make_wrapper  # seam removed again
+    assert lerobot_eval.make_policy.__name__ == "make_policy" and not hasattr(
+        lerobot_eval.make_policy, "__wrapped__"
+    )

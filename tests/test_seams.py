@@ -8,12 +8,12 @@ import types
 import pytest
 
 from lerobot_ext.errors import UpstreamChangedError
-from lerobot_ext.patches import METHOD_SEAMS, SEAMS, applied_seams
+from lerobot_ext.patches import EVAL_SEAMS, METHOD_SEAMS, SEAMS, applied_seams, eval_make_policy
 from lerobot_ext.plugins import PluginHost
 from lerobot_ext.training import TrainingRun
 
 
-@pytest.mark.parametrize("seam", SEAMS, ids=lambda s: s.target)
+@pytest.mark.parametrize("seam", [*SEAMS, *EVAL_SEAMS, eval_make_policy.INNER], ids=lambda s: s.target)
 def test_seam_target_exists_in_installed_lerobot(seam):
     module, original = seam.resolve()
     assert callable(original)
@@ -51,8 +51,10 @@ def test_seams_are_removed_after_the_run_even_on_error():
 def test_every_seam_module_says_what_it_wraps():
     import lerobot_ext.patches as patches
 
-    for seam in SEAMS:
-        module = importlib.import_module(f"{patches.__name__}.{seam.name}")
+    modules = {seam: f"{patches.__name__}.{seam.name}" for seam in SEAMS}
+    modules[eval_make_policy.SEAM] = eval_make_policy.__name__  # lerobot_eval's make_policy
+    for seam, module_name in modules.items():
+        module = importlib.import_module(module_name)
         assert module.SEAM is seam
         assert seam.target in (module.__doc__ or ""), f"{module.__name__} docstring should name {seam.target}"
 
