@@ -27,8 +27,8 @@ from lerobot_ext.profiling.stats import PhaseStats
 SLEEP = 0.08
 
 
-def _profile_args(root, out, *extra):
-    """A 6-step profiled tiny-diffusion job logging every 3 steps, 1 warm-up step skipped."""
+def _profile_args(root, out, *extra, warmup=1):
+    """A 6-step profiled tiny-diffusion job logging every 3 steps, ``warmup`` warm-up steps skipped."""
     return [
         *dataset_flags(root),
         *TINY_DIFFUSION,
@@ -37,14 +37,21 @@ def _profile_args(root, out, *extra):
         "--save_checkpoint=false",
         f"--output_dir={out}",
         "--profile",
-        "--profile.warmup_steps=1",
+        f"--profile.warmup_steps={warmup}",
         *extra,
     ]
 
 
-def _profile_run(root, out, *extra):
-    assert train_in_process(_profile_args(root, out, *extra)) == 0
+def _profile_run(root, out, *extra, warmup=1):
+    assert train_in_process(_profile_args(root, out, *extra, warmup=warmup)) == 0
     return read_json(out / "profile" / "summary.json")
+
+
+def _csv_flags(out):
+    """(warmup, traced) of each step of ``steps.csv``, in step order."""
+    rows = list(csv.DictReader((out / "profile" / "steps.csv").read_text().splitlines()))
+    assert [int(r["step"]) for r in rows] == list(range(1, len(rows) + 1))
+    return [(int(r["warmup"]), int(r["traced"])) for r in rows]
 
 
 def _largest_phase(summary):
@@ -188,6 +195,19 @@ def test_trace_window_writes_a_chrome_trace(bimodal_root, tmp_path):
     trace = json.loads((out / "profile" / "trace_rank0.json").read_text())
     assert trace["traceEvents"]
     assert summary["traced_steps_skipped"] == 2 and summary["measured_steps"] == 3
+    # Step 1 is both the run's warm-up and torch.profiler's; steps 2-3 are recorded.
+    assert _csv_flags(out) == [(1, 0), (0, 1), (0, 1), (0, 0), (0, 0), (0, 0)]
+
+
+def test_trace_warmup_step_is_kept_out_of_the_table_without_run_warmup(bimodal_root, tmp_path):
+    # With no warm-up steps of its own, the run's step 1 is where torch.profiler warms up: it
+    # collects events then, so that step carries the profiler's cost like the recorded ones.
+    out = tmp_path / "run"
+    summary = _profile_run(bimodal_root, out, "--profile.trace=true", "--profile.trace_steps=2", warmup=0)
+    assert _csv_flags(out) == [(0, 1), (0, 1), (0, 1), (0, 0), (0, 0), (0, 0)]
+    assert summary["warmup_steps_skipped"] == 0
+    assert summary["traced_steps_skipped"] == 3 and summary["measured_steps"] == 3
+    assert (summary["first_step"], summary["last_step"]) == (4, 6)
 
 
 def test_without_profile_nothing_is_measured(bimodal_root, tmp_path):

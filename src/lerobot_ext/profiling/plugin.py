@@ -52,7 +52,7 @@ class ProfileSession:
         flag = MEASURED
         if self.seen <= self.cfg.profile.warmup_steps:
             flag = WARMUP
-        elif self.trace is not None and self.trace.recording(self.seen):
+        elif self.trace is not None and self.trace.disturbs(self.seen):
             flag = TRACED  # the profiler's own overhead would distort these steps
         self.records.add(step, phases, flag)
         self.window.append(phases)

@@ -11,7 +11,12 @@ log = get_logger("profiler")
 
 
 class TraceWindow:
-    """Records steps ``skip+1 .. skip+steps`` (counting this run's steps) with torch.profiler."""
+    """Records ``steps`` steps with torch.profiler, after one profiler warm-up step.
+
+    Counting this run's steps, the warm-up is step ``max(skip, 1)`` and the recorded window the
+    ``steps`` steps after it: with ``skip == 0`` there is no earlier step to warm up in, so the
+    window starts at step 2.
+    """
 
     def __init__(self, path: Path, skip: int, steps: int, cuda: bool) -> None:
         import torch
@@ -42,9 +47,13 @@ class TraceWindow:
             self.path,
         )
 
-    def recording(self, seen: int) -> bool:
-        """Whether the ``seen``-th step of this run is inside the recorded window."""
-        return self.first <= seen <= self.last
+    def disturbs(self, seen: int) -> bool:
+        """Whether the profiler's overhead lands in the ``seen``-th step of this run.
+
+        Besides the recorded window, that is the profiler's warm-up step: torch.profiler already
+        collects events there (and discards them), so the step runs with the profiler's cost.
+        """
+        return self.first - 1 <= seen <= self.last
 
     def step(self) -> None:
         if self.done:
