@@ -174,3 +174,16 @@ def test_listing_table_and_json(extra_entry_points) -> None:
     assert by_name["acme_robots"]["registered"] == {"robot_adapters": ["acme_arm"]}
     assert by_name["broken"]["status"] == "failed"
     assert by_name["transforms"]["distribution"] == "lerobot-ext"
+
+
+def test_a_registration_hook_may_take_no_arguments(extra_entry_points) -> None:
+    calls = []
+
+    @hookimpl
+    def register_transforms():
+        calls.append("called")  # e.g. a plugin that only needs to import its module
+
+    extra_entry_points("side_effects", types.SimpleNamespace(register_transforms=register_transforms))
+    host = load_plugins(environ={})
+    assert calls == ["called"]
+    assert next(i for i in host.infos if i.name == "side_effects").status == "loaded"

@@ -191,7 +191,8 @@ class PluginHost:
                 plugin_name = impl.plugin_name
                 register = self.registry.register_function(kind, plugin_name)
                 try:
-                    impl.function(register=register)
+                    # Like any hook, an implementation may take a subset of the arguments.
+                    impl.function(**({"register": register} if "register" in impl.argnames else {}))
                 except (PluginConflictError, PluginHookError, PluginLoadError):
                     raise
                 except Exception as exc:
