@@ -108,6 +108,7 @@ def test_help_lists_upstream_and_extension_flags():
     ):
         assert flag in result.stdout, flag
     assert "Keep only action dims 0..N-1" in result.stdout  # our comments are the help text
+    assert "--profile[=true|false]   same as --profile.enable=true|false" in result.stdout
 
 
 def test_plugins_listing_from_the_command_line():

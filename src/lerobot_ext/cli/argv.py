@@ -40,6 +40,15 @@ def _switches() -> tuple[set[str], set[str]]:
     return bools, enables
 
 
+def switches_help() -> str:
+    """The lines ``--help`` adds after draccus' usage, which lists ``--profile`` as a config file."""
+    bools, enables = _switches()
+    lines = ["", "lerobot-ext switches (a bare flag means true):"]
+    lines += [f"  --{name}[=true|false]" for name in sorted(bools)]
+    lines += [f"  --{name}[=true|false]   same as --{name}.enable=true|false" for name in sorted(enables)]
+    return "\n".join(lines)
+
+
 def known_top_level_names(config_class: type = ExtTrainPipelineConfig) -> set[str]:
     return {f.name for f in dataclasses.fields(config_class)} | _PARSER_FLAGS
 

@@ -56,7 +56,7 @@ def _root_cause(error: BaseException | None) -> BaseException | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv
+    from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv, switches_help
     from lerobot_ext.cli.listing import print_plugins
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -72,8 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         register_third_party_plugins()
         args = normalize_argv(args)
-        if not {"--help", "-h"} & set(args):
-            check_unknown_flags(args)
+        if {"--help", "-h"} & set(args):
+            try:
+                parse_config(args)
+            finally:
+                print(switches_help())
+        check_unknown_flags(args)
         cfg = parse_config(args)
 
         from lerobot_ext.training import run_training
