@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import types
 
 import pytest
@@ -12,11 +14,11 @@ from lerobot_ext.adapters.base import select_adapter
 from lerobot_ext.adapters.gr2 import ACTION_35, FourierGR2Adapter, state_names
 from lerobot_ext.adapters.modality import ModalityJsonAdapter
 from lerobot_ext.adapters.plugin import configure_policy
-from lerobot_ext.adapters.robocasa import RobocasaAdapter, action_order
+from lerobot_ext.adapters.robocasa import ACTION_BASE_FIRST, RobocasaAdapter, action_order
 from lerobot_ext.adapters.vla_caps import raised_caps
 from lerobot_ext.demo import write_demo_dataset
 from lerobot_ext.errors import ConfigError
-from lerobot_ext.inspect_dataset import load_description
+from lerobot_ext.inspect_dataset import inspect_dataset, load_description
 from lerobot_ext.layout import DatasetDescription
 from lerobot_ext.plugins import PluginHost, load_plugins
 from lerobot_ext.training import TrainingRun
@@ -57,6 +59,55 @@ def test_base_first_data_refuses_action_keep_dims_7(base_first_root):
     cfg = types.SimpleNamespace(state_filtered_keys=[], action_keep_dims=7, force_action_keep_dims=False)
     with pytest.raises(ConfigError, match=r"dim 7 \(end_effector_position_2\)"):
         ActionKeepTransform().apply(TransformContext(cfg, dataset, RobocasaAdapter()))
+
+
+@pytest.fixture
+def mislabelled_root(robocasa_root, tmp_path):
+    """EE-first data under a base-first meta/modality.json, as several published RoboCasa datasets
+    ship. The per-dim action names go too: they are consulted first, and such datasets often
+    have none, so modality.json and the adapter are left to disagree."""
+    root = tmp_path / "mislabelled"
+    shutil.copytree(robocasa_root, root)
+    modality_path = root / "meta" / "modality.json"
+    modality = json.loads(modality_path.read_text())
+    modality["action"] = {
+        g.name: {"start": g.start, "end": g.stop, "original_key": "action"} for g in ACTION_BASE_FIRST
+    }
+    modality_path.write_text(json.dumps(modality))
+    info_path = root / "meta" / "info.json"
+    info = json.loads(info_path.read_text())
+    info["features"]["action"]["names"] = None
+    info_path.write_text(json.dumps(info))
+    return root
+
+
+def test_the_stats_action_order_beats_a_disagreeing_modality_json(mislabelled_root, robocasa_root):
+    from lerobot_ext.transforms.action_keep import ActionKeepTransform
+    from lerobot_ext.transforms.base import TransformContext
+
+    dataset = load_description(mislabelled_root)[0]
+    assert action_order(dataset) == "ee-first"
+    cfg = types.SimpleNamespace(state_filtered_keys=[], action_keep_dims=6, force_action_keep_dims=False)
+    with pytest.raises(ConfigError) as excinfo:
+        ActionKeepTransform().apply(TransformContext(cfg, dataset, RobocasaAdapter()))
+    assert "dim 6 (gripper_close) in [-1, 1]" in str(excinfo.value)
+
+    report = inspect_dataset(mislabelled_root, load_plugins(environ={}), action_keep_dims=7)
+    action = report.vectors[1]
+    assert action.source == "robot adapter 'robocasa'"
+    assert [action.dims[d]["group"] for d in (5, 6, 7, 11)] == [
+        "end_effector_rotation",
+        "gripper_close",
+        "base_motion",
+        "control_mode",
+    ]
+    assert not any(g["start"] == 0 and "base_motion" in g["names"] for g in action.groups)
+    note = next(note for note in report.notes if "disagrees" in note)
+    assert "meta/modality.json disagrees with the data" in note
+    assert "base_motion [0:4] (data: [7:11])" in note and "the action order is EE-first" in note
+    assert report.result["action"] == 7
+    consistent = load_description(robocasa_root)[0]
+    assert not any("disagrees" in note for note in RobocasaAdapter().notes(consistent))
 
 
 def test_gr2_state_and_action_groups(gr2_root):

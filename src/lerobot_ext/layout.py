@@ -9,6 +9,10 @@ The names of its parts come from, in lookup order:
 2. ``meta/modality.json`` (GR00T format: ``{"state": {"<group>": {"start": i, "end": j}}}``);
 3. the robot adapter's table for this robot and width.
 
+One exception: an adapter that reads its table off the data itself (RoboCasa's action order, from
+which dims are constant) outranks ``meta/modality.json``. Layout files are copied between datasets
+and can be wrong; the stats cannot. Where the two disagree, modality.json's table is left out.
+
 Adapters may add aliases (other spellings) to group names, e.g. robosuite's ``robot0_base_pos``
 for GR00T's ``base_position``.
 """
@@ -136,6 +140,21 @@ def groups_from_modality(
             continue
         groups.append(Group(name, int(spec["start"]), int(spec["end"]), tuple(aliases.get(name, ()))))
     return sorted(groups, key=lambda g: g.start)
+
+
+def _spellings(group: Group) -> set[str]:
+    return {group.name, *group.aliases}
+
+
+def conflicts(declared: Iterable[Group], found: Iterable[Group]) -> list[tuple[Group, Group]]:
+    """``(declared, found)`` pairs that name the same group (in any spelling) at different dims."""
+    found = list(found)
+    return [
+        (a, b)
+        for a in declared
+        for b in found
+        if _spellings(a) & _spellings(b) and (a.start, a.stop) != (b.start, b.stop)
+    ]
 
 
 def with_aliases(groups: Iterable[Group], aliases: Mapping[str, tuple[str, ...]]) -> list[Group]:
@@ -273,8 +292,13 @@ def vector_layout(
     adapter_groups: list[Group] | None = None,
     adapter_name: str | None = None,
     aliases: Mapping[str, tuple[str, ...]] | None = None,
+    adapter_from_data: bool = False,
 ) -> VectorLayout | None:
-    """The layout of ``key`` from the dataset's names, its modality.json and the adapter table."""
+    """The layout of ``key`` from the dataset's names, its modality.json and the adapter table.
+
+    ``adapter_from_data``: the adapter found its table in the data (see the module docstring), so
+    a modality.json table that disagrees with it is dropped rather than consulted first.
+    """
     width = description.width(key)
     if width is None:
         return None
@@ -285,6 +309,7 @@ def vector_layout(
         layout.tables.append(
             GroupTable("meta/info.json names", with_aliases(groups_from_names(names), aliases))
         )
+    fitting = [g for g in adapter_groups or [] if g.stop <= width]
     section = "state" if key == STATE_KEY else "action" if key == ACTION_KEY else None
     if section:
         modality_aliases = {**MODALITY_ALIASES, **aliases}
@@ -293,9 +318,10 @@ def vector_layout(
             for g in groups_from_modality(description.modality, section, key, modality_aliases)
             if g.stop <= width
         ]
+        if adapter_from_data and conflicts(modality_groups, with_aliases(fitting, aliases)):
+            modality_groups = []
         if modality_groups:
             layout.tables.append(GroupTable(MODALITY_FILE, modality_groups))
     if adapter_groups:
-        fitting = [g for g in adapter_groups if g.stop <= width]
         layout.tables.append(GroupTable(f"robot adapter '{adapter_name}'", with_aliases(fitting, aliases)))
     return layout

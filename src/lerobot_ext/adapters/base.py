@@ -41,6 +41,14 @@ class RobotAdapter:
         """The named groups of ``action`` for this dataset, or None if unknown."""
         return None
 
+    def groups_from_data(self, dataset: DatasetDescription, key: str) -> bool:
+        """True when this adapter's table for ``key`` was read off the data (e.g. its stats).
+
+        Such a table outranks ``meta/modality.json`` where the two disagree; a table that only
+        follows the robot type and width does not. Say in ``notes`` what you found.
+        """
+        return False
+
     def notes(self, dataset: DatasetDescription) -> list[str]:
         """Findings worth telling the user (e.g. which action order the data has)."""
         return []
@@ -57,7 +65,9 @@ def layout_of(dataset: DatasetDescription, key: str, adapter: RobotAdapter | Non
         if key == ACTION_KEY
         else None
     )
-    return vector_layout(dataset, key, table, adapter.name, adapter.aliases())
+    return vector_layout(
+        dataset, key, table, adapter.name, adapter.aliases(), adapter.groups_from_data(dataset, key)
+    )
 
 
 def select_adapter(

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from lerobot_ext.adapters.base import RobotAdapter
-from lerobot_ext.layout import ACTION_KEY, ROBOSUITE_TO_GR00T, DatasetDescription, Group
+from lerobot_ext.layout import (
+    ACTION_KEY,
+    MODALITY_ALIASES,
+    MODALITY_FILE,
+    ROBOSUITE_TO_GR00T,
+    DatasetDescription,
+    Group,
+    conflicts,
+    groups_from_modality,
+)
 
 
 def _table(spec: list[tuple[str, int]]) -> list[Group]:
@@ -121,6 +130,9 @@ class RobocasaAdapter(RobotAdapter):
             return ACTION_EE_FIRST
         return None
 
+    def groups_from_data(self, dataset: DatasetDescription, key: str) -> bool:
+        return key == ACTION_KEY and action_order(dataset) is not None
+
     def notes(self, dataset: DatasetDescription) -> list[str]:
         notes = []
         width = dataset.width("observation.state")
@@ -150,4 +162,20 @@ class RobocasaAdapter(RobotAdapter):
             notes.append(
                 f"action order: could not tell from the stats (constant dims {constant}); assuming EE-first"
             )
+        if order is not None:
+            notes.extend(_modality_disagreement(dataset, order, self.action_groups(dataset) or []))
         return notes
+
+
+def _modality_disagreement(dataset: DatasetDescription, order: str, found: list[Group]) -> list[str]:
+    declared = groups_from_modality(dataset.modality, "action", ACTION_KEY, MODALITY_ALIASES)
+    pairs = conflicts(declared, found)
+    if not pairs:
+        return []
+    where = ", ".join(f"{a.name} [{a.start}:{a.stop}] (data: [{b.start}:{b.stop}])" for a, b in pairs)
+    label = {"ee-first": "EE-first", "base-first": "base-first"}[order]
+    return [
+        f"{MODALITY_FILE} disagrees with the data: its action section puts {where}, but the stats say "
+        f"the action order is {label}, so the {label} table is used instead; correct the action "
+        f"section of {MODALITY_FILE} to match"
+    ]

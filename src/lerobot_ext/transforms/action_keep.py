@@ -23,8 +23,9 @@ def _dim_label(dataset: DatasetDescription, layout, dim: int) -> str:
         return f"{dim} ({names[dim]})"
     if layout is not None:
         for group, _ in layout.groups():
-            if dim in group.dims and group.size > 1:
-                return f"{dim} ({group.name}[{dim - group.start}])"
+            if dim in group.dims:
+                index = f"[{dim - group.start}]" if group.size > 1 else ""
+                return f"{dim} ({group.name}{index})"
     return str(dim)
 
 
