@@ -194,9 +194,15 @@ def test_trace_window_writes_a_chrome_trace(bimodal_root, tmp_path):
     summary = _profile_run(bimodal_root, out, "--profile.trace=true", "--profile.trace_steps=2")
     trace = json.loads((out / "profile" / "trace_rank0.json").read_text())
     assert trace["traceEvents"]
-    assert summary["traced_steps_skipped"] == 2 and summary["measured_steps"] == 3
-    # Step 1 is both the run's warm-up and torch.profiler's; steps 2-3 are recorded.
-    assert _csv_flags(out) == [(1, 0), (0, 1), (0, 1), (0, 0), (0, 0), (0, 0)]
+    assert summary["traced_steps_skipped"] == 3 and summary["measured_steps"] == 2
+    # Step 1 is both the run's warm-up and torch.profiler's; steps 2-3 are recorded; writing the
+    # trace after step 3 lands in step 4's between_steps.
+    assert _csv_flags(out) == [(1, 0), (0, 1), (0, 1), (0, 1), (0, 0), (0, 0)]
+    assert (summary["first_step"], summary["last_step"]) == (5, 6)
+    report = (out / "profile" / "report.txt").read_text()
+    assert report.startswith(
+        "profile: steps 5-6 (1 warm-up steps skipped, 3 steps around the torch.profiler trace skipped)"
+    )
 
 
 def test_trace_warmup_step_is_kept_out_of_the_table_without_run_warmup(bimodal_root, tmp_path):
@@ -204,10 +210,10 @@ def test_trace_warmup_step_is_kept_out_of_the_table_without_run_warmup(bimodal_r
     # collects events then, so that step carries the profiler's cost like the recorded ones.
     out = tmp_path / "run"
     summary = _profile_run(bimodal_root, out, "--profile.trace=true", "--profile.trace_steps=2", warmup=0)
-    assert _csv_flags(out) == [(0, 1), (0, 1), (0, 1), (0, 0), (0, 0), (0, 0)]
+    assert _csv_flags(out) == [(0, 1), (0, 1), (0, 1), (0, 1), (0, 0), (0, 0)]
     assert summary["warmup_steps_skipped"] == 0
-    assert summary["traced_steps_skipped"] == 3 and summary["measured_steps"] == 3
-    assert (summary["first_step"], summary["last_step"]) == (4, 6)
+    assert summary["traced_steps_skipped"] == 4 and summary["measured_steps"] == 2
+    assert (summary["first_step"], summary["last_step"]) == (5, 6)
 
 
 def test_without_profile_nothing_is_measured(bimodal_root, tmp_path):

@@ -115,7 +115,10 @@ def write_report(
     warmup = sum(1 for f in records.flags if f == WARMUP)
     traced = sum(1 for f in records.flags if f == TRACED)
     ranks = f"slowest of {len(per_rank)} ranks (rank {slowest})" if len(per_rank) > 1 else "1 rank"
-    skipped = f"{warmup} warm-up steps skipped" + (f", {traced} traced steps skipped" if traced else "")
+    # Not only the recorded steps: the profiler's warm-up and the trace's export cost steps too.
+    skipped = f"{warmup} warm-up steps skipped" + (
+        f", {traced} steps around the torch.profiler trace skipped" if traced else ""
+    )
     if not measured.any():
         skipped = f"every step was warm-up ({warmup}); all are shown - lower --profile.warmup_steps"
     header = f"profile: steps {steps[0]}-{steps[-1]} ({skipped}), {ranks}, {method}"

@@ -51,9 +51,11 @@ class TraceWindow:
         """Whether the profiler's overhead lands in the ``seen``-th step of this run.
 
         Besides the recorded window, that is the profiler's warm-up step: torch.profiler already
-        collects events there (and discards them), so the step runs with the profiler's cost.
+        collects events there (and discards them), so the step runs with the profiler's cost. And
+        the step after the window: :meth:`step` stops the profiler and writes the trace file after
+        the last recorded step's end, which that next step's ``between_steps`` then counts.
         """
-        return self.first - 1 <= seen <= self.last
+        return self.first - 1 <= seen <= self.last + 1
 
     def step(self) -> None:
         if self.done:
