@@ -216,7 +216,20 @@ def test_trace_warmup_step_is_kept_out_of_the_table_without_run_warmup(bimodal_r
     assert (summary["first_step"], summary["last_step"]) == (5, 6)
 
 
-def test_without_profile_nothing_is_measured(bimodal_root, tmp_path):
+def test_without_profile_nothing_is_measured(bimodal_root, tmp_path, monkeypatch, extra_entry_points):
+    from lerobot_ext.step_timing import StepClock
+
+    # Every seam marks its boundary through StepClock.mark (start_step too). Recorded as well as
+    # raised, in case something on the way swallows the exception.
+    marks = []
+
+    def no_mark(self, name):
+        marks.append(name)
+        raise AssertionError(f"phase boundary {name!r} marked without --profile")
+
+    monkeypatch.setattr(StepClock, "mark", no_mark)
+    recorder = PhaseAndMetricRecorder()
+    extra_entry_points("phase_recorder", recorder)
     out = tmp_path / "run"
     args = [
         *dataset_flags(bimodal_root),
@@ -226,6 +239,8 @@ def test_without_profile_nothing_is_measured(bimodal_root, tmp_path):
         f"--output_dir={out}",
     ]
     assert train_in_process(args) == 0
+    assert sorted(recorder.metrics) == [1, 2]  # the steps ran and the recorder was loaded
+    assert marks == [] and recorder.phases == {}
     assert not (out / "profile").exists()
     assert profiler.session is None and profiler.last_report is None
 
