@@ -277,6 +277,62 @@ def test_config_level_errors():
         cfg.validate_extension()
 
 
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def _processor_files(root, pre_steps, post_steps):
+    for name, steps in (("policy_preprocessor", pre_steps), ("policy_postprocessor", post_steps)):
+        (root / f"{name}.json").write_text(json.dumps({"name": name, "steps": steps}))
+
+
+def test_a_local_checkpoint_without_transforms_may_gain_them(tmp_path, caplog):
+    import logging
+
+    from lerobot_ext.transforms.apply import AppliedTransforms, check_checkpoint_matches
+
+    # A padded VLA base model saved locally: lerobot's own steps only.
+    upstream = [{"registry_name": "normalizer_processor", "config": {}}]
+    _processor_files(tmp_path, upstream, upstream)
+    narrowed = synthetic(4, [0], [1])  # the dataset as the transforms leave it: 1-D action
+    applied = AppliedTransforms(
+        dataset=narrowed,
+        preprocessor_steps=[ActionSliceStep(keep_dims=1, input_width=2)],
+        postprocessor_steps=[ActionPadStep(fill_values=[0.0], output_width=2)],
+    )
+    logger = logging.getLogger("lerobot_ext")
+    logger.propagate = True
+    try:
+        with caplog.at_level(logging.INFO, logger="lerobot_ext"):
+            check_checkpoint_matches(tmp_path, applied)
+    finally:
+        logger.propagate = False
+    assert (
+        f"the checkpoint at {tmp_path} has no data transforms; this run adds "
+        "ActionSliceStep(keep_dims=1, input_width=2), ActionPadStep(fill_values=[0.0], output_width=2)"
+    ) in caplog.text
+
+    # Unless its weights are sized by the width the transforms change (it does not pad to a cap).
+    config = {"type": "diffusion", "output_features": {"action": {"type": "ACTION", "shape": [2]}}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        ConfigError, match=r"diffusion weights are sized for a 2-D action, but .* make it 1-D"
+    ):
+        check_checkpoint_matches(tmp_path, applied)
+    (tmp_path / "config.json").write_text(json.dumps({**config, "type": "pi0", "max_action_dim": 32}))
+    check_checkpoint_matches(tmp_path, applied)
+
+    # One that already carries transform steps must still match them.
+    own = [
+        {
+            "class": "lerobot_ext.transforms.steps.ActionSliceStep",
+            "config": {"keep_dims": 2, "input_width": 3},
+        }
+    ]
+    _processor_files(tmp_path, [*own, *upstream], upstream)
+    with pytest.raises(ConfigError, match=r"trained with data transforms \['ActionSliceStep\(keep_dims=2"):
+        check_checkpoint_matches(tmp_path, applied)
+
+
 # ----------------------------------------------------------------------------- the processor steps
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from lerobot_ext.console import get_logger
 from lerobot_ext.errors import ConfigError, PluginHookError
-from lerobot_ext.layout import DatasetDescription
+from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription
 from lerobot_ext.transforms.base import DataTransform, TransformContext, TransformResult
 from lerobot_ext.transforms.steps import TransformStep
 
@@ -116,11 +116,54 @@ def saved_transform_steps(pretrained_path: str | Path) -> list[str] | None:
 
 
 def check_checkpoint_matches(pretrained_path: str | Path, applied: AppliedTransforms) -> None:
-    """Refuse early (before weights are loaded) when a checkpoint's transforms differ from the run's."""
+    """Refuse early (before weights are loaded) when a checkpoint's transforms differ from the run's.
+
+    A checkpoint saved without transform steps (a padded VLA base model, or any run that did not
+    filter) is a starting point the run may narrow, as a Hub checkpoint is: only one that already
+    carries steps has to match.
+    """
     saved = saved_transform_steps(pretrained_path)
     planned = [_signature(s) for s in (*applied.preprocessor_steps, *applied.postprocessor_steps)]
-    if saved is not None and saved != planned:
+    if not saved:
+        if saved is not None and planned:
+            _check_weights_fit(Path(pretrained_path), applied)
+            log.info(
+                "the checkpoint at %s has no data transforms; this run adds %s",
+                pretrained_path,
+                ", ".join(planned),
+            )
+        return
+    if saved != planned:
         raise _mismatch(str(pretrained_path), saved, planned)
+
+
+def _check_weights_fit(root: Path, applied: AppliedTransforms) -> None:
+    """Refuse narrowing a vector the checkpoint's weights are sized by (it does not pad to a cap).
+
+    Without this, a policy like Diffusion (or a --resume of an unfiltered run) would fail much
+    later, loading its weights, with a bare tensor size mismatch.
+    """
+    path = root / "config.json"
+    if not path.is_file():
+        return
+    with open(path) as f:
+        config = json.load(f)
+    for section, key, cap in (
+        ("input_features", STATE_KEY, "max_state_dim"),
+        ("output_features", ACTION_KEY, "max_action_dim"),
+    ):
+        shape = ((config.get(section) or {}).get(key) or {}).get("shape")
+        width = applied.dataset.width(key)
+        if not shape or width is None or int(shape[-1]) == width:
+            continue
+        if isinstance(config.get(cap), int) and width <= config[cap]:
+            continue  # a VLA pads to its cap, so the weights do not depend on the width
+        raise ConfigError(
+            f"the checkpoint at {root} was saved without data transforms and its "
+            f"{config.get('type', 'policy')} weights are sized for a {shape[-1]}-D {key}, but this run's "
+            f"--state_filtered_keys / --action_keep_dims make it {width}-D. Fine-tune it without those "
+            "flags (on --resume: as the run that wrote it), or train from scratch with them."
+        )
 
 
 def _merge(pipeline: Any, steps: list[Any], at_start: bool, checkpoint: str | None) -> Any:
