@@ -1,6 +1,7 @@
 """FlowConfig: the users' command line is accepted, DDPM fields are gone, bad settings are explained."""
 
 import dataclasses
+import logging
 
 import draccus
 import pytest
@@ -195,3 +196,39 @@ def test_presets():
     sched = cfg.get_scheduler_preset()
     assert isinstance(sched, DiffuserSchedulerConfig)
     assert sched.name == "cosine" and sched.num_warmup_steps == 7
+
+
+def _crop_warnings(caplog):
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "crop_shape" in r.getMessage()
+    ]
+
+
+@pytest.mark.parametrize(
+    "crop_ratio,used,said",
+    [(1.0, None, "so no crop is used"), (0.5, (48, 48), "so a 48x48 crop is used")],
+)
+def test_explicit_crop_shape_overridden_by_resize_is_warned(caplog, crop_ratio, used, said):
+    flags = dict(resize_shape=(96, 96), crop_shape=(84, 84), crop_ratio=crop_ratio)
+    with caplog.at_level(logging.WARNING, logger="lerobot_policy_flow"):
+        cfg = FlowConfig(device="cpu", **flags)
+    # Same meaning as DiffusionConfig: with a resize, crop_ratio decides the crop.
+    expected = DiffusionConfig(device="cpu", **flags).crop_shape
+    assert cfg.crop_shape == used == (tuple(expected) if expected else None)
+    [message] = _crop_warnings(caplog)
+    assert "crop_shape=(84, 84) is ignored because resize_shape=(96, 96) is set" in message
+    assert f"crop_ratio={crop_ratio}" in message and said in message
+
+
+def test_crop_shape_matching_resize_and_ratio_is_silent(caplog, tmp_path):
+    with caplog.at_level(logging.WARNING, logger="lerobot_policy_flow"):
+        cfg = FlowConfig(device="cpu", resize_shape=(96, 96), crop_ratio=0.875, crop_shape=(84, 84))
+        derived = FlowConfig(device="cpu", resize_shape=(96, 96), crop_ratio=0.875)
+        # A saved config holds the derived crop next to the resize; loading it is not a conflict.
+        derived.save_pretrained(tmp_path)
+        loaded = PreTrainedConfig.from_pretrained(tmp_path)
+    assert cfg.crop_shape == derived.crop_shape == (84, 84)
+    assert tuple(loaded.crop_shape) == (84, 84)
+    assert _crop_warnings(caplog) == []

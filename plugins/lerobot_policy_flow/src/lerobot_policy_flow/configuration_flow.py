@@ -194,13 +194,16 @@ class FlowConfig(PreTrainedConfig):
             _fail("crop_ratio", self.crop_ratio, "must be in (0, 1]; use 1.0 to disable cropping.")
         # Same derivation rule as DiffusionConfig: with resize_shape set, crop_shape follows crop_ratio.
         if self.resize_shape is not None:
-            if self.crop_ratio < 1.0:
-                self.crop_shape = (
-                    int(self.resize_shape[0] * self.crop_ratio),
-                    int(self.resize_shape[1] * self.crop_ratio),
-                )
-            else:
-                self.crop_shape = None
+            derived = (
+                (int(self.resize_shape[0] * self.crop_ratio), int(self.resize_shape[1] * self.crop_ratio))
+                if self.crop_ratio < 1.0
+                else None
+            )
+            # A config saved by this class already holds the derived crop, so only a value the
+            # user chose differs from it; DiffusionConfig drops that without a word.
+            if self.crop_shape is not None and tuple(self.crop_shape) != derived:
+                self._warn_crop_shape_overridden(derived)
+            self.crop_shape = derived
         if self.crop_shape is not None and (
             len(self.crop_shape) != 2 or self.crop_shape[0] <= 0 or self.crop_shape[1] <= 0
         ):
@@ -209,6 +212,18 @@ class FlowConfig(PreTrainedConfig):
             )
         if self.spatial_softmax_num_keypoints < 1:
             _fail("spatial_softmax_num_keypoints", self.spatial_softmax_num_keypoints, "must be >= 1.")
+
+    def _warn_crop_shape_overridden(self, derived: tuple[int, int] | None) -> None:
+        log.warning(
+            "flow policy: crop_shape=%s is ignored because resize_shape=%s is set: the crop then "
+            "follows crop_ratio=%s (crop = int(resize * crop_ratio), as in DiffusionConfig), so %s is "
+            "used. To crop the resized images set --policy.crop_ratio below 1; to crop without "
+            "resizing, set --policy.resize_shape=null.",
+            tuple(self.crop_shape),
+            tuple(self.resize_shape),
+            self.crop_ratio,
+            f"a {derived[0]}x{derived[1]} crop" if derived else "no crop",
+        )
 
     def _validate_unet(self) -> None:
         if len(self.down_dims) == 0:
