@@ -136,13 +136,23 @@ def test_users_filter_on_the_16d_robocasa365_layout_is_refused():
     assert "gripper_qpos = robot0_gripper_qpos [14:16]" in message
 
 
-def test_a_filter_that_leaves_few_dims_warns_loudly():
+def test_a_filter_that_leaves_few_dims_warns_loudly(caplog):
+    import logging
+
     modality = {"state": {g.name: {"start": g.start, "end": g.stop} for g in STATE_16}}
     dataset = synthetic(16, [0] * 12, [1] * 12, modality=modality, robot_type="PandaOmron")
     keys = ["robot0_base_pos", "robot0_base_quat", "robot0_base_to_eef_pos", "robot0_base_to_eef_quat"]
-    result = apply(StateFilterTransform(), dataset, RobocasaAdapter(), keys=keys)
+    logger = logging.getLogger("lerobot_ext")
+    logger.propagate = True
+    try:
+        with caplog.at_level(logging.INFO, logger="lerobot_ext"):
+            result = apply(StateFilterTransform(), dataset, RobocasaAdapter(), keys=keys)
+    finally:
+        logger.propagate = False
     assert result.features["observation.state"]["shape"] == (2,)
-    assert "WARNING: only 2 of 16 state dims are left" in result.summary
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("only 2 of 16 state dims are left" in message for message in warnings)
+    assert "state dims are left" not in result.summary  # the summary is logged at INFO
 
 
 # ----------------------------------------------------------------------------- where names come from

@@ -8,10 +8,13 @@ from typing import Any
 import numpy as np
 
 from lerobot_ext.adapters.base import layout_of
+from lerobot_ext.console import get_logger
 from lerobot_ext.errors import DatasetLayoutError
 from lerobot_ext.layout import STATE_KEY, DatasetDescription, Group
 from lerobot_ext.transforms.base import DataTransform, TransformContext, TransformResult
 from lerobot_ext.transforms.steps import StateFilterStep
+
+log = get_logger("transforms")
 
 # Below this many dims left, the filter probably hit the wrong layout: say so loudly.
 _FEW_DIMS = 4
@@ -104,9 +107,13 @@ class StateFilterTransform(DataTransform):
                 )
             )
             if len(keep) < _FEW_DIMS or len(keep) * 4 < width:
-                parts.append(
-                    f"WARNING: only {len(keep)} of {width} state dims are left - is this the layout you "
-                    "meant? (`lerobot-ext inspect` shows it)"
+                # Logged here, not in the summary: apply_transforms logs summaries at INFO, where a
+                # filter aimed at the wrong layout would pass unnoticed.
+                log.warning(
+                    "--state_filtered_keys: only %s of %s state dims are left - is this the layout you "
+                    "meant? (`lerobot-ext inspect <dataset>` shows it)",
+                    len(keep),
+                    width,
                 )
         if drop_features:
             parts.append(f"dropped features {', '.join(drop_features)}")
