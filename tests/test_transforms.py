@@ -192,6 +192,21 @@ def test_names_as_a_dict_of_lists_and_exact_per_dim_names(gr2_root):
     )
 
 
+def test_names_as_a_dict_of_several_lists_are_sliced_per_list():
+    from lerobot_ext.layout import flatten_names
+    from lerobot_ext.transforms.state_filter import slice_names
+
+    names = {"arm": ["arm_0", "arm_1", "arm_2"], "gripper": ["gripper"], "base": ["base_0", "base_1"]}
+    dataset = synthetic(6, [0], [1], names=names)
+    result = apply(StateFilterTransform(), dataset, None, keys=["arm", "base_1"])
+    state = result.features["observation.state"]
+    assert state["shape"] == (2,)
+    assert state["names"] == {"gripper": ["gripper"], "base": ["base_0"]}
+    assert len(flatten_names(state["names"])) == state["shape"][0]
+    assert slice_names(names, [0, 1, 2, 3]) == {"arm": ["arm_0", "arm_1", "arm_2"], "gripper": ["gripper"]}
+    assert slice_names(names, [6]) is None  # the names do not cover the vector
+
+
 def test_sub_feature_states_drop_whole_features():
     features = {
         "observation.state.robot0_eef_pos": {"dtype": "float32", "shape": (3,), "names": None},

@@ -32,13 +32,23 @@ def slice_stats(stats: dict[str, Any], width: int, index: np.ndarray) -> dict[st
 
 
 def slice_names(names: Any, index: list[int]) -> Any:
+    """info.json ``names`` (a list, or a dict of lists covering consecutive dims in order) for the
+    dims ``index`` (ascending); None when they do not describe the vector."""
     if isinstance(names, list):
         return [names[i] for i in index]
-    if isinstance(names, dict) and len(names) == 1:
-        ((axis, values),) = names.items()
-        if isinstance(values, list):
-            return {axis: [values[i] for i in index]}
-    return None
+    if not isinstance(names, dict) or not all(isinstance(v, list) for v in names.values()):
+        return None
+    if index and max(index) >= sum(len(v) for v in names.values()):
+        return None
+    wanted = set(index)
+    out, start = {}, 0
+    for axis, values in names.items():
+        kept = [value for i, value in enumerate(values, start) if i in wanted]
+        start += len(values)
+        # A key whose dims are all dropped would name a part the vector no longer has.
+        if kept or len(names) == 1:
+            out[axis] = kept
+    return out
 
 
 class StateFilterTransform(DataTransform):
