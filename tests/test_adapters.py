@@ -143,7 +143,10 @@ def _policy(cls_path: str, **overrides):
     return cfg
 
 
-GR2_FEATURES = {"observation.state": {"shape": (45,)}, "action": {"shape": (37,)}}
+@pytest.fixture(scope="module")
+def gr2_features(gr2_root):
+    """The features of the GR2 demo dataset, as the policy hook receives them."""
+    return load_description(gr2_root)[0].features
 
 
 @pytest.mark.parametrize(
@@ -154,14 +157,14 @@ GR2_FEATURES = {"observation.state": {"shape": (45,)}, "action": {"shape": (37,)
         "lerobot.policies.pi05.configuration_pi05.PI05Config",
     ],
 )
-def test_gr2_widths_raise_a_vlas_caps(config_class):
+def test_gr2_widths_raise_a_vlas_caps(config_class, gr2_features):
     policy = _policy(config_class)
     assert (policy.max_state_dim, policy.max_action_dim) == (32, 32)
-    assert raised_caps(policy, GR2_FEATURES) == {"max_state_dim": 45, "max_action_dim": 37}
+    assert raised_caps(policy, gr2_features) == {"max_state_dim": 45, "max_action_dim": 37}
     assert raised_caps(policy, {"observation.state": {"shape": (30,)}, "action": {"shape": (7,)}}) == {}
 
 
-def test_caps_are_applied_through_the_hook_and_logged(caplog):
+def test_caps_are_applied_through_the_hook_and_logged(caplog, gr2_features):
     policy = _policy("lerobot.policies.smolvla.configuration_smolvla.SmolVLAConfig")
     host = PluginHost.from_plugins(
         {"robot_adapters": types.SimpleNamespace(configure_policy=configure_policy)}
@@ -171,7 +174,7 @@ def test_caps_are_applied_through_the_hook_and_logged(caplog):
     logger.propagate = True
     try:
         with caplog.at_level(logging.INFO, logger="lerobot_ext"):
-            run.configure_policy(policy, types.SimpleNamespace(features=GR2_FEATURES))
+            run.configure_policy(policy, types.SimpleNamespace(features=gr2_features))
     finally:
         logger.propagate = False
     assert (policy.max_state_dim, policy.max_action_dim) == (45, 37)
@@ -182,10 +185,10 @@ def test_caps_are_applied_through_the_hook_and_logged(caplog):
     assert "robot_adapters: policy.max_action_dim 32 -> 37" in caplog.text
 
 
-def test_a_pretrained_vla_cap_cannot_be_raised():
+def test_a_pretrained_vla_cap_cannot_be_raised(gr2_features):
     policy = _policy("lerobot.policies.pi0.configuration_pi0.PI0Config", pretrained_path="/models/pi0")
     with pytest.raises(ConfigError) as excinfo:
-        raised_caps(policy, GR2_FEATURES)
+        raised_caps(policy, gr2_features)
     message = str(excinfo.value)
     assert (
         "observation.state is 45-D but the pretrained pi0 at /models/pi0 pads to max_state_dim=32" in message
