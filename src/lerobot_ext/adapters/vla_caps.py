@@ -1,8 +1,10 @@
 """VLA policies pad state/action to ``max_state_dim``/``max_action_dim``; raise too-small caps.
 
-SmolVLA, PI0, PI05 and PI0-FAST default to 32, GR00T to 64/32. A 45-D GR2 state silently breaks
-them unless the user remembers ``--policy.max_state_dim=45``; we raise the cap to the width
-the policy will actually see (after --state_filtered_keys / --action_keep_dims).
+SmolVLA, PI0, PI05 and PI0-FAST default to 32 for both. GR00T (lerobot 0.6.1, N1.7) defaults to
+132 for both, and lerobot remaps the N1.5-era 64/32 to 132, so GR2's widths fit it as is. A 45-D
+GR2 state silently breaks the 32-wide ones unless the user remembers ``--policy.max_state_dim=45``;
+we raise the cap to the width the policy will actually see (after --state_filtered_keys /
+--action_keep_dims).
 """
 
 from __future__ import annotations
