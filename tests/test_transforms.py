@@ -122,6 +122,7 @@ def test_action_keep_dims_7_leaves_7_and_records_the_constants(robocasa):
     assert pad.fill_values == [0.0, 0.0, 0.0, 0.0, -1.0]  # base motion 0, control mode -1
     (cut,) = result.preprocessor_steps
     assert isinstance(cut, ActionSliceStep) and (cut.keep_dims, cut.input_width) == (7, 12)
+    assert "dropped dims 7..11 (constant values 0, 0, 0, 0, -1, re-filled at inference)" in result.summary
 
 
 def test_users_filter_on_the_16d_robocasa365_layout_is_refused():
@@ -257,6 +258,11 @@ def test_forcing_varying_dims_warns_and_fills_with_the_mean(robocasa, caplog):
     assert "dropping varying action dims" in caplog.text and "dim 6 (gripper_close)" in caplog.text
     mean = float(np.asarray(robocasa.stats["action"]["mean"])[6])
     assert result.postprocessor_steps[0].fill_values == pytest.approx([mean, 0, 0, 0, 0, -1])
+    assert "constant values" not in result.summary  # the mean of a varying dim is no constant
+    assert (
+        f"re-filled at inference with {mean:g}, 0, 0, 0, 0, -1: the mean of varying dim(s) 6 "
+        "(--force_action_keep_dims), the constant value of the rest" in result.summary
+    )
 
 
 def test_action_keep_dims_needs_min_max_stats():

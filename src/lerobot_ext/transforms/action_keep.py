@@ -80,10 +80,15 @@ class ActionKeepTransform(DataTransform):
         features[ACTION_KEY]["names"] = slice_names(features[ACTION_KEY].get("names"), list(range(keep)))
         stats = dict(dataset.stats)
         stats[ACTION_KEY] = slice_stats(stats[ACTION_KEY], width, np.arange(keep))
-        summary = (
-            f"{ACTION_KEY} {width} -> {keep} dims; dropped dims {keep}..{width - 1} "
-            f"(constant values {', '.join(f'{v:g}' for v in fill)}, re-filled at inference)"
-        )
+        values = ", ".join(f"{v:g}" for v in fill)
+        if varying:
+            filled = (
+                f"re-filled at inference with {values}: the mean of varying dim(s) "
+                f"{', '.join(map(str, varying))} (--force_action_keep_dims), the constant value of the rest"
+            )
+        else:
+            filled = f"constant values {values}, re-filled at inference"
+        summary = f"{ACTION_KEY} {width} -> {keep} dims; dropped dims {keep}..{width - 1} ({filled})"
         return TransformResult(
             features=features,
             stats=stats,

@@ -128,7 +128,8 @@ class ActionSliceStep(TransformStep):
 
 @dataclass
 class ActionPadStep(TransformStep):
-    """Append the dropped action dims, filled with their recorded constant values."""
+    """Append the dropped action dims, filled with their recorded constant values (their means,
+    for dims dropped with --force_action_keep_dims)."""
 
     fill_values: list[float] = field(default_factory=list)
     output_width: int = 0
