@@ -265,6 +265,16 @@ def test_forcing_varying_dims_warns_and_fills_with_the_mean(robocasa, caplog):
     )
 
 
+def test_action_keep_dims_without_an_action_feature_says_what_to_do():
+    dataset = synthetic(4, [0, 0], [1, 0])
+    del dataset.features["action"]
+    with pytest.raises(DatasetLayoutError) as excinfo:
+        apply(ActionKeepTransform(), dataset, None, keep=1)
+    message = str(excinfo.value)
+    assert "--action_keep_dims=1: the dataset has no 'action' feature (it has: observation.state)" in message
+    assert "Drop --action_keep_dims, or point --dataset.repo_id / --dataset.root" in message
+
+
 def test_action_keep_dims_needs_min_max_stats():
     dataset = synthetic(4, [0, 0], [1, 0])
     dataset.stats["action"] = {"mean": np.zeros(2)}
@@ -387,13 +397,19 @@ def test_action_steps_slice_for_training_and_pad_for_the_robot():
     out = cut({TransitionKey.ACTION: torch.arange(8.0).reshape(2, 4)})
     assert out[TransitionKey.ACTION].tolist() == [[0.0, 1.0], [4.0, 5.0]]
     assert cut({TransitionKey.ACTION: None})[TransitionKey.ACTION] is None  # inference: no action
+    with pytest.raises(ValueError) as excinfo:
+        cut({TransitionKey.ACTION: torch.ones(1, 3)})
+    assert "action has 3 dims; this transform keeps dims 0..1 of the dataset's 4-dim action" in str(
+        excinfo.value
+    )
+    assert "Feed it the full 4-dim action" in str(excinfo.value)
     pad = ActionPadStep(fill_values=[0.0, -1.0], output_width=4)
     padded = pad({TransitionKey.ACTION: torch.ones(3, 2)})[TransitionKey.ACTION]
     assert padded.tolist() == [[1.0, 1.0, 0.0, -1.0]] * 3
-    with pytest.raises(
-        ValueError, match="the policy returned 3 action dims; expected 2 to pad back to the robot's 4"
-    ):
+    with pytest.raises(ValueError) as excinfo:
         pad({TransitionKey.ACTION: torch.ones(1, 3)})
+    assert "the policy returned 3 action dims; expected 2 to pad back to the robot's 4" in str(excinfo.value)
+    assert "policy_postprocessor.json saved in the same checkpoint folder" in str(excinfo.value)
 
 
 def test_steps_rebuild_from_their_config_and_describe_features():

@@ -39,7 +39,11 @@ class ActionKeepTransform(DataTransform):
         dataset = context.dataset
         width = dataset.width(ACTION_KEY)
         if width is None:
-            raise DatasetLayoutError("--action_keep_dims: the dataset has no 'action' feature")
+            raise DatasetLayoutError(
+                f"--action_keep_dims={keep}: the dataset has no '{ACTION_KEY}' feature (it has: "
+                f"{', '.join(sorted(dataset.features)) or 'none'}). Drop --action_keep_dims, or point "
+                "--dataset.repo_id / --dataset.root at a dataset with actions."
+            )
         if keep > width:
             raise DatasetLayoutError(
                 f"--action_keep_dims={keep} but the dataset's action has only {width} dims; use N <= {width}"

@@ -108,7 +108,9 @@ class ActionSliceStep(TransformStep):
         if action.shape[-1] != self.input_width:
             raise ValueError(
                 f"action has {action.shape[-1]} dims; this transform keeps dims 0..{self.keep_dims - 1} "
-                f"of the dataset's {self.input_width}-dim action"
+                f"of the dataset's {self.input_width}-dim action. Feed it the full {self.input_width}-dim "
+                "action of the dataset it was set up for; for a dataset with another action width, train "
+                "with an --action_keep_dims that fits it (`lerobot-ext inspect <dataset>` lists its dims)."
             )
         out = dict(transition)
         out[TransitionKey.ACTION] = action[..., : self.keep_dims]
@@ -145,7 +147,9 @@ class ActionPadStep(TransformStep):
         if action.shape[-1] != kept:
             raise ValueError(
                 f"the policy returned {action.shape[-1]} action dims; expected {kept} to pad back to "
-                f"the robot's {self.output_width}"
+                f"the robot's {self.output_width}. Load the policy with the policy_postprocessor.json "
+                "saved in the same checkpoint folder; a postprocessor from another run pads for another "
+                "policy's output."
             )
         fill = self._fill.to(device=action.device, dtype=action.dtype).expand(
             *action.shape[:-1], len(self.fill_values)
