@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 LOGGER_NAME = "lerobot_ext"
 
@@ -50,3 +51,18 @@ def setup_console_logging(level: int = logging.INFO) -> logging.Logger:
 
 def get_logger(name: str | None = None) -> logging.Logger:
     return logging.getLogger(LOGGER_NAME if name is None else f"{LOGGER_NAME}.{name}")
+
+
+def exit_code(command: Callable[[], object]) -> int:
+    """Run a CLI body: 0 when it returns, 2 with one logged line for an error of ours.
+
+    Our errors carry the fix in their message, so a traceback would only bury it.
+    """
+    from lerobot_ext.errors import LerobotExtError
+
+    try:
+        command()
+    except LerobotExtError as exc:
+        get_logger("cli").error("%s", exc)
+        return 2
+    return 0

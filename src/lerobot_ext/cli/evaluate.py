@@ -9,25 +9,20 @@ from __future__ import annotations
 
 import sys
 
-from lerobot_ext.console import get_logger
-from lerobot_ext.errors import LerobotExtError
+from lerobot_ext.console import exit_code
 from lerobot_ext.patches import EVAL_SEAMS, seams_applied
 from lerobot_ext.video_backend import quiet_torchcodec_fallback
-
-log = get_logger("cli")
 
 
 def main() -> int:
     quiet_torchcodec_fallback()
     from lerobot.scripts import lerobot_eval
 
-    try:
+    def evaluate() -> None:
         with seams_applied(EVAL_SEAMS, run=None):
             lerobot_eval.main()
-    except LerobotExtError as exc:
-        log.error("%s", exc)
-        return 2
-    return 0
+
+    return exit_code(evaluate)
 
 
 if __name__ == "__main__":

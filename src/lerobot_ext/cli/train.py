@@ -10,12 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from lerobot_ext.config import ExtTrainPipelineConfig
-from lerobot_ext.console import get_logger, setup_console_logging
-from lerobot_ext.errors import ConfigError, LerobotExtError
+from lerobot_ext.console import exit_code, setup_console_logging
+from lerobot_ext.errors import ConfigError
 from lerobot_ext.plugins import load_plugins
 from lerobot_ext.video_backend import quiet_torchcodec_fallback
-
-log = get_logger("cli")
 
 
 def parse_config(argv: Sequence[str]) -> ExtTrainPipelineConfig:
@@ -56,37 +54,35 @@ def _root_cause(error: BaseException | None) -> BaseException | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    setup_console_logging()
+    return exit_code(lambda: _train(list(sys.argv[1:] if argv is None else argv)))
+
+
+def _train(args: list[str]) -> None:
     from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv, switches_help
     from lerobot_ext.cli.listing import print_plugins
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    setup_console_logging()
-    try:
-        host = load_plugins()
-        if "--plugins" in args:
-            print_plugins(host, as_json="--json" in args)
-            return 0
-        quiet_torchcodec_fallback()
-        # What stock lerobot-train does first: import lerobot_policy_* & co. distributions.
-        from lerobot.utils.import_utils import register_third_party_plugins
+    host = load_plugins()
+    if "--plugins" in args:
+        print_plugins(host, as_json="--json" in args)
+        return
+    quiet_torchcodec_fallback()
+    # What stock lerobot-train does first: import lerobot_policy_* & co. distributions.
+    from lerobot.utils.import_utils import register_third_party_plugins
 
-        register_third_party_plugins()
-        args = normalize_argv(args)
-        if {"--help", "-h"} & set(args):
-            try:
-                parse_config(args)
-            finally:
-                print(switches_help())
-        check_unknown_flags(args)
-        cfg = parse_config(args)
+    register_third_party_plugins()
+    args = normalize_argv(args)
+    if {"--help", "-h"} & set(args):
+        try:
+            parse_config(args)
+        finally:
+            print(switches_help())
+    check_unknown_flags(args)
+    cfg = parse_config(args)
 
-        from lerobot_ext.training import run_training
+    from lerobot_ext.training import run_training
 
-        run_training(cfg, host)
-    except LerobotExtError as exc:
-        log.error("%s", exc)
-        return 2
-    return 0
+    run_training(cfg, host)
 
 
 if __name__ == "__main__":
