@@ -10,15 +10,15 @@ action feature instead; every other checkpoint is left to upstream unchanged.
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import functools
 import inspect
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .seam import Seam
+from .seam import Seam, seams_applied
 
 PAD_STEP = "lerobot_ext.transforms.steps.ActionPadStep"
 
@@ -36,19 +36,23 @@ def padded_action_width(pretrained_path: str | Path | None) -> int | None:
     return widths[0] if widths else None
 
 
-@contextlib.contextmanager
-def _actions_from_checkpoint(saved_actions: dict[str, Any]) -> Iterator[None]:
-    factory, original = INNER.resolve()
+def _checkpoint_actions(saved: dict[str, Any], width: int) -> Callable[..., Any]:
+    """A make_wrapper for INNER: the env's features, with its action replaced by ``saved``."""
 
-    def env_to_policy_features(env_cfg: Any) -> dict[str, Any]:
-        features = original(env_cfg)
-        return {**features, **saved_actions}
+    def make_inner(original: Callable[..., Any], run: Any) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def env_to_policy_features(env_cfg: Any) -> dict[str, Any]:
+            from lerobot.configs.types import FeatureType
 
-    factory.env_to_policy_features = env_to_policy_features
-    try:
-        yield
-    finally:
-        factory.env_to_policy_features = original
+            features = original(env_cfg)
+            actions = [ft.shape[-1] for ft in features.values() if ft.type is FeatureType.ACTION]
+            if actions != [width]:
+                return features  # not the robot the checkpoint pads for: upstream decides
+            return {**features, **saved}
+
+        return env_to_policy_features
+
+    return make_inner
 
 
 def make_wrapper(original: Callable[..., Any], run: Any = None) -> Callable[..., Any]:
@@ -57,23 +61,20 @@ def make_wrapper(original: Callable[..., Any], run: Any = None) -> Callable[...,
     @functools.wraps(original)
     def make_policy(*args: Any, **kwargs: Any) -> Any:
         from lerobot.configs.types import FeatureType
-        from lerobot.envs import env_to_policy_features
 
         arguments = signature.bind(*args, **kwargs).arguments
-        cfg, env_cfg = arguments["cfg"], arguments.get("env_cfg")
+        cfg = arguments["cfg"]
         width = padded_action_width(getattr(cfg, "pretrained_path", None))
-        if env_cfg is None or arguments.get("ds_meta") is not None or width is None:
+        if arguments.get("env_cfg") is None or arguments.get("ds_meta") is not None or width is None:
             return original(*args, **kwargs)
-        env_actions = [ft for ft in env_to_policy_features(env_cfg).values() if ft.type is FeatureType.ACTION]
-        if [ft.shape[-1] for ft in env_actions] != [width]:
-            return original(*args, **kwargs)  # not the robot it was trained for: upstream decides
         saved = {key: ft for key, ft in cfg.output_features.items() if ft.type is FeatureType.ACTION}
-        with _actions_from_checkpoint(saved):
+        inner = dataclasses.replace(INNER, make_wrapper=_checkpoint_actions(saved, width))
+        with seams_applied([inner], run=None):
             return original(*args, **kwargs)
 
     return make_policy
 
 
 SEAM = Seam("lerobot.scripts.lerobot_eval", "make_policy", ("0.6.1",), make_wrapper)
-# Swapped only while the wrapped make_policy builds such a checkpoint's policy.
-INNER = Seam("lerobot.policies.factory", "env_to_policy_features", ("0.6.1",), make_wrapper)
+# Wrapped only while the make_policy above builds a checkpoint whose postprocessor pads actions.
+INNER = Seam("lerobot.policies.factory", "env_to_policy_features", ("0.6.1",), _checkpoint_actions({}, 0))

@@ -28,7 +28,8 @@ class _StderrHandler(logging.StreamHandler):
 
     @stream.setter
     def stream(self, _value) -> None:
-        pass
+        """Ignored: StreamHandler.__init__ (and setStream) assign a fixed stream, which would stop
+        the handler from following a replaced ``sys.stderr`` (pytest's capsys, redirections)."""
 
 
 def setup_console_logging(level: int = logging.INFO) -> logging.Logger:
