@@ -380,7 +380,9 @@ def test_torchrun_writes_one_report_with_the_slowest_rank(bimodal_root, tmp_path
 
     assert summary["phases"]["step"]["mean_ms"] == pytest.approx(mean(reported, "step_ms"), rel=1e-3)
     assert summary["phases"]["hooks"]["mean_ms"] == pytest.approx(mean(reported, "hooks_ms"), rel=1e-3)
-    assert mean(1, "hooks_ms") >= 45 and mean(0, "hooks_ms") < 45  # each rank's own timings are kept
+    # Only rank 1 sleeps in its hook: a lower bound of that sleep there, and rank 0 below it, show
+    # each rank's own timings are kept (no upper bound on a wall time).
+    assert mean(1, "hooks_ms") >= 45 and mean(0, "hooks_ms") < mean(1, "hooks_ms")
     assert "slowest of 2 ranks: rank" in output  # the per-log-step lines too
 
 
