@@ -1,9 +1,10 @@
 """The seams lerobot-ext applies to upstream lerobot during a ``lerobot-train-ext`` run.
 
-One module per upstream name wrapped; each declares the lerobot (or accelerate/torch) versions it
-was checked against and raises :class:`lerobot_ext.errors.UpstreamChangedError`, naming the
-missing symbol, when upstream moved it. Upstream's code runs unmodified: every wrapper calls the
-original with the arguments it received.
+One module per upstream name wrapped (or per role, where the name differs between lerobot
+versions: a :class:`SeamTable`). Each seam states the tested lerobot versions it applies to and
+raises :class:`lerobot_ext.errors.UpstreamChangedError`, naming the missing symbol, the installed
+version and ``lerobot-ext doctor``, when upstream moved it. Upstream's code runs unmodified:
+every wrapper calls the original with the arguments it received.
 """
 
 from __future__ import annotations
@@ -17,32 +18,32 @@ from . import (
     cycle,
     eval_make_policy,
     init_logging,
-    load_training_state,
     make_policy,
     make_pre_post_processors,
     make_train_eval_datasets,
+    resume_step,
     save_checkpoint,
     should_save_checkpoint,
     update_policy,
 )
-from .seam import MethodSeam, Seam, seams_applied
+from .seam import MethodSeam, Seam, SeamTable, seams_applied
 
 if TYPE_CHECKING:
     from lerobot_ext.training import TrainingRun
 
-SEAMS: tuple[Seam, ...] = (
+SEAMS: tuple[Seam | SeamTable, ...] = (
     init_logging.SEAM,
     make_train_eval_datasets.SEAM,
     make_policy.SEAM,
     make_pre_post_processors.SEAM,
-    load_training_state.SEAM,
+    resume_step.SEAM,
     cycle.SEAM,
     update_policy.SEAM,
     should_save_checkpoint.SEAM,
     save_checkpoint.SEAM,
 )
 # lerobot-eval-ext wraps these in upstream's evaluation script instead.
-EVAL_SEAMS: tuple[Seam, ...] = (eval_make_policy.SEAM,)
+EVAL_SEAMS: tuple[Seam | SeamTable, ...] = (eval_make_policy.SEAM,)
 METHOD_SEAMS: tuple[MethodSeam, ...] = (*accelerator.METHOD_SEAMS, update_policy.OPTIMIZER_STEP)
 
 
@@ -55,4 +56,13 @@ def applied_seams(run: TrainingRun) -> Iterator[None]:
         yield
 
 
-__all__ = ["EVAL_SEAMS", "METHOD_SEAMS", "SEAMS", "MethodSeam", "Seam", "applied_seams", "seams_applied"]
+__all__ = [
+    "EVAL_SEAMS",
+    "METHOD_SEAMS",
+    "SEAMS",
+    "MethodSeam",
+    "Seam",
+    "SeamTable",
+    "applied_seams",
+    "seams_applied",
+]

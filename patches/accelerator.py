@@ -18,7 +18,7 @@ from .seam import MethodSeam
 if TYPE_CHECKING:
     from lerobot_ext.training import TrainingRun
 
-_CHECKED = ("1.15.0",)
+_CHECKED = ("1.16.0",)  # as lerobot 0.6.1 and 0.6.2 pin it
 END_TRAINING = MethodSeam("accelerate.Accelerator", "end_training", _CHECKED, "accelerate")
 WAIT_FOR_EVERYONE = MethodSeam("accelerate.Accelerator", "wait_for_everyone", _CHECKED, "accelerate")
 BACKWARD = MethodSeam("accelerate.Accelerator", "backward", _CHECKED, "accelerate")

@@ -36,4 +36,4 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return cycle
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "cycle", ("0.6.1",), make_wrapper)
+SEAM = Seam("lerobot.scripts.lerobot_train", "cycle", make_wrapper)

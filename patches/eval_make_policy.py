@@ -75,6 +75,8 @@ def make_wrapper(original: Callable[..., Any], run: Any = None) -> Callable[...,
     return make_policy
 
 
-SEAM = Seam("lerobot.scripts.lerobot_eval", "make_policy", ("0.6.1",), make_wrapper)
+SEAM = Seam(
+    "lerobot.scripts.lerobot_eval", "make_policy", make_wrapper, parameters=("cfg", "env_cfg", "ds_meta")
+)
 # Wrapped only while the make_policy above builds a checkpoint whose postprocessor pads actions.
-INNER = Seam("lerobot.policies.factory", "env_to_policy_features", ("0.6.1",), _checkpoint_actions({}, 0))
+INNER = Seam("lerobot.policies.factory", "env_to_policy_features", _checkpoint_actions({}, 0))

@@ -31,4 +31,4 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return init_logging
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "init_logging", ("0.6.1",), make_wrapper)
+SEAM = Seam("lerobot.scripts.lerobot_train", "init_logging", make_wrapper)

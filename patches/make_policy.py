@@ -31,4 +31,4 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return make_policy
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "make_policy", ("0.6.1",), make_wrapper)
+SEAM = Seam("lerobot.scripts.lerobot_train", "make_policy", make_wrapper, parameters=("cfg", "ds_meta"))

@@ -50,4 +50,4 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return make_pre_post_processors
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "make_pre_post_processors", ("0.6.1",), make_wrapper)
+SEAM = Seam("lerobot.scripts.lerobot_train", "make_pre_post_processors", make_wrapper)

@@ -25,4 +25,4 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return make_train_eval_datasets
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "make_train_eval_datasets", ("0.6.1",), make_wrapper)
+SEAM = Seam("lerobot.scripts.lerobot_train", "make_train_eval_datasets", make_wrapper)

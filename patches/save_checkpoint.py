@@ -2,7 +2,14 @@
 
 Upstream writes ``checkpoints/<step>/`` in place; a crash or a full disk halfway leaves a
 directory that looks like a checkpoint but is not. We let upstream write into
-``<step>.partial/`` and rename it to ``<step>/`` only once everything is on disk.
+``<step>.partial/`` and, in the main process, rename it to ``<step>/`` once ``save_checkpoint``
+has returned.
+
+lerobot 0.6.1 calls it in the main process only. From 0.6.2 every rank calls it (sharded DCP
+saves are collective) and it ends with a barrier, so when it returns in the main process every
+rank's files are in ``<step>.partial/``. What 0.6.2 writes after it - the EMA weights
+(``pretrained_model_ema/``, ``training_state/ema_state.pt``) - goes into ``<step>/`` before
+upstream moves ``checkpoints/last`` to it: ``last`` only ever points at a complete checkpoint.
 """
 
 from __future__ import annotations
@@ -20,6 +27,18 @@ if TYPE_CHECKING:
     from lerobot_ext.training import TrainingRun
 
 
+def commit(partial: Path, final: Path) -> None:
+    """Put the finished ``partial`` in place of ``final`` (replacing an older save of that step)."""
+    if final.exists():  # the same step saved again (e.g. a resumed run re-saving its last step)
+        stale = final.with_name(final.name + ".stale")
+        shutil.rmtree(stale, ignore_errors=True)
+        final.rename(stale)
+        partial.rename(final)
+        shutil.rmtree(stale, ignore_errors=True)
+    else:
+        partial.rename(final)
+
+
 def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[..., Any]:
     signature = inspect.signature(original)
 
@@ -28,20 +47,17 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
         bound = signature.bind(*args, **kwargs)
         final = Path(bound.arguments["checkpoint_dir"])
         partial = final.with_name(final.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
+        main = run.rank == 0
+        if main:
+            shutil.rmtree(partial, ignore_errors=True)  # left by a save that crashed
         bound.arguments["checkpoint_dir"] = partial
-        result = original(*bound.args, **bound.kwargs)
-        if final.exists():  # the same step saved again (e.g. a resumed run re-saving its last step)
-            stale = final.with_name(final.name + ".stale")
-            shutil.rmtree(stale, ignore_errors=True)
-            final.rename(stale)
-            partial.rename(final)
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            partial.rename(final)
+        with run.inside_checkpoint_save():
+            result = original(*bound.args, **bound.kwargs)
+        if main:
+            commit(partial, final)
         return result
 
     return save_checkpoint
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "save_checkpoint", ("0.6.1",), make_wrapper)
+SEAM = Seam("lerobot.scripts.lerobot_train", "save_checkpoint", make_wrapper, parameters=("checkpoint_dir",))

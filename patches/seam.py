@@ -1,27 +1,54 @@
-"""What a seam is, and how the seams are put in place for one run and taken out again."""
+"""What a seam is, how a seam is chosen for the installed lerobot, and how seams are put in place
+for one run and taken out again."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from lerobot_ext.errors import UpstreamChangedError
+from lerobot_ext.upstream.versions import (
+    DOCTOR_HINT,
+    INSTALL_HINT,
+    TESTED,
+    for_installed,
+    installed_version,
+    is_tested,
+)
 
 if TYPE_CHECKING:
     from lerobot_ext.training import TrainingRun
 
-SUPPORTED_LEROBOT = ">=0.6.1,<0.7"
+ALL_TESTED = tuple(TESTED)
 
 
-def installed_version(distribution: str) -> str:
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return "not installed"
+def upstream_changed(distribution: str, target: str, what: str) -> UpstreamChangedError:
+    """The error for an upstream name that is not where lerobot-ext expects it.
+
+    It names the installed version, says whether that version is one lerobot-ext is tested
+    with, and points to ``lerobot-ext doctor``.
+    """
+    installed = installed_version(distribution)
+    if distribution != "lerobot":
+        tested = "lerobot-ext uses it as the installed lerobot pins it"
+    elif is_tested(installed):
+        tested = (
+            f"{installed} is a tested version, so this lerobot install differs from the release "
+            "(reinstall it)"
+        )
+    else:
+        tested = (
+            f"lerobot {installed} is not a version lerobot-ext is tested with ({', '.join(TESTED)}); "
+            f"install one: {INSTALL_HINT}"
+        )
+    return UpstreamChangedError(
+        f"{distribution} {installed} has no {target} ({what}), which lerobot-ext relies on. {tested}; "
+        f"{DOCTOR_HINT}."
+    )
 
 
 @dataclass(frozen=True)
@@ -30,12 +57,16 @@ class Seam:
 
     ``make_wrapper(original, run)`` returns the replacement; it must call ``original`` with the
     arguments it was given, so upstream's behaviour is unchanged unless a plugin asks otherwise.
+    ``parameters`` are the upstream arguments the wrapper reads by name: they are part of what
+    lerobot-ext relies on, and checked with the name. ``versions`` are the tested lerobot
+    versions this target exists on (see :class:`SeamTable` for one that differs).
     """
 
     module: str
     name: str
-    checked_against: tuple[str, ...]
     make_wrapper: Callable[[Callable[..., Any], TrainingRun], Callable[..., Any]]
+    parameters: tuple[str, ...] = ()
+    versions: tuple[str, ...] = ALL_TESTED
     distribution: str = "lerobot"
 
     @property
@@ -47,18 +78,48 @@ class Seam:
         try:
             module = importlib.import_module(self.module)
         except ImportError as exc:
-            raise self._moved(f"module {self.module} cannot be imported ({exc})") from exc
+            raise upstream_changed(
+                self.distribution, self.target, f"cannot import {self.module}: {exc}"
+            ) from exc
         if not hasattr(module, self.name):
-            raise self._moved(f"{self.module} has no attribute '{self.name}'")
-        return module, getattr(module, self.name)
+            raise upstream_changed(self.distribution, self.target, f"{self.module} has no '{self.name}'")
+        value = getattr(module, self.name)
+        missing = _missing_parameters(value, self.parameters)
+        if missing:
+            raise upstream_changed(self.distribution, self.target, f"it no longer takes {', '.join(missing)}")
+        return module, value
 
-    def _moved(self, what: str) -> UpstreamChangedError:
-        return UpstreamChangedError(
-            f"{self.distribution} {installed_version(self.distribution)} moved {self.target}: {what}. "
-            f"lerobot-ext wraps this name and was checked against {self.distribution} "
-            f"{', '.join(self.checked_against)} (supported: lerobot{SUPPORTED_LEROBOT}); "
-            f"install a supported version, e.g. pip install 'lerobot[training,diffusion]{SUPPORTED_LEROBOT}'."
-        )
+    def current(self) -> Seam:
+        return self
+
+
+@dataclass(frozen=True)
+class SeamTable:
+    """One role played by different upstream names in different lerobot versions.
+
+    ``rows`` maps the first lerobot version a seam applies to, to that seam; the installed
+    version picks its row (:func:`lerobot_ext.upstream.versions.for_installed`).
+    """
+
+    role: str
+    rows: Mapping[str, Seam]
+
+    def current(self) -> Seam:
+        return for_installed(self.rows)
+
+    @property
+    def target(self) -> str:
+        return self.current().target
+
+
+def _missing_parameters(function: Any, parameters: Sequence[str]) -> list[str]:
+    if not parameters:
+        return []
+    try:
+        names = set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return list(parameters)
+    return [name for name in parameters if name not in names]
 
 
 @dataclass(frozen=True)
@@ -79,16 +140,12 @@ class MethodSeam:
         try:
             cls = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError) as exc:
-            raise self._moved(f"{self.cls} cannot be imported ({exc})") from exc
+            raise upstream_changed(
+                self.distribution, self.target, f"{self.cls} cannot be imported: {exc}"
+            ) from exc
         if not callable(getattr(cls, self.name, None)):
-            raise self._moved(f"{self.cls} has no method '{self.name}'")
+            raise upstream_changed(self.distribution, self.target, f"{self.cls} has no method '{self.name}'")
         return cls
-
-    def _moved(self, what: str) -> UpstreamChangedError:
-        return UpstreamChangedError(
-            f"{self.distribution} {installed_version(self.distribution)} changed {self.target}: {what}. "
-            f"lerobot-ext was checked against {self.distribution} {', '.join(self.checked_against)}."
-        )
 
     def wrap(
         self, obj: Any, make_wrapper: Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -105,13 +162,14 @@ class MethodSeam:
 
 
 @contextlib.contextmanager
-def seams_applied(seams: Sequence[Seam], run: TrainingRun | None) -> Iterator[None]:
+def seams_applied(seams: Sequence[Seam | SeamTable], run: TrainingRun | None) -> Iterator[None]:
     """Install every seam for the duration of the block; restore the originals afterwards."""
-    resolved = [(seam, *seam.resolve()) for seam in seams]  # fail before changing anything
+    chosen = [seam.current() for seam in seams]
+    resolved = [(seam, *seam.resolve()) for seam in chosen]  # fail before changing anything
     installed: list[tuple[Any, str, Any]] = []
     try:
         for seam, module, original in resolved:
-            setattr(module, seam.name, seam.make_wrapper(original, run))
+            setattr(module, seam.name, seam.make_wrapper(original, run))  # type: ignore[arg-type]
             installed.append((module, seam.name, original))
         yield
     finally:

@@ -31,4 +31,4 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return should_save_checkpoint
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "should_save_checkpoint", ("0.6.1",), make_wrapper)
+SEAM = Seam("lerobot.scripts.lerobot_train", "should_save_checkpoint", make_wrapper, parameters=("step",))

@@ -64,4 +64,6 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return update_policy
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "update_policy", ("0.6.1",), make_wrapper)
+SEAM = Seam(
+    "lerobot.scripts.lerobot_train", "update_policy", make_wrapper, parameters=("train_metrics", "optimizer")
+)

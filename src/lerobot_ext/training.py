@@ -8,7 +8,8 @@ transforms, the step clock) and fires the lifecycle hooks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,8 @@ class TrainingRun:
         self.adapter: RobotAdapter | None = None
         self.transforms: AppliedTransforms | None = None
         self.pending_checkpoint: int | None = None
+        # True while upstream's save_checkpoint runs: its own barriers do not complete the save.
+        self.saving_checkpoint = False
         self.ended = False
         # Undo functions of the method seams put on upstream objects during the run.
         self.undo_instance_seams: list[Callable[[], None]] = []
@@ -98,8 +101,17 @@ class TrainingRun:
                 world_size=self.world_size,
             )
 
+    @contextlib.contextmanager
+    def inside_checkpoint_save(self) -> Iterator[None]:
+        self.saving_checkpoint = True
+        try:
+            yield
+        finally:
+            self.saving_checkpoint = False
+
     def checkpoint_barrier_passed(self) -> None:
-        if self.pending_checkpoint is None:
+        """The first barrier after a save (not one inside it) is where every rank knows it is complete."""
+        if self.pending_checkpoint is None or self.saving_checkpoint:
             return
         from lerobot.common.train_utils import get_step_checkpoint_dir
 

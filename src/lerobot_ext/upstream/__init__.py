@@ -1,0 +1,1 @@
+"""What lerobot-ext needs from upstream lerobot: the tested versions and every name it relies on."""
