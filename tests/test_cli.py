@@ -10,7 +10,7 @@ from helpers import dataset_flags, run_cli, train_in_process
 
 from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv
 from lerobot_ext.errors import UnknownFlagError
-from lerobot_ext.video_backend import _MARKER, _UPSTREAM_LOGGER, _DropTorchcodecFallbackWarning
+from lerobot_ext.video_backend import _UPSTREAM_LOGGER, MARKER, _DropTorchcodecFallbackWarning
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_plugins_listing_from_the_command_line():
 
 def test_torchcodec_fallback_warning_is_dropped():
     record = logging.LogRecord(
-        _UPSTREAM_LOGGER, logging.WARNING, __file__, 1, f"traceback...\n{_MARKER}. Falling back", None, None
+        _UPSTREAM_LOGGER, logging.WARNING, __file__, 1, f"traceback...\n{MARKER}. Falling back", None, None
     )
     assert _DropTorchcodecFallbackWarning().filter(record) is False
     other = logging.LogRecord(_UPSTREAM_LOGGER, logging.WARNING, __file__, 1, "something else", None, None)
@@ -156,7 +156,7 @@ def test_a_run_prints_one_line_about_torchcodec_at_most(bimodal_root, tmp_path):
     ]
     result = run_cli(["lerobot-train-ext", *args])
     output = result.stdout + result.stderr
-    assert "libtorchcodec" not in output and _MARKER not in output
+    assert "libtorchcodec" not in output and MARKER not in output
     notices = [line for line in output.splitlines() if "torchcodec is installed but cannot load" in line]
     assert len(notices) == (0 if torchcodec_loadable() else 1)
 

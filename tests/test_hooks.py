@@ -42,6 +42,10 @@ class Recorder:
         self._record("register_transforms", register=register)
 
     @hookimpl
+    def register_upstream_names(self, register):
+        self._record("register_upstream_names", register=register)
+
+    @hookimpl
     def configure(self, cfg):
         self._record("configure", cfg=cfg)
 
@@ -104,7 +108,7 @@ def _train(
 def test_the_recorder_covers_every_hookspec() -> None:
     implemented = sorted(name for name in vars(Recorder) if name in HOOK_NAMES)
     assert implemented == HOOK_NAMES
-    assert len(HOOK_NAMES) == 12  # 3 registration, 3 transforming, 6 lifecycle
+    assert len(HOOK_NAMES) == 13  # 4 registration, 3 transforming, 6 lifecycle
 
 
 def test_every_hook_fires_in_order_with_documented_arguments(
@@ -120,6 +124,7 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "register_policies",
         "register_robot_adapters",
         "register_transforms",
+        "register_upstream_names",
         "configure",
         "step_phase_timing",
         "configure_policy",

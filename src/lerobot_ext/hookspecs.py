@@ -94,6 +94,22 @@ def register_transforms(register: Callable[[DataTransform], None]) -> None:
     """
 
 
+@hookspec
+def register_upstream_names(register: Callable[..., None]) -> None:
+    """Declare the upstream names (lerobot modules, classes, functions, methods) a plugin relies on.
+
+    Called once per process after plugins load. ``lerobot-ext doctor`` checks each declared name
+    on the installed lerobot and shows it with the plugin's name, so an upstream release that
+    moves one is reported before a run fails on it.
+
+    :param register: call ``register(path, why)`` per name, ``path`` a dotted path such as
+        ``"lerobot.policies.diffusion.modeling_diffusion.DiffusionModel._prepare_global_conditioning"``
+        (the longest importable module, then attributes) and ``why`` what the plugin uses it for.
+        ``register(path, why, parameters=("name", ...))`` also checks that the callable still
+        takes those arguments by name. Several plugins may declare the same name.
+    """
+
+
 # --------------------------------------------------------------------------- transforming
 
 

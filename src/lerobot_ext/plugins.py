@@ -184,6 +184,7 @@ class PluginHost:
             ("register_policies", "policies"),
             ("register_robot_adapters", "robot_adapters"),
             ("register_transforms", "transforms"),
+            ("register_upstream_names", "upstream_names"),
         ):
             caller = getattr(self.pm.hook, hook_name)
             # Registration order is plugin order, so listings and conflict messages are stable.
@@ -199,7 +200,7 @@ class PluginHost:
                     raise PluginLoadError(
                         f"plugin '{plugin_name}' failed in {hook_name}: {type(exc).__name__}: {exc}"
                     ) from exc
-                if plugin_name in infos:
+                if plugin_name in infos and kind != "upstream_names":
                     infos[plugin_name].registered.setdefault(kind, [])
                     infos[plugin_name].registered[kind] = self.registry.names_of(kind, plugin_name)
 

@@ -23,11 +23,20 @@ class Registry:
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, tuple[str, Any]]] = {kind: {} for kind in KINDS}
+        #: Upstream names the plugins rely on (``register_upstream_names``); several plugins may
+        #: rely on one name, so these are a list, not claimed names.
+        self.upstream_names: list[Any] = []
 
     # ----------------------------------------------------------------- registering
 
     def register_function(self, kind: str, plugin_name: str) -> Callable[..., None]:
         """The ``register`` callable handed to ``plugin_name``'s ``register_<kind>`` hook."""
+        if kind == "upstream_names":
+
+            def register_upstream_name(path: str, why: str, parameters: tuple[str, ...] = ()) -> None:
+                self.add_upstream_name(plugin_name, path, why, parameters)
+
+            return register_upstream_name
         if kind == "policies":
 
             def register_policy(name: str, config_class: type) -> None:
@@ -86,6 +95,18 @@ class Registry:
         if not isinstance(name, str) or not name:
             raise PluginHookError(f"plugin '{plugin_name}' registered {obj!r} without a `name`")
         self._claim(kind, plugin_name, name, obj)
+
+    def add_upstream_name(self, plugin_name: str, path: str, why: str, parameters: tuple[str, ...]) -> None:
+        from lerobot_ext.upstream.names import UpstreamName
+
+        if not isinstance(path, str) or not path or not isinstance(why, str):
+            raise PluginHookError(
+                f"plugin '{plugin_name}' registered upstream name {path!r} ({why!r}); expected "
+                "register('package.module.Name', 'what the plugin uses it for')"
+            )
+        self.upstream_names.append(
+            UpstreamName(path, why, parameters=tuple(parameters), relied_on_by=plugin_name)
+        )
 
     # ----------------------------------------------------------------- reading
 

@@ -15,7 +15,7 @@ import logging
 from lerobot_ext.console import get_logger
 
 _UPSTREAM_LOGGER = "lerobot.utils.import_utils"
-_MARKER = "'torchcodec' is installed but cannot be loaded"
+MARKER = "'torchcodec' is installed but cannot be loaded"
 
 
 @functools.cache
@@ -31,7 +31,7 @@ def torchcodec_loadable() -> bool:
 
 class _DropTorchcodecFallbackWarning(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return _MARKER not in record.getMessage()
+        return MARKER not in record.getMessage()
 
 
 def quiet_torchcodec_fallback() -> str | None:

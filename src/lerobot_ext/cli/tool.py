@@ -3,6 +3,7 @@
 lerobot-ext demo-dataset --layout robocasa --root DIR   write a small demo dataset
 lerobot-ext inspect DIR [--state_filtered_keys=[...]] [--action_keep_dims=N]
 lerobot-ext plugins [--json]                            same as lerobot-train-ext --plugins
+lerobot-ext doctor [--json] [-v]                        is the installed lerobot supported?
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list the loaded lerobot-ext plugins")
     plugins.add_argument("--json", action="store_true")
+
+    doctor = sub.add_parser(
+        "doctor", help="check that the installed lerobot has every name lerobot-ext relies on"
+    )
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("-v", "--verbose", action="store_true", help="say what each name is used for")
     return parser
 
 
@@ -84,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lerobot_ext.plugins import load_plugins
 
         host = load_plugins()
+        if args.command == "doctor":
+            from lerobot_ext.cli import doctor
+
+            return doctor.main(as_json=args.json, verbose=args.verbose, host=host)
         if args.command == "plugins":
             from lerobot_ext.cli.listing import print_plugins
 

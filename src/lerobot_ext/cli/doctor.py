@@ -1,0 +1,142 @@
+"""``lerobot-ext doctor``: is the installed lerobot one lerobot-ext supports, and if not, what then.
+
+One screen: the installed versions, whether lerobot's is a tested one, every upstream name
+lerobot-ext and its loaded plugins rely on (found, or what moved), and what to do. Exit status 0
+when every name is found, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from lerobot_ext import __version__
+from lerobot_ext.plugins import PluginHost
+from lerobot_ext.upstream.names import UpstreamName, all_names
+from lerobot_ext.upstream.versions import (
+    INSTALL_HINT,
+    SUPPORTED_RANGE,
+    TESTED,
+    installed_lerobot,
+    installed_version,
+    is_tested,
+    status_line,
+)
+
+OTHER_DISTRIBUTIONS = ("torch", "accelerate", "draccus", "pluggy", "torchcodec", "av")
+
+
+@dataclass
+class Diagnosis:
+    lerobot: str
+    tested: bool
+    versions: dict[str, str]
+    plugins: dict[str, str]
+    checked: list[tuple[UpstreamName, str | None]] = field(default_factory=list)
+
+    @property
+    def moved(self) -> list[tuple[UpstreamName, str]]:
+        return [(name, problem) for name, problem in self.checked if problem is not None]
+
+    @property
+    def ok(self) -> bool:
+        return not self.moved
+
+    def advice(self) -> str:
+        if self.ok and self.tested:
+            return (
+                f"lerobot {self.lerobot} is supported: it is a tested version and every name "
+                "lerobot-ext relies on is where it expects."
+            )
+        if self.ok:
+            return (
+                f"lerobot {self.lerobot} is not a tested version ({', '.join(TESTED)}), but every name "
+                "lerobot-ext relies on is present, so it will probably work; for a tested setup: "
+                f"{INSTALL_HINT}"
+            )
+        owners = sorted({name.relied_on_by for name, _ in self.moved})
+        what = (
+            "lerobot-train-ext will stop at the first one"
+            if "lerobot-ext" in owners
+            else f"plugin(s) {', '.join(owners)} will fail"
+        )
+        if self.tested:
+            fix = "this lerobot install differs from the release: reinstall it"
+        else:
+            fix = f"install a tested lerobot: {INSTALL_HINT}"
+        return f"{len(self.moved)} of {len(self.checked)} names are missing, so {what}; {fix}."
+
+    def as_dict(self) -> dict:
+        return {
+            "lerobot": self.lerobot,
+            "tested": self.tested,
+            "tested_versions": TESTED,
+            "supported_range": SUPPORTED_RANGE,
+            "versions": self.versions,
+            "plugins": self.plugins,
+            "names": [
+                {
+                    "path": name.path,
+                    "kind": name.kind,
+                    "relied_on_by": name.relied_on_by,
+                    "why": name.why,
+                    "found": problem is None,
+                    "problem": problem,
+                }
+                for name, problem in self.checked
+            ],
+            "ok": self.ok,
+            "advice": self.advice(),
+        }
+
+
+def diagnose(host: PluginHost) -> Diagnosis:
+    lerobot = installed_lerobot()
+    versions = {
+        "lerobot-ext": __version__,
+        "python": platform.python_version(),
+        **{name: installed_version(name) for name in OTHER_DISTRIBUTIONS},
+    }
+    plugins = {
+        info.name: info.status if info.status != "failed" else f"failed ({info.error})" for info in host.infos
+    }
+    diagnosis = Diagnosis(lerobot, is_tested(lerobot), versions, plugins)
+    diagnosis.checked = [(name, name.problem()) for name in all_names(host)]
+    return diagnosis
+
+
+def print_diagnosis(diagnosis: Diagnosis, out: TextIO | None = None, verbose: bool = False) -> None:
+    out = out or sys.stdout
+    write = lambda line="": out.write(line + "\n")  # noqa: E731
+    write(f"lerobot-ext {__version__} doctor")
+    write(f"  {status_line(diagnosis.lerobot)}")
+    write("  " + ", ".join(f"{k} {v}" for k, v in diagnosis.versions.items() if k != "lerobot-ext"))
+    write("  plugins: " + (", ".join(f"{k} ({v})" for k, v in diagnosis.plugins.items()) or "none"))
+    write()
+    write(f"upstream names lerobot-ext relies on ({len(diagnosis.checked)}):")
+    width = max((len(name.path) for name, _ in diagnosis.checked), default=10)
+    for name, problem in diagnosis.checked:
+        mark = "ok   " if problem is None else "MOVED"
+        owner = "" if name.relied_on_by == "lerobot-ext" else f"  [plugin {name.relied_on_by}]"
+        write(f"  {mark}  {name.kind:<9} {name.path:<{width}}{owner}".rstrip())
+        if problem is not None:
+            write(f"         -> {problem}")
+        if verbose or problem is not None:
+            write(f"         used for: {name.why}")
+    write()
+    write(("ok: " if diagnosis.ok else "PROBLEM: ") + diagnosis.advice())
+
+
+def main(as_json: bool = False, verbose: bool = False, host: PluginHost | None = None) -> int:
+    from lerobot_ext.plugins import load_plugins
+
+    diagnosis = diagnose(host if host is not None else load_plugins())
+    if as_json:
+        json.dump(diagnosis.as_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_diagnosis(diagnosis, verbose=verbose)
+    return 0 if diagnosis.ok else 1
