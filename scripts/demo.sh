@@ -7,9 +7,11 @@
 #      --state_filtered_keys, --action_keep_dims and --profile,
 #   5. load the checkpoint like a robot would and act on a full 53-D observation.
 # Everything goes under ./demo (or $DEMO_DIR). Extra arguments are passed to lerobot-train-ext.
+# LEROBOT=head runs it on upstream's development head (.venv-head) instead of the release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+venv=.venv; [ "${LEROBOT:-release}" = head ] && venv=.venv-head
 export HF_HUB_OFFLINE=1 WANDB_MODE=disabled
 demo=${DEMO_DIR:-demo}
 data="$demo/robocasa_pnp"
@@ -17,15 +19,15 @@ run="$demo/outputs/flow"
 filter="[robot0_base_pos,robot0_base_quat,robot0_base_to_eef_pos,robot0_base_to_eef_quat,robot0_joint_vel,robot0_gripper_qvel]"
 
 if [ ! -f "$data/meta/info.json" ]; then
-  .venv/bin/lerobot-ext demo-dataset --layout robocasa --root "$data" --episodes 12 --frames 40
+  $venv/bin/lerobot-ext demo-dataset --layout robocasa --root "$data" --episodes 12 --frames 40
 fi
 
 echo; echo "== lerobot-ext inspect $data"
-.venv/bin/lerobot-ext inspect "$data" --summary --state_filtered_keys="$filter" --action_keep_dims=7
+$venv/bin/lerobot-ext inspect "$data" --summary --state_filtered_keys="$filter" --action_keep_dims=7
 
 echo; echo "== lerobot-train-ext: the users' flow command, sized for a CPU"
 rm -rf "$run"
-.venv/bin/lerobot-train-ext \
+$venv/bin/lerobot-train-ext \
   --dataset.repo_id=kitchen_pnp/demo --dataset.root="$data" \
   --policy.type=flow --policy.horizon=8 --policy.n_action_steps=7 --policy.drop_n_last_frames=0 \
   --policy.vision_backbone=resnet18 --policy.crop_shape=[56,56] \
@@ -37,5 +39,5 @@ rm -rf "$run"
   --policy.push_to_hub=false --wandb.enable=false --profile --profile.warmup_steps=5 "$@"
 
 echo; echo "== the checkpoint on a full robot observation (examples/deploy_checkpoint.py)"
-.venv/bin/python examples/deploy_checkpoint.py "$run/checkpoints/last/pretrained_model" "$data" --frame 10
+$venv/bin/python examples/deploy_checkpoint.py "$run/checkpoints/last/pretrained_model" "$data" --frame 10
 echo; echo "profile report, steps and chart: $run/profile/"

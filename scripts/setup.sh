@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Create .venv with Python 3.12 and install lerobot-ext, the flow policy plugin and the test
-# tools. Idempotent: re-installs only when a pyproject.toml changed since the last install.
+# Create a Python 3.12 virtual environment and install lerobot-ext, the flow policy plugin and
+# the test tools into it. Idempotent: re-installs only when a pyproject.toml changed.
+#
+#   scripts/setup.sh                 .venv       lerobot release from PyPI (0.6.1)
+#   LEROBOT=head scripts/setup.sh    .venv-head  upstream's development head (0.6.2, 7427f318)
+#
+# The head is a wheel built from upstream's commit (shared/upstream/lerobot-head-*/); set
+# LEROBOT_HEAD_WHEEL=/path/to/lerobot-*.whl if it is somewhere else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,23 +14,45 @@ find_python() {
   for candidate in "${PYTHON:-}" python3.12 "$(command -v pyenv >/dev/null 2>&1 && pyenv root)/versions/3.12"*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do
     [ -n "$candidate" ] || continue
     if "$candidate" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else 1)' >/dev/null 2>&1; then
-      echo "$candidate"
+      # pyenv shims resolve lazily; hand out the interpreter itself.
+      "$candidate" -c 'import sys; print(sys.executable)'
       return 0
     fi
   done
   return 1
 }
 
-if [ ! -x .venv/bin/python ]; then
+head_wheel() {
+  if [ -n "${LEROBOT_HEAD_WHEEL:-}" ]; then echo "$LEROBOT_HEAD_WHEEL"; return 0; fi
+  local top; top=$(git rev-parse --show-toplevel 2>/dev/null || pwd)
+  for dir in "$top/../shared/upstream" "$top/../../shared/upstream" /work/shared/upstream; do
+    for wheel in "$dir"/lerobot-head-*/lerobot-*.whl; do
+      [ -f "$wheel" ] && { realpath "$wheel"; return 0; }
+    done
+  done
+  return 1
+}
+
+case "${LEROBOT:-release}" in
+  release) venv=.venv; lerobot_requirement="" ;;
+  head)
+    venv=.venv-head
+    wheel=$(head_wheel) || { echo "LEROBOT=head: no lerobot head wheel found (looked in ../shared/upstream/lerobot-head-*/); set LEROBOT_HEAD_WHEEL=/path/to/lerobot-0.6.2-py3-none-any.whl" >&2; exit 1; }
+    lerobot_requirement="lerobot[training,diffusion] @ file://$wheel" ;;
+  *) echo "LEROBOT=${LEROBOT} is not one of: release, head" >&2; exit 1 ;;
+esac
+
+if [ ! -x "$venv/bin/python" ]; then
   PY=$(find_python) || { echo "lerobot-ext needs Python 3.12 (lerobot 0.6 requires it); set PYTHON=/path/to/python3.12" >&2; exit 1; }
-  echo "creating .venv with $PY"
-  "$PY" -m venv .venv
+  echo "creating $venv with $PY"
+  "$PY" -m venv "$venv"
 fi
 
-stamp=.venv/.lerobot-ext-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ plugins/lerobot_policy_flow/pyproject.toml -nt "$stamp" ]; then
-  echo "installing lerobot-ext and its plugins into .venv (first time: a few minutes)"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test]" -e plugins/lerobot_policy_flow
-  touch "$stamp"
+stamp="$venv/.lerobot-ext-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ plugins/lerobot_policy_flow/pyproject.toml -nt "$stamp" ] \
+   || [ "$(cat "$stamp")" != "$lerobot_requirement" ]; then
+  echo "installing lerobot-ext and its plugins into $venv (first time: a few minutes)"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  "$venv/bin/python" -m pip install --quiet ${lerobot_requirement:+"$lerobot_requirement"} -e ".[test]" -e plugins/lerobot_policy_flow
+  echo "$lerobot_requirement" > "$stamp"
 fi
