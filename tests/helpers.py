@@ -101,7 +101,7 @@ def train_in_process(args: list[str]) -> int:
         sys.argv = saved
 
 
-def load_weights(checkpoint: Path) -> dict[str, Any]:
+def load_weights(checkpoint: Path, model: str = "pretrained_model") -> dict[str, Any]:
     from safetensors.torch import load_file
 
-    return load_file(str(checkpoint / "pretrained_model" / "model.safetensors"))
+    return load_file(str(checkpoint / model / "model.safetensors"))

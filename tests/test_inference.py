@@ -15,6 +15,8 @@ import types
 import pytest
 from helpers import IMAGE_FLAGS, REPO, TINY_DIFFUSION, USERS_FILTER, dataset_flags, train_in_process
 
+from lerobot_ext.upstream.versions import for_installed
+
 CAMERAS = ("robot0_agentview_left", "robot0_agentview_right", "robot0_eye_in_hand")
 
 DEPLOY = """
@@ -89,6 +91,11 @@ POLICIES = {
 }
 
 
+# Where lerobot has EMA of the weights (0.6.2), the flow run keeps a shadow too: its separately
+# saved pretrained_model_ema/ must carry the transform steps just like pretrained_model/.
+EMA = for_installed({"0.6.1": {}, "0.6.2": {"flow": ["--ema.enable=true"]}})
+
+
 def deploy(checkpoint) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", DEPLOY, str(checkpoint)], capture_output=True, text=True, timeout=300
@@ -108,16 +115,19 @@ def test_checkpoint_takes_full_observation_and_returns_full_action(policy, roboc
         f"--output_dir={out}",
         f"--state_filtered_keys={USERS_FILTER}",
         "--action_keep_dims=7",
+        *EMA.get(policy, []),
     ]
     assert train_in_process(args) == 0
-    result = deploy(out / "checkpoints" / "last" / "pretrained_model")
-    assert result["ext_imported_before_loading"] is False
-    assert result["state_into_policy"] == [1, 30]
-    (action,) = result["action"]
-    assert len(action) == 12
-    assert action[7:] == [0.0, 0.0, 0.0, 0.0, -1.0]  # the recorded constants, exactly
-    assert any(abs(a) > 1e-6 for a in action[:7])  # the kept dims come from the policy
-    assert "expects the robot's full 53-dim state" in result["wrong_width_error"]
+    models = ["pretrained_model", *(["pretrained_model_ema"] if policy in EMA else [])]
+    for model in models:
+        result = deploy(out / "checkpoints" / "last" / model)
+        assert result["ext_imported_before_loading"] is False
+        assert result["state_into_policy"] == [1, 30]
+        (action,) = result["action"]
+        assert len(action) == 12
+        assert action[7:] == [0.0, 0.0, 0.0, 0.0, -1.0]  # the recorded constants, exactly
+        assert any(abs(a) > 1e-6 for a in action[:7])  # the kept dims come from the policy
+        assert "expects the robot's full 53-dim state" in result["wrong_width_error"]
     if policy == "flow":
         # The README's deploy example, on the checkpoint the demo's policy type writes (run once:
         # it is the same loading path the fresh-process check above already covers per policy).

@@ -23,8 +23,22 @@ from lerobot_ext import hookimpl
 from lerobot_ext.profiling.advice import RunSettings, advice, verdict
 from lerobot_ext.profiling.plugin import plugin as profiler
 from lerobot_ext.profiling.stats import PhaseStats
+from lerobot_ext.upstream.versions import for_installed
 
 SLEEP = 0.08
+# upstream's per-step timer -> the phases of ours that measure the same span. lerobot 0.6.1's
+# data_s covers next() and the preprocessor; 0.6.2 splits it into data_s and prep_s (#4344).
+UPDATE = ("forward", "backward", "optimizer")
+UPSTREAM_TIMERS = for_installed(
+    {
+        "0.6.1": {"dataloading_s": ("data_wait", "preprocess", "h2d_copy"), "update_s": UPDATE},
+        "0.6.2": {
+            "dataloading_s": ("data_wait",),
+            "preprocessing_s": ("preprocess", "h2d_copy"),
+            "update_s": UPDATE,
+        },
+    }
+)
 
 
 def _profile_args(root, out, *extra, warmup=1):
@@ -151,11 +165,12 @@ def test_phases_add_up_to_the_step_and_match_upstreams_own_timers(
             for p in ("data_wait", "preprocess", "h2d_copy", "forward", "backward", "optimizer", "hooks")
         )
         assert parts == pytest.approx(phases["step"], rel=1e-9)
-        # Upstream times the same work with its own clocks: data_s (next() + preprocessor) and
-        # updt_s (forward, backward, optimizer). Our phases must account for it within 5%.
-        ours = parts - phases["hooks"]
-        theirs = recorder.metrics[step]["dataloading_s"] + recorder.metrics[step]["update_s"]
-        assert ours == pytest.approx(theirs, rel=0.05), step
+        # Upstream times the same work with its own clocks; where a clock measures what some
+        # of our phases measure, the two must agree within 5%.
+        for timer, covered in UPSTREAM_TIMERS.items():
+            ours = sum(phases[p] for p in covered)
+            theirs = recorder.metrics[step][timer]
+            assert ours == pytest.approx(theirs, rel=0.05, abs=2e-4), (step, timer, covered)
 
 
 def test_report_files_are_written_and_parse(bimodal_root, tmp_path):
