@@ -57,8 +57,9 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
         train_metrics, output_dict = original(*args, **kwargs)
         if clock is not None:
             clock.mark("update_end")
-        # Upstream increments the tracker's step count after this call returns.
-        run.step_ended(train_metrics.steps + 1, step_metrics(train_metrics))
+        # One call is one loop step (one micro-batch under gradient accumulation), counted from
+        # the step a resumed run starts at - as upstream counts them.
+        run.step_ended(run.step + 1, step_metrics(train_metrics))
         return train_metrics, output_dict
 
     return update_policy

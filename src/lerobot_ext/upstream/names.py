@@ -100,12 +100,10 @@ def _train_is_undecorated() -> str | None:
 def _metrics_tracker_internals() -> str | None:
     from lerobot.utils.logging_utils import AverageMeter, MetricsTracker
 
-    tracker = MetricsTracker(2, 10, 1, {"loss": AverageMeter("loss", ":.3f")}, initial_step=3)
+    tracker = MetricsTracker(2, 10, 1, {"loss": AverageMeter("loss", ":.3f")})
     tracker.loss = 0.5
     if not isinstance(getattr(tracker, "metrics", None), dict):
         return "MetricsTracker has no dict attribute 'metrics'"
-    if getattr(tracker, "steps", None) != 3:
-        return "MetricsTracker.steps does not count from initial_step"
     if getattr(tracker.metrics["loss"], "val", None) != 0.5:
         return "AverageMeter.val does not hold the last value set"
     return None
