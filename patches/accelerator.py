@@ -13,6 +13,8 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from lerobot_ext.step_timing import Mark
+
 from .seam import MethodSeam
 
 if TYPE_CHECKING:
@@ -51,7 +53,7 @@ def instrument_accelerator(accelerator: Any, run: TrainingRun) -> None:
         def wrap_backward(original: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(original)
             def backward(*args: Any, **kwargs: Any) -> Any:
-                clock.mark("backward_start")
+                clock.mark(Mark.BACKWARD_START)
                 return original(*args, **kwargs)
 
             return backward

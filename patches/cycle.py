@@ -11,6 +11,8 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from lerobot_ext.step_timing import Mark
+
 from .seam import Seam
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ def _timed(iterator: Iterator[Any], clock: StepClock) -> Iterator[Any]:
     while True:
         clock.start_step()
         item = next(iterator)
-        clock.mark("data_end")
+        clock.mark(Mark.DATA_END)
         yield item
 
 

@@ -1,6 +1,6 @@
 """Seam: ``lerobot.scripts.lerobot_train.make_pre_post_processors``.
 
-The data transforms' processor steps join the pipelines here, so the checkpoint's saved
+The plugins' processor steps (from ``transform_dataset``) join the pipelines here, so the checkpoint's saved
 ``policy_preprocessor.json``/``policy_postprocessor.json`` apply them at inference too. With
 phase timing on, the preprocessor's device step is timed through the pipeline's own
 before/after-step hooks (runtime only; they are not saved).
@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from lerobot_ext.step_timing import Mark
 
 from .seam import Seam
 
@@ -29,11 +31,11 @@ def _time_device_step(preprocessor: Any, run: TrainingRun) -> None:
 
     def before(index: int, _transition: Any) -> None:
         if index == device_index:
-            clock.mark("h2d_start")
+            clock.mark(Mark.H2D_START)
 
     def after(index: int, _transition: Any) -> None:
         if index == device_index:
-            clock.mark("h2d_end")
+            clock.mark(Mark.H2D_END)
 
     preprocessor.register_before_step_hook(before)
     preprocessor.register_after_step_hook(after)
@@ -43,7 +45,7 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     @functools.wraps(original)
     def make_pre_post_processors(*args: Any, **kwargs: Any) -> Any:
         preprocessor, postprocessor = original(*args, **kwargs)
-        preprocessor, postprocessor = run.install_transform_steps(preprocessor, postprocessor)
+        preprocessor, postprocessor = run.processors_made(preprocessor, postprocessor)
         _time_device_step(preprocessor, run)
         return preprocessor, postprocessor
 

@@ -1,7 +1,8 @@
 """Seam: ``lerobot.scripts.lerobot_train.make_train_eval_datasets``.
 
-The registered data transforms rewrite the dataset's features and stats here, before upstream
-builds the policy and the processors from them.
+The ``datasets made`` event: plugins choose a robot adapter, change the dataset's features and
+stats (``transform_dataset``), check a checkpoint against that (``check_checkpoint``) and change
+how items are produced (``wrap_dataset``) - before upstream builds the policy and the processors.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     @functools.wraps(original)
     def make_train_eval_datasets(*args: Any, **kwargs: Any) -> Any:
         dataset, eval_dataset = original(*args, **kwargs)
-        return run.transform_datasets(dataset, eval_dataset)
+        return run.datasets_made(dataset, eval_dataset)
 
     return make_train_eval_datasets
 

@@ -13,6 +13,8 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from lerobot_ext.step_timing import Mark
+
 from .seam import MethodSeam, Seam
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
         def wrap_step(original_step: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(original_step)
             def step(*a: Any, **kw: Any) -> Any:
-                clock.mark("optimizer_start")
+                clock.mark(Mark.OPTIMIZER_START)
                 return original_step(*a, **kw)
 
             return step
@@ -53,10 +55,10 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
         clock = run.clock
         if clock is not None:
             instrument_optimizer(args, kwargs)
-            clock.mark("update_start")
+            clock.mark(Mark.UPDATE_START)
         train_metrics, output_dict = original(*args, **kwargs)
         if clock is not None:
-            clock.mark("update_end")
+            clock.mark(Mark.UPDATE_END)
         # One call is one loop step (one micro-batch under gradient accumulation), counted from
         # the step a resumed run starts at - as upstream counts them.
         run.step_ended(run.step + 1, step_metrics(train_metrics))

@@ -13,12 +13,12 @@ from helpers import run_cli
 from lerobot_ext.adapters.base import select_adapter
 from lerobot_ext.adapters.gr2 import ACTION_35, FourierGR2Adapter, state_names
 from lerobot_ext.adapters.modality import ModalityJsonAdapter
-from lerobot_ext.adapters.plugin import configure_policy
 from lerobot_ext.adapters.robocasa import ACTION_BASE_FIRST, RobocasaAdapter, action_order
 from lerobot_ext.adapters.vla_caps import raised_caps
+from lerobot_ext.adapters.vla_caps_plugin import configure_policy
 from lerobot_ext.demo import write_demo_dataset
 from lerobot_ext.errors import ConfigError
-from lerobot_ext.inspect_dataset import inspect_dataset, load_description
+from lerobot_ext.inspect_dataset import inspect_config, inspect_dataset, load_description
 from lerobot_ext.layout import DatasetDescription
 from lerobot_ext.plugins import PluginHost, load_plugins
 from lerobot_ext.training import TrainingRun
@@ -92,7 +92,10 @@ def test_the_stats_action_order_beats_a_disagreeing_modality_json(mislabelled_ro
         ActionKeepTransform().apply(TransformContext(cfg, dataset, RobocasaAdapter()))
     assert "dim 6 (gripper_close) in [-1, 1]" in str(excinfo.value)
 
-    report = inspect_dataset(mislabelled_root, load_plugins(environ={}), action_keep_dims=7)
+    host = load_plugins(environ={})
+    report = inspect_dataset(
+        mislabelled_root, host, inspect_config(host, mislabelled_root, ["--action_keep_dims=7"])
+    )
     action = report.vectors[1]
     assert action.source == "robot adapter 'robocasa'"
     assert [action.dims[d]["group"] for d in (5, 6, 7, 11)] == [
@@ -125,10 +128,12 @@ def test_gr2_state_and_action_groups(gr2_root):
 
 def test_adapter_is_chosen_by_robot_type_or_by_name(robocasa_root, gr2_root):
     adapters = load_plugins(environ={}).registry.robot_adapters
-    assert select_adapter(adapters, load_description(gr2_root)[0], None).name == "fourier_gr2"
-    assert select_adapter(adapters, load_description(robocasa_root)[0], "fourier_gr2").name == "fourier_gr2"
+    by_type = select_adapter(adapters, load_description(gr2_root)[0], None)
+    assert (by_type.adapter.name, by_type.reason) == ("fourier_gr2", "chosen for robot_type 'fourier_gr2'")
+    by_name = select_adapter(adapters, load_description(robocasa_root)[0], "fourier_gr2")
+    assert (by_name.adapter.name, by_name.reason) == ("fourier_gr2", "chosen with --robot_adapter")
     unknown = DatasetDescription("my_arm", 10, {}, {}, modality={"state": {"arm": {"start": 0, "end": 6}}})
-    assert select_adapter(adapters, unknown, None).name == "modality_json"
+    assert select_adapter(adapters, unknown, None).adapter.name == "modality_json"
     assert select_adapter(adapters, DatasetDescription("my_arm", 10, {}, {}), None) is None
     assert "state (1 groups)" in ModalityJsonAdapter().notes(unknown)[0]
 
@@ -166,9 +171,7 @@ def test_gr2_widths_raise_a_vlas_caps(config_class, gr2_features):
 
 def test_caps_are_applied_through_the_hook_and_logged(caplog, gr2_features):
     policy = _policy("lerobot.policies.smolvla.configuration_smolvla.SmolVLAConfig")
-    host = PluginHost.from_plugins(
-        {"robot_adapters": types.SimpleNamespace(configure_policy=configure_policy)}
-    )
+    host = PluginHost.from_plugins({"vla_caps": types.SimpleNamespace(configure_policy=configure_policy)})
     run = TrainingRun(types.SimpleNamespace(), host)
     logger = logging.getLogger("lerobot_ext")
     logger.propagate = True
@@ -182,7 +185,7 @@ def test_caps_are_applied_through_the_hook_and_logged(caplog, gr2_features):
         "smolvla pads to max_state_dim=32 but the dataset's vector is 45-D: raising the cap to 45"
         in caplog.text
     )
-    assert "robot_adapters: policy.max_action_dim 32 -> 37" in caplog.text
+    assert "vla_caps: policy.max_action_dim 32 -> 37" in caplog.text
 
 
 def test_a_pretrained_vla_cap_cannot_be_raised(gr2_features):
@@ -212,6 +215,7 @@ def test_inspect_explains_a_dataset(robocasa_root):
     assert "[46:53] robot0_joint_vel = joint_velocity" in out
     assert "constant dims: [7, 8, 9, 10, 11]" in out
     assert "-> observation.state: 30-D" in out and "-> action: 7-D" in out
+    assert "transforms: observation.state 53 -> 30 dims" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("11 ") and "control_mode" in line)
     assert row.split()[-3:] == ["-1", "-1", "constant"]
     as_json = run_cli(["lerobot-ext", "inspect", str(robocasa_root), "--json"]).stdout

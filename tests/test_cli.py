@@ -10,6 +10,7 @@ from helpers import dataset_flags, run_cli, train_in_process
 
 from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv
 from lerobot_ext.errors import UnknownFlagError
+from lerobot_ext.plugins import load_plugins
 from lerobot_ext.video_backend import _UPSTREAM_LOGGER, MARKER, _DropTorchcodecFallbackWarning
 
 
@@ -30,15 +31,20 @@ from lerobot_ext.video_backend import _UPSTREAM_LOGGER, MARKER, _DropTorchcodecF
     ],
 )
 def test_bare_boolean_flags_mean_true(given, expected):
-    assert normalize_argv(given) == expected
+    assert normalize_argv(given, CONFIG) == expected
+
+
+CONFIG = load_plugins(environ={}).config_class
 
 
 def test_unknown_flag_names_it_and_suggests_the_closest():
     with pytest.raises(UnknownFlagError, match=r"--state_filter_keys.*did you mean --state_filtered_keys"):
-        check_unknown_flags(["--dataset.repo_id=x", "--state_filter_keys=[a]"])
+        check_unknown_flags(["--dataset.repo_id=x", "--state_filter_keys=[a]"], CONFIG)
     with pytest.raises(UnknownFlagError, match=r"unknown flag --bogus"):
-        check_unknown_flags(["--bogus=1"])
-    check_unknown_flags(["--policy.path=x", "--config_path=y", "--dataset.root=z", "--profile.enable=true"])
+        check_unknown_flags(["--bogus=1"], CONFIG)
+    check_unknown_flags(
+        ["--policy.path=x", "--config_path=y", "--dataset.root=z", "--profile.enable=true"], CONFIG
+    )
 
 
 def test_unknown_flag_fails_before_anything_is_written(bimodal_root, tmp_path, capsys):
@@ -92,7 +98,10 @@ def test_flag_of_an_unloaded_plugin_is_refused_not_ignored(bimodal_root, tmp_pat
     args = [*dataset_flags(bimodal_root), "--policy.type=diffusion", f"--output_dir={tmp_path / 'run'}"]
     assert train_in_process([*args, "--action_keep_dims=1"]) == 2
     error = capsys.readouterr().err
-    assert "--action_keep_dims needs the lerobot-ext plugin 'transforms', which is not loaded" in error
+    assert "unknown flag --action_keep_dims: neither lerobot-train nor a loaded lerobot-ext plugin" in error
+    assert "installed plugins that are not loaded (their flags are unknown too):" in error
+    assert "transforms" in error.split("not loaded")[-1]
+    assert not (tmp_path / "run").exists()
 
 
 def test_help_lists_upstream_and_extension_flags():
@@ -107,7 +116,11 @@ def test_help_lists_upstream_and_extension_flags():
         "--dataset.repo_id",
     ):
         assert flag in result.stdout, flag
-    assert "Keep only action dims 0..N-1" in result.stdout  # our comments are the help text
+    # Each plugin field is listed with its plugin and the help the plugin registered.
+    assert "--action_keep_dims: int | None  [plugin transforms]" in result.stdout
+    assert "keep only action dims 0..N-1" in result.stdout
+    assert "--camera_keys: list[str]  [plugin cameras]" in result.stdout
+    assert "--profile.warmup_steps: int (default 5)" in result.stdout
     assert "--profile[=true|false]   same as --profile.enable=true|false" in result.stdout
 
 

@@ -173,7 +173,9 @@ def test_lerobot_eval_ext_builds_an_action_keep_dims_checkpoint_for_the_full_wid
     from lerobot.configs.policies import PreTrainedConfig
     from lerobot.scripts import lerobot_eval
 
+    from lerobot_ext.evaluation import EvaluationRun
     from lerobot_ext.patches import EVAL_SEAMS, seams_applied
+    from lerobot_ext.plugins import PluginHost, load_plugins
 
     out = tmp_path / "run"
     args = [*dataset_flags(robocasa_root), *TINY_DIFFUSION, *IMAGE_FLAGS, "--steps=1", f"--output_dir={out}"]
@@ -188,7 +190,13 @@ def test_lerobot_eval_ext_builds_an_action_keep_dims_checkpoint_for_the_full_wid
     # Stock lerobot-eval puts the env's 12-D action on a checkpoint whose head is 7-D.
     with pytest.raises(RuntimeError, match="size mismatch"):
         build()
-    with seams_applied(EVAL_SEAMS, run=None):
+    # The seam asks the plugins (env_policy_features): without the transforms plugin, upstream decides.
+    with (
+        seams_applied(EVAL_SEAMS, EvaluationRun(PluginHost())),
+        pytest.raises(RuntimeError, match="size mismatch"),
+    ):
+        build()
+    with seams_applied(EVAL_SEAMS, EvaluationRun(load_plugins(environ={}))):
         policy = build()
     assert policy.config.output_features["action"].shape == (7,)
     assert lerobot_eval.make_policy is not EVAL_SEAMS[0].make_wrapper  # seam removed again

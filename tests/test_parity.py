@@ -12,6 +12,7 @@ import pytest
 import torch
 from helpers import IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags, load_weights, run_cli
 
+from lerobot_ext.config import FIELDS_FILE
 from lerobot_ext.upstream.versions import for_installed
 
 LOSS = re.compile(r"step:(\d+) .*?loss:([0-9.]+)")
@@ -56,8 +57,13 @@ def test_same_losses_and_weights_as_upstream(robocasa_root, tmp_path, flags):
     assert _losses(ours.stdout + ours.stderr) == upstream_losses
 
     checkpoints = {"upstream": tmp_path / "upstream" / "checkpoints", "ext": tmp_path / "ext" / "checkpoints"}
-    # The same checkpoint files (EMA weights included where on), nothing half-written left behind.
-    assert _files(checkpoints["upstream"]) == _files(checkpoints["ext"])
+    # The same checkpoint files (EMA weights included where on), nothing half-written left behind;
+    # plus, next to each train_config.json, the record of which plugin owns which field.
+    ours = _files(checkpoints["ext"])
+    assert [f for f in ours if not f.endswith(FIELDS_FILE)] == _files(checkpoints["upstream"])
+    assert [f for f in ours if f.endswith(FIELDS_FILE)] == [
+        f.replace("train_config.json", FIELDS_FILE) for f in ours if f.endswith("train_config.json")
+    ]
     models = ["pretrained_model"] + (["pretrained_model_ema"] if "--ema.enable=true" in flags else [])
     for model in models:
         theirs = load_weights(checkpoints["upstream"] / "000004", model)

@@ -34,9 +34,18 @@ def adapter_plugin(adapter_name: str) -> types.SimpleNamespace:
 def test_builtin_features_are_plugins_of_the_same_system() -> None:
     host = load_plugins(environ={})
     loaded = set(host.plugin_names())
-    assert {"transforms", "robot_adapters"} <= loaded
-    assert {"state_filter", "action_keep"} <= {t.name for t in host.registry.transforms}
+    assert {"transforms", "robot_adapters", "cameras", "vla_caps", "profiler", "demo"} <= loaded
+    owners = {spec.name: spec.plugin for spec in host.registry.config_fields}
+    assert owners == {
+        "state_filtered_keys": "transforms",
+        "action_keep_dims": "transforms",
+        "force_action_keep_dims": "transforms",
+        "robot_adapter": "robot_adapters",
+        "camera_keys": "cameras",
+        "profile": "profiler",
+    }
     assert {"robocasa", "fourier_gr2", "modality_json"} <= set(host.registry.robot_adapters)
+    assert host.registry.owner("commands", "demo-dataset") == "demo"
 
 
 def test_good_plugin_is_loaded_and_its_registrations_traced(extra_entry_points) -> None:
@@ -89,7 +98,7 @@ def test_allow_list_loads_only_the_named_plugins(extra_entry_points) -> None:
 def test_empty_allow_list_loads_none() -> None:
     host = load_plugins(environ={"LEROBOT_EXT_PLUGINS": ""})
     assert host.plugin_names() == []
-    assert host.registry.transforms == []
+    assert host.registry.config_fields == [] and host.registry.robot_adapters == {}
 
 
 def test_two_plugins_registering_one_name_is_an_error_naming_both(extra_entry_points) -> None:
@@ -180,10 +189,10 @@ def test_a_registration_hook_may_take_no_arguments(extra_entry_points) -> None:
     calls = []
 
     @hookimpl
-    def register_transforms():
+    def register_robot_adapters():
         calls.append("called")  # e.g. a plugin that only needs to import its module
 
-    extra_entry_points("side_effects", types.SimpleNamespace(register_transforms=register_transforms))
+    extra_entry_points("side_effects", types.SimpleNamespace(register_robot_adapters=register_robot_adapters))
     host = load_plugins(environ={})
     assert calls == ["called"]
     assert next(i for i in host.infos if i.name == "side_effects").status == "loaded"

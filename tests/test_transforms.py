@@ -297,25 +297,21 @@ def test_unknown_robot_adapter_lists_the_registered_ones(robocasa):
         match=r"--robot_adapter=franka is not a registered robot adapter; registered: .*fourier_gr2.*robocasa",
     ):
         select_adapter(adapters, robocasa, "franka")
-    assert select_adapter(adapters, robocasa, None).name == "robocasa"
+    assert select_adapter(adapters, robocasa, None).adapter.name == "robocasa"
 
 
 def test_config_level_errors():
-    from lerobot_ext.config import ExtTrainPipelineConfig
+    from lerobot_ext.transforms.plugin import configure
 
-    cfg = ExtTrainPipelineConfig.__new__(ExtTrainPipelineConfig)
-    cfg.state_filtered_keys, cfg.action_keep_dims, cfg.force_action_keep_dims = ["a,b"], None, False
-    from lerobot_ext.config import ProfileConfig
-
-    cfg.profile = ProfileConfig()
     with pytest.raises(
         ConfigError,
         match=r"malformed entries \['a,b'\].*--state_filtered_keys=\[robot0_base_pos,robot0_joint_vel\]",
     ):
-        cfg.validate_extension()
-    cfg.state_filtered_keys, cfg.force_action_keep_dims = [], True
+        configure(request(keys=["a,b"]))
     with pytest.raises(ConfigError, match="--force_action_keep_dims=true needs --action_keep_dims=N"):
-        cfg.validate_extension()
+        configure(request(force=True))
+    with pytest.raises(ConfigError, match="--action_keep_dims=0 keeps no action dims"):
+        configure(request(keep=0))
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -329,17 +325,23 @@ def _processor_files(root, pre_steps, post_steps):
 def test_a_local_checkpoint_without_transforms_may_gain_them(tmp_path, caplog):
     import logging
 
-    from lerobot_ext.transforms.apply import AppliedTransforms, check_checkpoint_matches
+    from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
+    from lerobot_ext.transforms.checkpoints import check_matches
+
+    def check_checkpoint_matches(path, applied):
+        check_matches(SavedCheckpoint.read(path), applied)
 
     # A padded VLA base model saved locally: lerobot's own steps only.
     upstream = [{"registry_name": "normalizer_processor", "config": {}}]
     _processor_files(tmp_path, upstream, upstream)
     narrowed = synthetic(4, [0], [1])  # the dataset as the transforms leave it: 1-D action
-    applied = AppliedTransforms(
-        dataset=narrowed,
+    change = DatasetChange(
+        features=narrowed.features,
+        stats=narrowed.stats,
         preprocessor_steps=[ActionSliceStep(keep_dims=1, input_width=2)],
         postprocessor_steps=[ActionPadStep(fill_values=[0.0], output_width=2)],
     )
+    applied = AppliedChanges(original=narrowed, dataset=narrowed, changes=[("transforms", change)])
     logger = logging.getLogger("lerobot_ext")
     logger.propagate = True
     try:

@@ -1,89 +1,129 @@
-"""``ExtTrainPipelineConfig``: lerobot's ``TrainPipelineConfig`` plus the extension's fields.
+"""``ExtTrainPipelineConfig``: lerobot's ``TrainPipelineConfig`` plus the fields plugins declare.
 
-This is the one place lerobot-ext's command-line fields live. Draccus shows the comment above
-each field as its ``--help`` text, and every field is written into each checkpoint's
-``train_config.json``, so ``--resume=true --config_path=.../train_config.json`` restores it.
-
-Each field names, in its metadata, the plugin that acts on it: setting a field whose plugin is
-not loaded is an error, never a silently ignored flag.
+The class itself adds no field: every flag of lerobot-ext - the built-in ones too - comes from a
+plugin's ``register_config_fields`` hook, and :func:`build_config_class` assembles the config
+class of a run from the loaded plugins. Every field is written into each checkpoint's
+``train_config.json`` (so ``--resume`` restores it), and :data:`FIELDS_FILE` next to it records
+which plugin owns which field, so a resume without that plugin can say so.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
 
 from lerobot.configs.train import TrainPipelineConfig
 
 from lerobot_ext.errors import ConfigError
+from lerobot_ext.registry import ConfigField
 
-
-@dataclass
-class ProfileConfig:
-    # Measure where each training step's time goes and print a report (`--profile` alone = true).
-    enable: bool = False
-    # Steps excluded from the report at the start (DataLoader workers starting, cudnn autotuning).
-    warmup_steps: int = 5
-    # Also record a torch.profiler trace (Chrome/Perfetto JSON) of a few steps after the warm-up.
-    trace: bool = False
-    # Number of steps in the torch.profiler trace window.
-    trace_steps: int = 3
-    # Draw the per-step phase chart (PNG) in <output_dir>/profile/.
-    chart: bool = True
+FIELDS_FILE = "lerobot_ext_fields.json"
 
 
 @dataclass
 class ExtTrainPipelineConfig(TrainPipelineConfig):
-    # Named groups to drop from observation.state, e.g. [robot0_base_pos,robot0_joint_vel]. Names
-    # come from the dataset's per-dim names, meta/modality.json, or the robot adapter.
-    state_filtered_keys: list[str] = field(default_factory=list, metadata={"plugin": "transforms"})
-    # Keep only action dims 0..N-1; the dropped dims must be constant in the dataset stats and are
-    # re-filled with those constants at inference.
-    action_keep_dims: int | None = field(default=None, metadata={"plugin": "transforms"})
-    # Drop action dims that are NOT constant anyway (their mean is used at inference).
-    force_action_keep_dims: bool = field(default=False, metadata={"plugin": "transforms"})
-    # Robot adapter to use (default: chosen from the dataset's robot_type); see `lerobot-ext inspect`.
-    robot_adapter: str | None = field(default=None, metadata={"plugin": "robot_adapters"})
-    # Per-step time breakdown and data-bound verdict (`--profile`, `--profile.trace=true`, ...).
-    profile: ProfileConfig = field(default_factory=ProfileConfig, metadata={"plugin": "profiler"})
+    """The base of every run's config class; see :func:`build_config_class`."""
 
-    def validate_extension(self) -> None:
-        """Check the extension's own fields (cheap; runs before any data is read)."""
-        if self.action_keep_dims is not None and self.action_keep_dims < 1:
-            raise ConfigError(
-                f"--action_keep_dims={self.action_keep_dims} keeps no action dims; use N >= 1, "
-                "or leave it unset to keep them all"
-            )
-        if self.force_action_keep_dims and self.action_keep_dims is None:
-            raise ConfigError("--force_action_keep_dims=true needs --action_keep_dims=N")
-        bad = [key for key in self.state_filtered_keys if not key or "," in key or key != key.strip()]
-        if bad:
-            raise ConfigError(
-                f"--state_filtered_keys has malformed entries {bad}; write the list in brackets "
-                "without spaces: --state_filtered_keys=[robot0_base_pos,robot0_joint_vel]"
-            )
-        if self.profile.warmup_steps < 0:
-            raise ConfigError(f"--profile.warmup_steps={self.profile.warmup_steps} must be >= 0")
-        if self.profile.trace_steps < 1:
-            raise ConfigError(f"--profile.trace_steps={self.profile.trace_steps} must be >= 1")
+    #: ``{field name: plugin}`` of the fields the loaded plugins added (set on built classes).
+    plugin_fields: ClassVar[dict[str, str]] = {}
 
-    def validate(self) -> None:
-        self.validate_extension()
-        super().validate()
+    def _save_pretrained(self, save_directory: Path) -> None:
+        super()._save_pretrained(save_directory)
+        (Path(save_directory) / FIELDS_FILE).write_text(
+            json.dumps({"fields": dict(self.plugin_fields)}, indent=2) + "\n"
+        )
 
 
-def extension_fields() -> list:
-    """The dataclass fields ExtTrainPipelineConfig adds to upstream's TrainPipelineConfig."""
+def _dataclass_field(spec: ConfigField) -> tuple[str, Any, Any]:
+    metadata = {"plugin": spec.plugin, "help": spec.help}
+    default = spec.default
+    if spec.is_group:
+        group_type = spec.type
+        factory = (lambda: group_type()) if default is None else (lambda: copy.deepcopy(default))
+        return spec.name, spec.type, field(default_factory=factory, metadata=metadata)
+    if isinstance(default, list | dict | set):
+        return spec.name, spec.type, field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
+    return spec.name, spec.type, field(default=default, metadata=metadata)
+
+
+def build_config_class(specs: Sequence[ConfigField]) -> type[ExtTrainPipelineConfig]:
+    """``ExtTrainPipelineConfig`` with one field per ``spec``, in registration order.
+
+    The class is also set as an attribute of this module under a name derived from its fields,
+    so a config object can be pickled by reference in the process that built the class.
+    """
+    if not specs:
+        return ExtTrainPipelineConfig
+    key = hashlib.sha1(repr([(s.name, s.type, s.plugin) for s in specs]).encode()).hexdigest()[:10]
+    name = f"ExtTrainPipelineConfig_{key}"
+    module = sys.modules[__name__]
+    existing = getattr(module, name, None)
+    if existing is not None:
+        return existing
+    cls = dataclasses.make_dataclass(
+        name,
+        [_dataclass_field(spec) for spec in specs],
+        bases=(ExtTrainPipelineConfig,),
+        namespace={
+            "plugin_fields": {spec.name: spec.plugin for spec in specs},
+            "__doc__": "lerobot-train's config plus the loaded plugins' fields.",
+        },
+    )
+    cls.__module__ = __name__
+    setattr(module, name, cls)
+    return cls
+
+
+def extension_fields(config_class: type = ExtTrainPipelineConfig) -> list[dataclasses.Field]:
+    """The dataclass fields ``config_class`` adds to upstream's ``TrainPipelineConfig``."""
     upstream = {f.name for f in fields(TrainPipelineConfig)}
-    return [f for f in fields(ExtTrainPipelineConfig) if f.name not in upstream]
+    return [f for f in fields(config_class) if f.name not in upstream]
 
 
-def is_active(cfg: ExtTrainPipelineConfig, name: str) -> bool:
-    """Whether extension field ``name`` asks for something (a sub-config counts when enabled)."""
-    for f in extension_fields():
-        if f.name == name:
-            value = getattr(cfg, name)
-            if hasattr(value, "enable"):
-                return bool(value.enable)
-            default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
-            return value != default
-    raise KeyError(name)
+def saved_field_owners(config_file: Path) -> dict[str, str]:
+    """``{field: plugin}`` recorded next to a saved ``train_config.json`` ({} if none)."""
+    path = Path(config_file).with_name(FIELDS_FILE)
+    if not path.is_file():
+        return {}
+    return dict(json.loads(path.read_text()).get("fields", {}))
+
+
+def check_saved_fields(
+    config_file: Path, config_class: type, loaded: Sequence[str], not_loaded: Sequence[str]
+) -> None:
+    """Refuse a saved config with fields no loaded plugin declares, naming field and plugin.
+
+    Without this, draccus would stop at the first unknown key with a parse error that names
+    neither the plugin nor the fix.
+    """
+    path = Path(config_file)
+    if not path.is_file() or path.suffix != ".json":
+        return
+    saved = json.loads(path.read_text())
+    known = {f.name for f in fields(config_class)}
+    unknown = [key for key in saved if key not in known]
+    if not unknown:
+        return
+    owners = saved_field_owners(path)
+    described = ", ".join(
+        f"--{key} (plugin '{owners[key]}')" if key in owners else f"--{key} (no plugin recorded)"
+        for key in unknown
+    )
+    missing = sorted({owners[key] for key in unknown if key in owners})
+    hint = (
+        f"Install or enable plugin(s) {', '.join(repr(m) for m in missing)}"
+        if missing
+        else "Install the plugin that declared them"
+    )
+    raise ConfigError(
+        f"{path} sets {described}, but no loaded plugin declares {'it' if len(unknown) == 1 else 'them'} "
+        f"(loaded: {', '.join(loaded) or 'none'}; installed but not loaded: {', '.join(not_loaded) or 'none'}). "
+        f"{hint} (see `lerobot-train-ext --plugins` and LEROBOT_EXT_PLUGINS)."
+    )

@@ -55,15 +55,16 @@ def get_logger(name: str | None = None) -> logging.Logger:
 
 
 def exit_code(command: Callable[[], object]) -> int:
-    """Run a CLI body: 0 when it returns, 2 with one logged line for an error of ours.
+    """Run a CLI body: its int result (0 for anything else), or 2 with one logged line for an
+    error of ours.
 
     Our errors carry the fix in their message, so a traceback would only bury it.
     """
     from lerobot_ext.errors import LerobotExtError
 
     try:
-        command()
+        result = command()
     except LerobotExtError as exc:
         get_logger("cli").error("%s", exc)
         return 2
-    return 0
+    return result if isinstance(result, int) else 0

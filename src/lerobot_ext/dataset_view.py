@@ -7,11 +7,11 @@ from typing import Any
 import torch
 
 
-class TransformedDataset(torch.utils.data.Dataset):
+class DatasetWithMetadata(torch.utils.data.Dataset):
     """``dataset`` with ``meta`` replaced; everything else (items, episodes, ...) is the dataset's.
 
-    Items are returned unchanged: the transforms' preprocessor steps apply to every batch in
-    the training loop, exactly as they will at inference.
+    Items are returned unchanged: the plugins' preprocessor steps apply to every batch in the
+    training loop, exactly as they will at inference.
     """
 
     def __init__(self, dataset: Any, meta: Any) -> None:

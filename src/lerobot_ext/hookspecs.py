@@ -10,27 +10,34 @@ Hooks are called with keyword arguments only; an implementation may accept any s
 hook's arguments (pluggy passes only the ones it names). Do not give an implementation's
 arguments default values: pluggy never passes an argument that has a default.
 
-There are three kinds of hooks:
+lerobot-ext's own features - the transforms, robot adapters, camera selection, the profiler -
+are plugins that use these hooks and nothing else. The kinds:
 
 * **registration** hooks (``register_*``) run once per process, right after the plugins are
   loaded, and receive a ``register`` callable. Two plugins registering the same name is a
   :class:`~lerobot_ext.errors.PluginConflictError` that names both.
-* **transforming** hooks (``configure``, ``configure_policy``, ``step_phase_timing``) may change
-  the run. Their return values are validated by the caller, and a wrong type is a
-  :class:`~lerobot_ext.errors.PluginHookError` naming the plugin.
+* **transforming** hooks may change the run: the config (``configure``, ``configure_policy``),
+  the dataset the policy is built from (``select_robot_adapter``, ``transform_dataset``,
+  ``wrap_dataset``), what a checkpoint must match (``check_checkpoint``), the features a policy
+  is built with for a simulator (``env_policy_features``), what is measured
+  (``step_phase_timing``). Their return values are validated by the caller, and a wrong type is
+  a :class:`~lerobot_ext.errors.PluginHookError` naming the plugin.
 * **observing** hooks (``on_*``) are lifecycle events. They return ``None`` and must not change
   training: no mutation of ``cfg``, no random numbers drawn from the global generators. They fire
   in every process of a distributed run (``torchrun`` / ``accelerate launch``), each call with
   that process's ``rank``; ``rank == 0`` is the main process. Time spent in ``on_step_end`` is
   measured and reported by ``--profile`` as the ``hooks`` phase.
 
-Order: implementations run last-registered-first (pluggy's LIFO order); use
-``@hookimpl(tryfirst=True)`` / ``(trylast=True)`` to pin a position.
+Order, the same for every hook (registration included): implementations run
+last-registered-first (pluggy's LIFO order; plugins are registered in entry-point name order);
+``@hookimpl(tryfirst=True)`` / ``@hookimpl(trylast=True)`` pin an implementation to the front or
+the back. Hooks whose results build on each other (``transform_dataset``, ``wrap_dataset``) pass
+each implementation the previous one's result, in that order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,11 +45,13 @@ import pluggy
 
 if TYPE_CHECKING:
     from lerobot.configs.policies import PreTrainedConfig
+    from lerobot.configs.types import PolicyFeature
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
 
-    from lerobot_ext.adapters.base import RobotAdapter
+    from lerobot_ext.adapters.base import AdapterChoice, RobotAdapter
     from lerobot_ext.config import ExtTrainPipelineConfig
-    from lerobot_ext.transforms.base import DataTransform
+    from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
+    from lerobot_ext.layout import DatasetDescription
 
 PROJECT_NAME = "lerobot_ext"
 
@@ -71,26 +80,63 @@ def register_policies(register: Callable[[str, type[PreTrainedConfig]], None]) -
 
 @hookspec
 def register_robot_adapters(register: Callable[[RobotAdapter], None]) -> None:
-    """Register robot adapters (objects implementing ``lerobot_ext.adapters.RobotAdapter``).
+    """Register robot adapters (instances of ``lerobot_ext.adapters.base.RobotAdapter``).
 
-    Called once per process after plugins load. An adapter is chosen for a run by
-    ``--robot_adapter=<name>`` or, failing that, by the dataset's ``robot_type``; it tells the
-    transforms and ``lerobot-ext inspect`` how a robot's state and action vectors are laid out.
+    Called once per process after plugins load. An adapter tells the transforms and
+    ``lerobot-ext inspect`` how a robot's state and action vectors are laid out; which one a
+    run uses is decided by :func:`select_robot_adapter`.
 
     :param register: call ``register(adapter)``; ``adapter.name`` must be unique.
     """
 
 
 @hookspec
-def register_transforms(register: Callable[[DataTransform], None]) -> None:
-    """Register data transforms (objects implementing ``lerobot_ext.transforms.DataTransform``).
+def register_config_fields(register: Callable[..., None]) -> None:
+    """Add command-line flags to ``lerobot-train-ext`` (fields of its config).
 
-    Called once per process after plugins load. Every registered transform is offered every
-    run, in registration order; a transform decides from the config whether it applies. A
-    transform rewrites the dataset's features and stats before the policy is built and
-    contributes processor steps that are saved in the checkpoint, so inference applies it too.
+    Called once per process after plugins load, before the command line is parsed: the config
+    class is assembled from the loaded plugins' fields on top of lerobot's
+    ``TrainPipelineConfig``.
 
-    :param register: call ``register(transform)``; ``transform.name`` must be unique.
+    :param register: call ``register(name, type, default, help="")`` per field. ``--name=value``
+        then sets ``cfg.name``; a ``bool`` field also takes the bare ``--name`` (= true); a
+        dataclass ``type`` makes a group (``--name.sub=value``; ``default`` may be ``None`` for
+        the dataclass' own defaults), and if it has a ``bool`` field ``enable``, the bare
+        ``--name`` means ``--name.enable=true``. ``help`` is shown by ``--help`` with the
+        plugin's name.
+
+    Fields are saved in each checkpoint's ``train_config.json`` and come back with ``--resume``;
+    resuming a config whose field's plugin is not loaded is a ``ConfigError`` naming the field
+    and the plugin. A name another plugin declared, or one of lerobot-train's own fields, is a
+    ``PluginConflictError`` naming both. A flag no loaded plugin declares is an unknown flag.
+    """
+
+
+@hookspec
+def register_commands(register: Callable[..., None]) -> None:
+    """Add subcommands to the ``lerobot-ext`` command.
+
+    Called once per process when ``lerobot-ext`` starts.
+
+    :param register: call ``register(name, help, configure, run)``: ``configure(parser)`` adds
+        arguments to the subcommand's ``argparse.ArgumentParser``; ``run(args)`` runs it with the
+        parsed ``argparse.Namespace`` and returns the exit status (``None`` means 0). A
+        :class:`~lerobot_ext.errors.LerobotExtError` raised by ``run`` is printed as one line
+        and exits with status 2. A name taken by another plugin or by lerobot-ext itself
+        (``plugins``, ``doctor``, ``inspect``) is a ``PluginConflictError``.
+    """
+
+
+@hookspec
+def register_hookspecs(register: Callable[[object], None]) -> None:
+    """Add hooks of a plugin's own that other plugins can implement (pytest's ``addhooks``).
+
+    Called once per process after plugins load, before every other registration hook and before
+    hook names are checked, so another plugin may implement the added hooks.
+
+    :param register: call ``register(specs)`` with a module or class whose functions are marked
+        with ``pluggy.HookspecMarker("lerobot_ext")``. Call the added hooks through
+        :func:`lerobot_ext.plugins.current_hooks`, e.g. ``current_hooks().my_hook(arg=...)``.
     """
 
 
@@ -110,21 +156,22 @@ def register_upstream_names(register: Callable[..., None]) -> None:
     """
 
 
-# --------------------------------------------------------------------------- transforming
+# --------------------------------------------------------------------------- transforming: config
 
 
 @hookspec
 def configure(cfg: ExtTrainPipelineConfig) -> ExtTrainPipelineConfig | None:
-    """Adjust the run's config after the command line is parsed, before training starts.
+    """Check and adjust the run's config after the command line is parsed, before training.
 
-    Called once per process, before upstream's ``cfg.validate()``. Note that upstream resolves
-    ``--policy.path`` and ``--resume`` inside ``validate()``, so ``cfg.policy`` may still be
-    ``None`` here and policy fields set here can be overwritten; change policy fields in
-    :func:`configure_policy` instead.
+    Called once per process, before upstream's ``cfg.validate()`` and before any data is read:
+    the place to refuse a bad value of a plugin's own flag with a ``ConfigError`` that names
+    the value and the fix. Note that upstream resolves ``--policy.path`` and ``--resume`` inside
+    ``validate()``, so ``cfg.policy`` may still be ``None`` here and policy fields set here can
+    be overwritten; change policy fields in :func:`configure_policy` instead.
 
     :param cfg: the parsed config; may be mutated in place.
-    :return: ``None`` (keep ``cfg``, possibly mutated) or a replacement
-        ``ExtTrainPipelineConfig``; anything else is a ``PluginHookError``.
+    :return: ``None`` (keep ``cfg``, possibly mutated) or a replacement config of the same
+        class; anything else is a ``PluginHookError``.
     """
 
 
@@ -136,8 +183,9 @@ def configure_policy(
 ) -> dict[str, Any] | None:
     """Propose policy-config changes once the (transformed) dataset is known.
 
-    Called once per process, right before ``make_policy``, after the data transforms rewrote
-    ``dataset_meta.features``/``stats`` - so widths seen here are the widths the policy gets.
+    Called once per process, right before ``make_policy``, after :func:`transform_dataset`
+    rewrote ``dataset_meta.features``/``stats`` - so widths seen here are the widths the policy
+    gets.
 
     :param cfg: the run's config (read only).
     :param policy_cfg: the policy config upstream is about to build (read only here).
@@ -155,6 +203,96 @@ def step_phase_timing(cfg: ExtTrainPipelineConfig) -> bool | None:
     Called once per process before training. If any implementation returns ``True``, the seams
     measure each step's phases (synchronising CUDA at phase boundaries) and pass them to
     :func:`on_step_phases`. Otherwise nothing is measured and nothing is added to the step.
+    """
+
+
+# --------------------------------------------------------------------------- transforming: data
+
+
+@hookspec(firstresult=True)
+def select_robot_adapter(
+    cfg: ExtTrainPipelineConfig, dataset: DatasetDescription, adapters: Mapping[str, RobotAdapter]
+) -> AdapterChoice | None:
+    """Choose the robot adapter for a dataset (the first non-``None`` answer wins).
+
+    Called once per process when the training dataset is loaded (and by ``lerobot-ext
+    inspect``), before :func:`transform_dataset`.
+
+    :param dataset: the dataset as stored (features, stats, robot_type, modality.json).
+    :param adapters: every registered adapter by name.
+    :return: ``AdapterChoice(adapter, reason)`` (``lerobot_ext.adapters.base``), or ``None`` to
+        leave the choice to other plugins. A requested adapter that does not exist should be a
+        ``ConfigError`` listing the registered ones.
+    """
+
+
+@hookspec
+def transform_dataset(
+    cfg: ExtTrainPipelineConfig, dataset: DatasetDescription, adapter: RobotAdapter | None
+) -> DatasetChange | None:
+    """Change what the policy sees: the dataset's features and stats, and the saved pipelines.
+
+    Called once per process when the training dataset is loaded (and by ``lerobot-ext
+    inspect``), before the policy and its normaliser are built. Each implementation gets the
+    dataset as the previous one left it.
+
+    :param dataset: the dataset's :class:`~lerobot_ext.layout.DatasetDescription` (do not mutate).
+    :param adapter: the robot adapter :func:`select_robot_adapter` chose, or ``None``.
+    :return: ``None`` when the run does not ask for this plugin's change, or a
+        :class:`~lerobot_ext.dataset_changes.DatasetChange`: the new ``features`` and
+        ``stats`` (the policy is built from them), ``preprocessor_steps`` (put first in the
+        preprocessor, run on every training batch and at inference) and ``postprocessor_steps``
+        (put last in the postprocessor, on unnormalised actions), and a one-line ``summary``.
+        Steps are lerobot ``ProcessorStep`` instances saved in the checkpoint by class path, so
+        their module must import without lerobot-ext for the checkpoint to deploy anywhere. Raise
+        a ``ConfigError`` for a request the dataset cannot satisfy, naming the value and the fix.
+    """
+
+
+@hookspec
+def check_checkpoint(
+    cfg: ExtTrainPipelineConfig, checkpoint: SavedCheckpoint, planned: AppliedChanges
+) -> None:
+    """Refuse to continue from a checkpoint that does not fit this run's data changes.
+
+    Called once per process when the run starts from a local checkpoint (``--resume``, or
+    ``--policy.path``), after :func:`transform_dataset` and before the weights are loaded.
+
+    :param checkpoint: the checkpoint's saved processor steps (class path and config) and
+        policy ``config.json``.
+    :param planned: every plugin's change for this run, with the steps it will add.
+    :raise ConfigError: saying what the checkpoint was trained with and what to pass instead.
+    """
+
+
+@hookspec
+def wrap_dataset(cfg: ExtTrainPipelineConfig, dataset: Any, role: str, planned: AppliedChanges) -> Any:
+    """Change how training items are produced (what is read and decoded, from where).
+
+    Called once per process for the training dataset (``role="train"``) and, if there is one,
+    the held-out one (``role="eval"``), after :func:`check_checkpoint`. Each implementation gets
+    the previous one's dataset; lerobot-ext then gives upstream a view whose ``meta`` carries the
+    changed features and stats.
+
+    :param dataset: upstream's ``LeRobotDataset`` (or what a previous plugin returned).
+    :param planned: every plugin's change for this run.
+    :return: ``None`` (unchanged) or the dataset to use instead. Items must stay what the
+        policy and processors expect for ``planned``.
+    """
+
+
+@hookspec
+def env_policy_features(
+    policy_cfg: PreTrainedConfig, env_features: dict[str, PolicyFeature], checkpoint: SavedCheckpoint | None
+) -> dict[str, PolicyFeature] | None:
+    """The features to build a checkpoint's policy with for a simulator (``lerobot-eval-ext``).
+
+    Upstream's ``make_policy`` gives a checkpoint's policy the environment's action feature; a
+    plugin whose saved steps change the action width says what the policy really has.
+
+    :param env_features: the environment's features (upstream's ``env_to_policy_features``).
+    :param checkpoint: the local checkpoint's saved steps, or ``None`` (a Hub checkpoint).
+    :return: ``None`` (upstream's features) or the features to use; the first answer wins.
     """
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.adapters.base import RobotAdapter, layout_of, select_adapter
+from lerobot_ext.adapters.base import layout_of
+from lerobot_ext.dataset_changes import apply_changes, choose_adapter
+from lerobot_ext.errors import ConfigError
 from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, VectorLayout
-from lerobot_ext.plugins import PluginHost
-from lerobot_ext.transforms.apply import AppliedTransforms, apply_transforms
+from lerobot_ext.plugins import PluginHost, call_each
 
 
 @dataclass
@@ -44,8 +44,6 @@ def load_description(root: str | Path) -> tuple[DatasetDescription, Any]:
 
     root = Path(root)
     if not (root / "meta" / "info.json").is_file():
-        from lerobot_ext.errors import ConfigError
-
         raise ConfigError(
             f"{root} is not a LeRobot dataset (no meta/info.json); pass the dataset's root folder"
         )
@@ -78,27 +76,41 @@ def _vector_report(dataset: DatasetDescription, layout: VectorLayout) -> VectorR
     return VectorReport(layout.key, layout.width, table.source if table else None, groups, dims, constant)
 
 
-def inspect_dataset(
-    root: str | Path,
-    host: PluginHost,
-    robot_adapter: str | None = None,
-    state_filtered_keys: list[str] | None = None,
-    action_keep_dims: int | None = None,
-    force_action_keep_dims: bool = False,
-) -> InspectReport:
+def inspect_config(host: PluginHost, root: str | Path, flags: list[str]) -> Any:
+    """The run config ``lerobot-train-ext`` would have for these plugin flags on this dataset.
+
+    Only the loaded plugins' flags are accepted (lerobot-train's own flags change nothing here).
+    """
+    import draccus
+
+    from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv
+    from lerobot_ext.config import ExtTrainPipelineConfig
+
+    config_class = host.config_class
+    flags = normalize_argv(flags, config_class)
+    # A flag of lerobot-train itself is "unknown" here: inspect only shows what plugins do.
+    check_unknown_flags(flags, config_class, host.not_loaded(), plugin_fields_only=True)
+    root = Path(root)
+    args = [f"--dataset.repo_id=local/{root.name}", f"--dataset.root={root}", *flags]
+    try:
+        cfg = draccus.parse(config_class=config_class, args=args)
+    except (SystemExit, Exception) as exc:
+        raise ConfigError(f"lerobot-ext inspect: cannot read {' '.join(flags)}: {exc}") from exc
+    assert isinstance(cfg, ExtTrainPipelineConfig)
+    call_each(host, "configure", cfg=cfg)
+    return cfg
+
+
+def inspect_dataset(root: str | Path, host: PluginHost, cfg: Any) -> InspectReport:
+    """What ``lerobot-train-ext`` would do with this dataset, through the same hooks."""
     dataset, meta = load_description(root)
-    adapters = host.registry.robot_adapters
-    adapter: RobotAdapter | None = select_adapter(adapters, dataset, robot_adapter)
-    if robot_adapter:
-        reason = "chosen with --robot_adapter"
-    elif adapter is not None:
-        reason = (
-            f"chosen for robot_type {dataset.robot_type!r}"
-            if dataset.robot_type in adapter.robot_types
-            else "chosen by its match on the dataset"
-        )
-    else:
-        reason = f"no registered adapter knows robot_type {dataset.robot_type!r}"
+    choice = choose_adapter(host, cfg, dataset)
+    adapter = choice.adapter if choice is not None else None
+    reason = (
+        choice.reason
+        if choice is not None
+        else f"no registered adapter knows robot_type {dataset.robot_type!r}"
+    )
     vectors = []
     for key in (STATE_KEY, ACTION_KEY):
         layout = layout_of(dataset, key, adapter)
@@ -116,20 +128,19 @@ def inspect_dataset(
         vectors=vectors,
         cameras=list(meta.camera_keys),
     )
-    if state_filtered_keys or action_keep_dims is not None:
-        request = types.SimpleNamespace(
-            state_filtered_keys=list(state_filtered_keys or []),
-            action_keep_dims=action_keep_dims,
-            force_action_keep_dims=force_action_keep_dims,
-        )
-        transforms = [(host.registry.owner("transforms", t.name) or "?", t) for t in host.registry.transforms]
-        applied: AppliedTransforms = apply_transforms(transforms, request, dataset, adapter)  # type: ignore[arg-type]
-        report.transforms = [s for s in applied.summaries if s]
+    applied = apply_changes(host, cfg, dataset, adapter)
+    if applied.changed:
+        report.transforms = [
+            f"{plugin}: {change.summary}" for plugin, change in applied.changes if change.summary
+        ]
         report.result = {
             key: applied.dataset.width(key)
             for key in (STATE_KEY, ACTION_KEY)
             if applied.dataset.width(key) is not None
         }
+        report.result["cameras"] = [
+            key for key, ft in applied.dataset.features.items() if ft.get("dtype") in ("video", "image")
+        ]
     return report
 
 
@@ -162,7 +173,9 @@ def format_report(report: InspectReport, per_dim: bool = True) -> str:
         lines.append(f"  constant dims: {vector.constant_dims or 'none'}")
     if report.transforms or report.result:
         lines.append("")
-        lines.append("with the requested transforms:")
+        lines.append("with the requested flags:")
         lines.extend(f"  {summary}" for summary in report.transforms)
-        lines.extend(f"  -> {key}: {width}-D" for key, width in report.result.items())
+        for key, value in report.result.items():
+            shown = ", ".join(value) if isinstance(value, list) else f"{value}-D"
+            lines.append(f"  -> {key}: {shown}")
     return "\n".join(lines)

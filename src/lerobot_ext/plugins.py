@@ -13,6 +13,7 @@ Environment:
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import traceback
@@ -25,7 +26,7 @@ import pluggy
 from lerobot_ext import hookspecs
 from lerobot_ext.console import get_logger
 from lerobot_ext.errors import PluginConflictError, PluginHookError, PluginLoadError
-from lerobot_ext.registry import Registry
+from lerobot_ext.registry import KINDS, LISTED_KINDS, Registry
 
 ENTRY_POINT_GROUP = "lerobot_ext"
 ENV_ALLOW_LIST = "LEROBOT_EXT_PLUGINS"
@@ -107,21 +108,53 @@ class PluginHost:
         host = cls()
         for name, plugin in plugins.items():
             host._register(name, plugin, PluginInfo(name, "<direct>", None, None, "loaded"))
-        host.run_registration_hooks()
+        host._finish_loading()
         return host
 
     def _register(self, name: str, plugin: object, info: PluginInfo) -> None:
         try:
             self.pm.register(plugin, name=name)
-            # A hookimpl whose name matches no hookspec is almost always a typo; say so now
-            # rather than never calling it.
-            self.pm.check_pending()
         except (pluggy.PluginValidationError, ValueError) as exc:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             raise PluginLoadError(f"plugin '{name}' ({info.entry_point}) is invalid: {exc}") from exc
-        info.hooks = sorted(caller.name for caller in (self.pm.get_hookcallers(plugin) or []))
         self.infos.append(info)
+
+    def _add_plugin_hookspecs(self) -> None:
+        """``register_hookspecs``: hooks plugins define for each other, before the others run."""
+        for impl in self.impls("register_hookspecs"):
+
+            def register(specs: object, plugin_name: str = impl.plugin_name) -> None:
+                try:
+                    self.pm.add_hookspecs(specs)
+                except (pluggy.PluginValidationError, ValueError, TypeError) as exc:
+                    raise PluginLoadError(
+                        f"plugin '{plugin_name}' registered invalid hookspecs: {exc}"
+                    ) from exc
+
+            self.call_impl(impl, register=register)
+
+    def _check_hook_names(self) -> None:
+        """A hookimpl whose name matches no hookspec is almost always a typo; say so now rather
+        than never calling it."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            name = self.pm.get_name(exc.plugin) or "?"
+            info = next((i for i in self.infos if i.name == name), None)
+            where = f" ({info.entry_point})" if info else ""
+            raise PluginLoadError(f"plugin '{name}'{where} is invalid: {exc}") from exc
+        for info in self.infos:
+            plugin = self.pm.get_plugin(info.name)
+            if plugin is not None:
+                info.hooks = sorted(caller.name for caller in (self.pm.get_hookcallers(plugin) or []))
+
+    def _finish_loading(self) -> None:
+        global _CURRENT
+        self._add_plugin_hookspecs()
+        self._check_hook_names()
+        self.run_registration_hooks()
+        _CURRENT = self
 
     def load_entry_points(
         self,
@@ -175,60 +208,93 @@ class PluginHost:
                     ", ".join(sorted(unknown)),
                     ", ".join(sorted(seen)) or "none",
                 )
-        self.run_registration_hooks()
+        self._finish_loading()
 
     def run_registration_hooks(self) -> None:
-        """Call every ``register_*`` hook once per plugin, so each name is traced to its plugin."""
+        """Call every ``register_*`` hook once per plugin, so each name is traced to its plugin.
+
+        In the same order as every other hook (pluggy's call order, tryfirst/trylast honoured).
+        """
         infos = {info.name: info for info in self.infos}
-        for hook_name, kind in (
-            ("register_policies", "policies"),
-            ("register_robot_adapters", "robot_adapters"),
-            ("register_transforms", "transforms"),
-            ("register_upstream_names", "upstream_names"),
-        ):
-            caller = getattr(self.pm.hook, hook_name)
-            # Registration order is plugin order, so listings and conflict messages are stable.
-            for impl in caller.get_hookimpls():
+        for kind in KINDS:
+            hook_name = f"register_{kind}"
+            for impl in self.impls(hook_name):
                 plugin_name = impl.plugin_name
                 register = self.registry.register_function(kind, plugin_name)
                 try:
                     # Like any hook, an implementation may take a subset of the arguments.
-                    impl.function(**({"register": register} if "register" in impl.argnames else {}))
+                    self.call_impl(impl, register=register)
                 except (PluginConflictError, PluginHookError, PluginLoadError):
                     raise
                 except Exception as exc:
                     raise PluginLoadError(
                         f"plugin '{plugin_name}' failed in {hook_name}: {type(exc).__name__}: {exc}"
                     ) from exc
-                if plugin_name in infos and kind != "upstream_names":
-                    infos[plugin_name].registered.setdefault(kind, [])
+                if plugin_name in infos and kind in LISTED_KINDS:
                     infos[plugin_name].registered[kind] = self.registry.names_of(kind, plugin_name)
+                    if not infos[plugin_name].registered[kind]:
+                        del infos[plugin_name].registered[kind]
 
-    def plugin_names(self) -> list[str]:
-        return [info.name for info in self.infos if info.status == "loaded"]
+    def impls(self, hook_name: str) -> list[Any]:
+        """The implementations of ``hook_name`` in the order pluggy calls them.
+
+        pluggy keeps them sorted for calling in reverse (tryfirst ones last in its list), so the
+        list is reversed here; every hook lerobot-ext calls one implementation at a time goes
+        through this, so registration and transforming hooks share lifecycle hooks' order.
+        """
+        found = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                raise PluginHookError(
+                    f"plugin '{impl.plugin_name}' implements {hook_name} as a wrapper; this hook's "
+                    "results are validated one by one, so wrappers are not supported here"
+                )
+            found.append(impl)
+        return found
+
+    @staticmethod
+    def call_impl(impl: Any, **kwargs: Any) -> Any:
+        """Call one implementation with the arguments it names."""
+        return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+
+    @functools.cached_property
+    def config_class(self) -> type:
+        """``ExtTrainPipelineConfig`` with the loaded plugins' fields (``register_config_fields``)."""
+        from lerobot_ext.config import build_config_class
+
+        return build_config_class(self.registry.config_fields)
+
+    def plugin_names(self, status: str = "loaded") -> list[str]:
+        """Names of the plugins with ``status`` (``loaded``, ``disabled`` or ``failed``)."""
+        return [info.name for info in self.infos if info.status == status]
+
+    def not_loaded(self) -> list[str]:
+        """Installed plugins that are not loaded: disabled by the allow-list, or failed to import."""
+        return [info.name for info in self.infos if info.status != "loaded"]
 
     def is_loaded(self, name: str) -> bool:
         return name in self.plugin_names()
 
 
 def call_each(host: PluginHost, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-    """Call a transforming hook implementation by implementation, in pluggy's call order.
+    """Call a hook implementation by implementation, in pluggy's call order.
 
     Unlike ``pm.hook.<name>(...)`` this keeps each result paired with the plugin that returned
     it, so a bad value or a conflict can name its plugin.
     """
-    caller = getattr(host.pm.hook, hook_name)
-    results = []
-    # pluggy calls the most recently registered implementation first (tryfirst/trylast
-    # already sorted into the list), i.e. the list in reverse.
-    for impl in reversed(caller.get_hookimpls()):
-        if impl.hookwrapper or impl.wrapper:
-            raise PluginHookError(
-                f"plugin '{impl.plugin_name}' implements {hook_name} as a wrapper; this hook's "
-                "results are validated one by one, so wrappers are not supported here"
-            )
-        results.append((impl.plugin_name, impl.function(**{arg: kwargs[arg] for arg in impl.argnames})))
-    return results
+    return [(impl.plugin_name, host.call_impl(impl, **kwargs)) for impl in host.impls(hook_name)]
+
+
+_CURRENT: PluginHost | None = None
+
+
+def current_hooks() -> Any:
+    """The hook caller of the plugins this process loaded last (``pm.hook``).
+
+    For a plugin that calls a hook it (or another plugin) added with ``register_hookspecs``,
+    e.g. the profiler asking other plugins for advice. ``None`` before any plugin is loaded.
+    """
+    return _CURRENT.hook if _CURRENT is not None else None
 
 
 def load_plugins(environ: Mapping[str, str] | None = None) -> PluginHost:

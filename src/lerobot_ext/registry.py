@@ -1,14 +1,27 @@
-"""What plugins registered: policy types, robot adapters and data transforms, each with its owner."""
+"""What plugins registered - policy types, robot adapters, config fields, commands, upstream
+names - each with the plugin that registered it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lerobot_ext.errors import PluginConflictError, PluginHookError
 
-KINDS = ("policies", "robot_adapters", "transforms")
-LABELS = {"policies": "policy type", "robot_adapters": "robot adapter", "transforms": "transform"}
+# Each kind has a hook `register_<kind>`, called in this order.
+KINDS = ("policies", "robot_adapters", "config_fields", "commands", "upstream_names")
+# The kinds `--plugins` lists under each plugin.
+LISTED_KINDS = ("policies", "robot_adapters", "config_fields", "commands")
+LABELS = {
+    "policies": "policy type",
+    "robot_adapters": "robot adapter",
+    "config_fields": "config field (flag)",
+    "commands": "lerobot-ext command",
+}
+# lerobot-ext's own commands; a plugin cannot take these names.
+CORE_COMMANDS = ("plugins", "doctor", "inspect")
 
 
 def _upstream_owner(config_class: type) -> str:
@@ -18,11 +31,37 @@ def _upstream_owner(config_class: type) -> str:
     return f"{module}.{config_class.__name__}"
 
 
+@dataclass(frozen=True)
+class ConfigField:
+    """A flag a plugin adds to ``lerobot-train-ext`` (``register_config_fields``)."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+    plugin: str
+
+    @property
+    def is_group(self) -> bool:
+        return isinstance(self.type, type) and dataclasses.is_dataclass(self.type)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``lerobot-ext`` subcommand a plugin adds (``register_commands``)."""
+
+    name: str
+    help: str
+    configure: Callable[[Any], None]
+    run: Callable[[Any], int | None]
+    plugin: str
+
+
 class Registry:
     """Names registered through the ``register_*`` hooks, in registration order."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, dict[str, tuple[str, Any]]] = {kind: {} for kind in KINDS}
+        self._entries: dict[str, dict[str, tuple[str, Any]]] = {kind: {} for kind in LISTED_KINDS}
         #: Upstream names the plugins rely on (``register_upstream_names``); several plugins may
         #: rely on one name, so these are a list, not claimed names.
         self.upstream_names: list[Any] = []
@@ -31,18 +70,32 @@ class Registry:
 
     def register_function(self, kind: str, plugin_name: str) -> Callable[..., None]:
         """The ``register`` callable handed to ``plugin_name``'s ``register_<kind>`` hook."""
-        if kind == "upstream_names":
-
-            def register_upstream_name(path: str, why: str, parameters: tuple[str, ...] = ()) -> None:
-                self.add_upstream_name(plugin_name, path, why, parameters)
-
-            return register_upstream_name
         if kind == "policies":
 
             def register_policy(name: str, config_class: type) -> None:
                 self.add_policy(plugin_name, name, config_class)
 
             return register_policy
+        if kind == "config_fields":
+
+            def register_config_field(name: str, type: Any, default: Any = None, help: str = "") -> None:
+                self.add_config_field(plugin_name, name, type, default, help)
+
+            return register_config_field
+        if kind == "commands":
+
+            def register_command(
+                name: str, help: str, configure: Callable[[Any], None], run: Callable[[Any], int | None]
+            ) -> None:
+                self.add_command(plugin_name, name, help, configure, run)
+
+            return register_command
+        if kind == "upstream_names":
+
+            def register_upstream_name(path: str, why: str, parameters: tuple[str, ...] = ()) -> None:
+                self.add_upstream_name(plugin_name, path, why, parameters)
+
+            return register_upstream_name
 
         def register_object(obj: Any) -> None:
             self.add_object(kind, plugin_name, obj)
@@ -54,8 +107,8 @@ class Registry:
         if existing is not None:
             other_plugin, _ = existing
             raise PluginConflictError(
-                f"{LABELS[kind]} '{name}' is registered by two plugins: '{other_plugin}' and '{plugin_name}'. Uninstall one, "
-                "or load only one of them with LEROBOT_EXT_PLUGINS."
+                f"{LABELS[kind]} '{name}' is registered by two plugins: '{other_plugin}' and '{plugin_name}'. "
+                "Uninstall one, or load only one of them with LEROBOT_EXT_PLUGINS."
             )
         self._entries[kind][name] = (plugin_name, value)
 
@@ -84,17 +137,44 @@ class Registry:
         if upstream is None:
             PreTrainedConfig.register_subclass(name, config_class)
 
-    def add_object(self, kind: str, plugin_name: str, obj: Any) -> None:
-        base = _base_class(kind)
-        if not isinstance(obj, base):
+    def add_config_field(self, plugin_name: str, name: str, type_: Any, default: Any, help_: str) -> None:
+        from lerobot.configs.train import TrainPipelineConfig
+
+        if not isinstance(name, str) or not name.isidentifier():
             raise PluginHookError(
-                f"plugin '{plugin_name}' registered {obj!r} as a {LABELS[kind]}, but "
-                f"it is not an instance of {base.__module__}.{base.__name__}"
+                f"plugin '{plugin_name}' registered a config field named {name!r}; a flag name must "
+                "be a Python identifier such as 'camera_keys'"
             )
-        name = getattr(obj, "name", None)
-        if not isinstance(name, str) or not name:
-            raise PluginHookError(f"plugin '{plugin_name}' registered {obj!r} without a `name`")
-        self._claim(kind, plugin_name, name, obj)
+        if name in {f.name for f in dataclasses.fields(TrainPipelineConfig)}:
+            raise PluginConflictError(
+                f"config field '{name}' is registered by plugin '{plugin_name}', but lerobot-train "
+                f"already has --{name}. Pick another name for the plugin's flag."
+            )
+        if not isinstance(help_, str):
+            raise PluginHookError(
+                f"plugin '{plugin_name}' gave config field '{name}' a help that is not a str"
+            )
+        self._claim("config_fields", plugin_name, name, ConfigField(name, type_, default, help_, plugin_name))
+
+    def add_command(
+        self,
+        plugin_name: str,
+        name: str,
+        help_: str,
+        configure: Callable[[Any], None],
+        run: Callable[[Any], int | None],
+    ) -> None:
+        if not isinstance(name, str) or not name or not callable(configure) or not callable(run):
+            raise PluginHookError(
+                f"plugin '{plugin_name}' registered command {name!r}; expected "
+                "register(name, help, configure(parser), run(args))"
+            )
+        if name in CORE_COMMANDS:
+            raise PluginConflictError(
+                f"lerobot-ext command '{name}' is registered by plugin '{plugin_name}', but lerobot-ext "
+                "has that command itself. Pick another name."
+            )
+        self._claim("commands", plugin_name, name, Command(name, help_, configure, run, plugin_name))
 
     def add_upstream_name(self, plugin_name: str, path: str, why: str, parameters: tuple[str, ...]) -> None:
         from lerobot_ext.upstream.names import UpstreamName
@@ -107,6 +187,19 @@ class Registry:
         self.upstream_names.append(
             UpstreamName(path, why, parameters=tuple(parameters), relied_on_by=plugin_name)
         )
+
+    def add_object(self, kind: str, plugin_name: str, obj: Any) -> None:
+        from lerobot_ext.adapters.base import RobotAdapter
+
+        if not isinstance(obj, RobotAdapter):
+            raise PluginHookError(
+                f"plugin '{plugin_name}' registered {obj!r} as a {LABELS[kind]}, but "
+                f"it is not an instance of {RobotAdapter.__module__}.{RobotAdapter.__name__}"
+            )
+        name = getattr(obj, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginHookError(f"plugin '{plugin_name}' registered {obj!r} without a `name`")
+        self._claim(kind, plugin_name, name, obj)
 
     # ----------------------------------------------------------------- reading
 
@@ -129,17 +222,9 @@ class Registry:
         return dict(self.items("robot_adapters"))
 
     @property
-    def transforms(self) -> list[Any]:
-        return [value for _, value in self.items("transforms")]
+    def config_fields(self) -> list[ConfigField]:
+        return [value for _, value in self.items("config_fields")]
 
-
-def _base_class(kind: str) -> type:
-    if kind == "robot_adapters":
-        from lerobot_ext.adapters.base import RobotAdapter
-
-        return RobotAdapter
-    if kind == "transforms":
-        from lerobot_ext.transforms.base import DataTransform
-
-        return DataTransform
-    raise ValueError(f"unknown registration kind {kind!r}")
+    @property
+    def commands(self) -> dict[str, Command]:
+        return dict(self.items("commands"))

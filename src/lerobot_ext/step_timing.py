@@ -8,23 +8,52 @@ than bleeding into whichever phase happens to wait for it next.
 
 from __future__ import annotations
 
+import enum
 import itertools
 import time
 from collections.abc import Callable
 
-PHASES = ("data_wait", "preprocess", "h2d_copy", "forward", "backward", "optimizer", "hooks")
+
+class Phase(enum.StrEnum):
+    """The phases of a training step, in order (the keys of ``on_step_phases``' ``phases``)."""
+
+    DATA_WAIT = "data_wait"
+    PREPROCESS = "preprocess"
+    H2D_COPY = "h2d_copy"
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    OPTIMIZER = "optimizer"
+    HOOKS = "hooks"
+
+
+class Mark(enum.StrEnum):
+    """The boundaries the seams mark; a misspelt one is an AttributeError, not a merged phase."""
+
+    DATA_START = "data_start"
+    DATA_END = "data_end"
+    H2D_START = "h2d_start"
+    H2D_END = "h2d_end"
+    UPDATE_START = "update_start"
+    BACKWARD_START = "backward_start"
+    OPTIMIZER_START = "optimizer_start"
+    UPDATE_END = "update_end"
+    HOOKS_END = "hooks_end"
+
+
+PHASES = tuple(phase.value for phase in Phase)
 
 # Boundary marks in step order, and the phase each one starts. A boundary that was never marked
 # (e.g. a policy update that does not call accelerator.backward) folds its phase into the
-# previous one, so the phases still cover the whole step.
+# previous one, so the phases still cover the whole step. The device copy (H2D_START/H2D_END)
+# happens inside the preprocess phase and is carved out of it.
 _BOUNDARIES = (
-    ("data_start", "data_wait"),
-    ("data_end", "preprocess"),
-    ("update_start", "forward"),
-    ("backward_start", "backward"),
-    ("optimizer_start", "optimizer"),
-    ("update_end", "hooks"),
-    ("hooks_end", None),
+    (Mark.DATA_START, Phase.DATA_WAIT),
+    (Mark.DATA_END, Phase.PREPROCESS),
+    (Mark.UPDATE_START, Phase.FORWARD),
+    (Mark.BACKWARD_START, Phase.BACKWARD),
+    (Mark.OPTIMIZER_START, Phase.OPTIMIZER),
+    (Mark.UPDATE_END, Phase.HOOKS),
+    (Mark.HOOKS_END, None),
 )
 
 
@@ -45,20 +74,25 @@ class StepClock:
             import torch
 
             self._sync = torch.cuda.synchronize if device_type == "cuda" else torch.mps.synchronize
-        self._marks: dict[str, float] = {}
+        self._marks: dict[Mark, float] = {}
         self._previous_end: float | None = None
 
-    def mark(self, name: str) -> None:
+    def mark(self, name: Mark) -> None:
         if self._sync is not None:
             self._sync()
         self._marks[name] = time.perf_counter()
 
+    @property
+    def marks(self) -> tuple[Mark, ...]:
+        """The boundaries marked in the current step, in the order they were marked."""
+        return tuple(self._marks)
+
     def start_step(self) -> None:
-        end = self._marks.get("hooks_end", self._marks.get("update_end"))
+        end = self._marks.get(Mark.HOOKS_END, self._marks.get(Mark.UPDATE_END))
         if end is not None:
             self._previous_end = end
         self._marks.clear()
-        self.mark("data_start")
+        self.mark(Mark.DATA_START)
 
     def phases(self) -> dict[str, float]:
         """Seconds per phase of the current step (see ``hookspecs.on_step_phases``)."""
@@ -68,11 +102,12 @@ class StepClock:
         for (start, phase), (end, _) in itertools.pairwise(present):
             out[phase] += end - start  # type: ignore[index]
         # The device copy happens inside the preprocessor; carve it out of "preprocess".
-        if "h2d_start" in marks and "h2d_end" in marks:
-            out["h2d_copy"] = min(marks["h2d_end"] - marks["h2d_start"], out["preprocess"])
-            out["preprocess"] -= out["h2d_copy"]
+        if Mark.H2D_START in marks and Mark.H2D_END in marks:
+            copy = min(marks[Mark.H2D_END] - marks[Mark.H2D_START], out[Phase.PREPROCESS])
+            out[Phase.H2D_COPY] = copy
+            out[Phase.PREPROCESS] -= copy
         out["step"] = present[-1][0] - present[0][0] if present else 0.0
         # Upstream's logging, evaluation and checkpointing happen between two steps.
-        start = marks.get("data_start")
+        start = marks.get(Mark.DATA_START)
         out["between_steps"] = start - self._previous_end if start is not None and self._previous_end else 0.0
         return out

@@ -2,8 +2,9 @@
 
 ``run_training`` applies the ``configure`` hooks, then runs upstream's undecorated
 ``lerobot.scripts.lerobot_train.train`` with the seams of ``lerobot_ext.patches`` in place. The
-seams call back into the :class:`TrainingRun`, which holds what they share (rank, applied data
-transforms, the step clock) and fires the lifecycle hooks.
+seams turn upstream's calls into events of the :class:`TrainingRun`, which dispatches them to the
+plugins' hooks. It knows no feature: what a dataset change, an adapter or a timing means is up
+to the plugins.
 """
 
 from __future__ import annotations
@@ -13,19 +14,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lerobot_ext.adapters.base import select_adapter
-from lerobot_ext.config import ExtTrainPipelineConfig, extension_fields, is_active
+from lerobot_ext import dataset_changes
+from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.console import get_logger
-from lerobot_ext.dataset_view import TransformedDataset
-from lerobot_ext.errors import ConfigError, PluginConflictError, PluginHookError
+from lerobot_ext.dataset_view import DatasetWithMetadata
+from lerobot_ext.errors import PluginConflictError, PluginHookError
 from lerobot_ext.layout import DatasetDescription
-from lerobot_ext.plugins import ENV_ALLOW_LIST, PluginHost, call_each
-from lerobot_ext.step_timing import StepClock
-from lerobot_ext.transforms.apply import apply_transforms, check_checkpoint_matches, install_steps
+from lerobot_ext.plugins import PluginHost, call_each
+from lerobot_ext.step_timing import Mark, StepClock
 
 if TYPE_CHECKING:
-    from lerobot_ext.adapters.base import RobotAdapter
-    from lerobot_ext.transforms.apply import AppliedTransforms
+    from lerobot_ext.dataset_changes import AppliedChanges
 
 log = get_logger("training")
 
@@ -42,8 +41,7 @@ class TrainingRun:
         self.device_type = "cpu"
         self.start_step = 0
         self.step = 0
-        self.adapter: RobotAdapter | None = None
-        self.transforms: AppliedTransforms | None = None
+        self.changes: AppliedChanges | None = None
         self.pending_checkpoint: int | None = None
         # True while upstream's save_checkpoint runs: its own barriers do not complete the save.
         self.saving_checkpoint = False
@@ -63,6 +61,11 @@ class TrainingRun:
     def hook(self) -> Any:
         return self.host.hook
 
+    @property
+    def pretrained_path(self) -> str | None:
+        policy = self.cfg.policy
+        return str(policy.pretrained_path) if policy is not None and policy.pretrained_path else None
+
     # ------------------------------------------------------------------ accelerator
 
     def attach_accelerator(self, accelerator: Any) -> None:
@@ -73,6 +76,66 @@ class TrainingRun:
         self.device_type = accelerator.device.type
         if self.timing_requested:
             self.clock = StepClock(self.device_type)
+
+    # ------------------------------------------------------------------ data
+
+    def datasets_made(self, dataset: Any, eval_dataset: Any) -> tuple[Any, Any]:
+        """The ``make_train_eval_datasets`` event: the plugins choose an adapter, change what the
+        policy sees, check a checkpoint against it and change how items are produced."""
+        description = DatasetDescription.from_metadata(dataset.meta)
+        choice = dataset_changes.choose_adapter(self.host, self.cfg, description)
+        adapter = choice.adapter if choice is not None else None
+        if choice is not None:
+            log.info("robot adapter: %s (%s; %s)", adapter.name, adapter.description, choice.reason)
+            for note in adapter.notes(description):
+                log.info("%s: %s", adapter.name, note)
+        self.changes = dataset_changes.apply_changes(self.host, self.cfg, description, adapter)
+        if self.pretrained_path:
+            dataset_changes.check_checkpoint(self.host, self.cfg, self.pretrained_path, self.changes)
+        meta = self.changes.metadata_view(dataset.meta) if self.changes.changed else None
+
+        def produce(data: Any, role: str) -> Any:
+            data = dataset_changes.wrap_dataset(self.host, self.cfg, data, role, self.changes)
+            return DatasetWithMetadata(data, meta) if meta is not None else data
+
+        return produce(dataset, "train"), produce(eval_dataset, "eval") if eval_dataset is not None else None
+
+    def processors_made(self, preprocessor: Any, postprocessor: Any) -> tuple[Any, Any]:
+        """The ``make_pre_post_processors`` event: the plugins' steps join the pipelines."""
+        return dataset_changes.install_steps(preprocessor, postprocessor, self.changes, self.pretrained_path)
+
+    # ------------------------------------------------------------------ policy config
+
+    def configure_policy(self, policy_cfg: Any, dataset_meta: Any) -> None:
+        """Apply the ``configure_policy`` hooks' proposals to ``policy_cfg`` (in place)."""
+        proposals: dict[str, tuple[str, Any]] = {}
+        for plugin, result in call_each(
+            self.host, "configure_policy", cfg=self.cfg, policy_cfg=policy_cfg, dataset_meta=dataset_meta
+        ):
+            if result is None:
+                continue
+            if not isinstance(result, dict):
+                raise PluginHookError(
+                    f"plugin '{plugin}' returned {type(result).__name__} from configure_policy; "
+                    "expected a dict {field: value} or None"
+                )
+            for name, value in result.items():
+                if not hasattr(policy_cfg, name):
+                    raise PluginHookError(
+                        f"plugin '{plugin}' set policy.{name}, but {type(policy_cfg).__name__} has no such field"
+                    )
+                if name in proposals and proposals[name][1] != value:
+                    other, other_value = proposals[name]
+                    raise PluginConflictError(
+                        f"plugins '{other}' and '{plugin}' set policy.{name} to different values "
+                        f"({other_value!r} vs {value!r})"
+                    )
+                proposals[name] = (plugin, value)
+        for name, (plugin, value) in proposals.items():
+            old = getattr(policy_cfg, name)
+            if old != value:
+                setattr(policy_cfg, name, value)
+                log.info("%s: policy.%s %r -> %r", plugin, name, old, value)
 
     # ------------------------------------------------------------------ lifecycle events
 
@@ -92,7 +155,7 @@ class TrainingRun:
             cfg=self.cfg, step=step, metrics=metrics, rank=self.rank, world_size=self.world_size
         )
         if self.clock is not None:
-            self.clock.mark("hooks_end")
+            self.clock.mark(Mark.HOOKS_END)
             self.hook.on_step_phases(
                 cfg=self.cfg,
                 step=step,
@@ -128,91 +191,18 @@ class TrainingRun:
     def failed(self, exception: BaseException) -> None:
         self.hook.on_exception(cfg=self.cfg, exception=exception, rank=self.rank)
 
-    # ------------------------------------------------------------------ data transforms
-
-    def transform_datasets(self, dataset: Any, eval_dataset: Any) -> tuple[Any, Any]:
-        """Choose the robot adapter and apply the registered transforms to the datasets' metadata."""
-        description = DatasetDescription.from_metadata(dataset.meta)
-        self.adapter = select_adapter(self.host.registry.robot_adapters, description, self.cfg.robot_adapter)
-        if self.adapter is not None:
-            log.info("robot adapter: %s (%s)", self.adapter.name, self.adapter.description)
-            for note in self.adapter.notes(description):
-                log.info("%s: %s", self.adapter.name, note)
-        transforms = [
-            (self.host.registry.owner("transforms", t.name) or "?", t) for t in self.host.registry.transforms
-        ]
-        self.transforms = apply_transforms(transforms, self.cfg, description, self.adapter)
-        policy = self.cfg.policy
-        if policy is not None and policy.pretrained_path:
-            check_checkpoint_matches(policy.pretrained_path, self.transforms)
-        if not self.transforms.changed:
-            return dataset, eval_dataset
-        meta = self.transforms.metadata_view(dataset.meta)
-        wrapped_eval = TransformedDataset(eval_dataset, meta) if eval_dataset is not None else None
-        return TransformedDataset(dataset, meta), wrapped_eval
-
-    def install_transform_steps(self, preprocessor: Any, postprocessor: Any) -> tuple[Any, Any]:
-        policy = self.cfg.policy
-        checkpoint = str(policy.pretrained_path) if policy is not None and policy.pretrained_path else None
-        return install_steps(preprocessor, postprocessor, self.transforms, checkpoint)
-
-    # ------------------------------------------------------------------ policy config
-
-    def configure_policy(self, policy_cfg: Any, dataset_meta: Any) -> None:
-        """Apply the ``configure_policy`` hooks' proposals to ``policy_cfg`` (in place)."""
-        proposals: dict[str, tuple[str, Any]] = {}
-        for plugin, result in call_each(
-            self.host, "configure_policy", cfg=self.cfg, policy_cfg=policy_cfg, dataset_meta=dataset_meta
-        ):
-            if result is None:
-                continue
-            if not isinstance(result, dict):
-                raise PluginHookError(
-                    f"plugin '{plugin}' returned {type(result).__name__} from configure_policy; "
-                    "expected a dict {field: value} or None"
-                )
-            for name, value in result.items():
-                if not hasattr(policy_cfg, name):
-                    raise PluginHookError(
-                        f"plugin '{plugin}' set policy.{name}, but {type(policy_cfg).__name__} has no such field"
-                    )
-                if name in proposals and proposals[name][1] != value:
-                    other, other_value = proposals[name]
-                    raise PluginConflictError(
-                        f"plugins '{other}' and '{plugin}' set policy.{name} to different values "
-                        f"({other_value!r} vs {value!r})"
-                    )
-                proposals[name] = (plugin, value)
-        for name, (plugin, value) in proposals.items():
-            old = getattr(policy_cfg, name)
-            if old != value:
-                setattr(policy_cfg, name, value)
-                log.info("%s: policy.%s %r -> %r", plugin, name, old, value)
-
 
 def apply_configure_hooks(cfg: ExtTrainPipelineConfig, host: PluginHost) -> ExtTrainPipelineConfig:
     for plugin, result in call_each(host, "configure", cfg=cfg):
         if result is None:
             continue
-        if not isinstance(result, ExtTrainPipelineConfig):
+        if not isinstance(result, type(cfg)):
             raise PluginHookError(
                 f"plugin '{plugin}' returned {type(result).__name__} from configure; expected None or "
-                "an ExtTrainPipelineConfig"
+                f"the config it was given (a {type(cfg).__name__})"
             )
         cfg = result
     return cfg
-
-
-def check_field_owners(cfg: ExtTrainPipelineConfig, host: PluginHost) -> None:
-    """A flag whose plugin is not loaded would be silently ignored: refuse it instead."""
-    for f in extension_fields():
-        owner = f.metadata.get("plugin")
-        if owner and is_active(cfg, f.name) and not host.is_loaded(owner):
-            raise ConfigError(
-                f"--{f.name} needs the lerobot-ext plugin '{owner}', which is not loaded "
-                f"(loaded: {', '.join(host.plugin_names()) or 'none'}). Unset {ENV_ALLOW_LIST} or add "
-                f"'{owner}' to it."
-            )
 
 
 def run_training(cfg: ExtTrainPipelineConfig, host: PluginHost) -> TrainingRun:
@@ -221,9 +211,7 @@ def run_training(cfg: ExtTrainPipelineConfig, host: PluginHost) -> TrainingRun:
 
     from lerobot_ext.patches import applied_seams
 
-    cfg.validate_extension()
     cfg = apply_configure_hooks(cfg, host)
-    check_field_owners(cfg, host)
     run = TrainingRun(cfg, host)
     with applied_seams(run):
         try:

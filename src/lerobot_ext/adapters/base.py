@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from lerobot_ext.errors import ConfigError
 from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, Group, VectorLayout, vector_layout
@@ -70,19 +71,30 @@ def layout_of(dataset: DatasetDescription, key: str, adapter: RobotAdapter | Non
     )
 
 
+@dataclass(frozen=True)
+class AdapterChoice:
+    """What ``select_robot_adapter`` returns: the adapter for a dataset, and why it was chosen."""
+
+    adapter: RobotAdapter
+    reason: str
+
+
 def select_adapter(
     adapters: Mapping[str, RobotAdapter], dataset: DatasetDescription, requested: str | None
-) -> RobotAdapter | None:
-    """``--robot_adapter`` if given, else the adapter that claims the dataset most strongly."""
+) -> AdapterChoice | None:
+    """``requested`` if given, else the adapter that claims the dataset most strongly."""
     if requested:
         if requested not in adapters:
             raise ConfigError(
                 f"--robot_adapter={requested} is not a registered robot adapter; registered: "
                 f"{', '.join(sorted(adapters)) or 'none'} (see `lerobot-train-ext --plugins`)"
             )
-        return adapters[requested]
+        return AdapterChoice(adapters[requested], "chosen with --robot_adapter")
     scored = [(adapter.match_score(dataset), name) for name, adapter in adapters.items()]
     scored = [s for s in scored if s[0] > 0]
     if not scored:
         return None
-    return adapters[max(scored)[1]]
+    adapter = adapters[max(scored)[1]]
+    if dataset.robot_type in adapter.robot_types:
+        return AdapterChoice(adapter, f"chosen for robot_type {dataset.robot_type!r}")
+    return AdapterChoice(adapter, "chosen by its match on the dataset")

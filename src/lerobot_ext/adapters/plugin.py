@@ -1,19 +1,27 @@
-"""Built-in plugin ``robot_adapters``: RoboCasa, Fourier GR2, generic modality.json; VLA caps."""
+"""Built-in plugin ``robot_adapters``: RoboCasa, Fourier GR2 and generic modality.json adapters,
+``--robot_adapter`` and the choice of an adapter for a dataset."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from lerobot_ext.adapters.base import RobotAdapter
+from lerobot_ext.adapters.base import AdapterChoice, RobotAdapter, select_adapter
 from lerobot_ext.adapters.gr2 import FourierGR2Adapter
 from lerobot_ext.adapters.modality import ModalityJsonAdapter
 from lerobot_ext.adapters.robocasa import RobocasaAdapter
-from lerobot_ext.adapters.vla_caps import raised_caps
-from lerobot_ext.console import get_logger
+from lerobot_ext.layout import DatasetDescription
 from lerobot_ext.plugins import hookimpl
 
-log = get_logger("robot_adapters")
+
+@hookimpl
+def register_config_fields(register: Callable[..., None]) -> None:
+    register(
+        "robot_adapter",
+        str | None,
+        None,
+        help="robot adapter to use (default: chosen from the dataset's robot_type); see `lerobot-ext inspect`",
+    )
 
 
 @hookimpl
@@ -24,15 +32,7 @@ def register_robot_adapters(register: Callable[[RobotAdapter], None]) -> None:
 
 
 @hookimpl
-def configure_policy(policy_cfg: Any, dataset_meta: Any) -> dict[str, Any] | None:
-    changes = raised_caps(policy_cfg, dataset_meta.features)
-    for cap, width in changes.items():
-        log.info(
-            "%s pads to %s=%s but the dataset's vector is %s-D: raising the cap to %s",
-            policy_cfg.type,
-            cap,
-            getattr(policy_cfg, cap),
-            width,
-            width,
-        )
-    return changes or None
+def select_robot_adapter(
+    cfg: Any, dataset: DatasetDescription, adapters: Mapping[str, RobotAdapter]
+) -> AdapterChoice | None:
+    return select_adapter(adapters, dataset, getattr(cfg, "robot_adapter", None))

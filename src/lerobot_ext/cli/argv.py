@@ -1,6 +1,6 @@
 """Command-line normalisation that draccus does not do on its own.
 
-* A bare boolean flag of ours means ``=true``: ``--force_action_keep_dims``.
+* A bare boolean flag of a plugin means ``=true``: ``--force_action_keep_dims``.
 * A sub-config with an ``enable`` switch takes the switch directly: ``--profile``,
   ``--profile=false`` become ``--profile.enable=true|false``.
 * A flag whose first segment is no config field is an error that names it and suggests the
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import types
 import typing
 from collections.abc import Sequence
 
-from lerobot_ext.config import ExtTrainPipelineConfig, extension_fields
+from lerobot_ext.config import extension_fields
 from lerobot_ext.errors import UnknownFlagError
 
 _BOOL_WORDS = {"true", "false", "yes", "no", "1", "0", "on", "off"}
@@ -27,12 +28,11 @@ def _split(arg: str) -> tuple[str, str | None]:
     return name, (value if sep else None)
 
 
-def _switches() -> tuple[set[str], set[str]]:
-    """(our top-level bool fields, our sub-configs that have an ``enable`` bool)."""
-    hints = typing.get_type_hints(ExtTrainPipelineConfig)
+def _switches(config_class: type) -> tuple[set[str], set[str]]:
+    """(the plugins' top-level bool fields, their sub-configs that have an ``enable`` bool)."""
     bools, enables = set(), set()
-    for f in extension_fields():
-        hint = hints[f.name]
+    for f in extension_fields(config_class):
+        hint = f.type
         if hint is bool:
             bools.add(f.name)
         elif dataclasses.is_dataclass(hint) and "enable" in {sub.name for sub in dataclasses.fields(hint)}:
@@ -40,22 +40,48 @@ def _switches() -> tuple[set[str], set[str]]:
     return bools, enables
 
 
-def switches_help() -> str:
-    """The lines ``--help`` adds after draccus' usage, which lists ``--profile`` as a config file."""
-    bools, enables = _switches()
-    lines = ["", "lerobot-ext switches (a bare flag means true):"]
-    lines += [f"  --{name}[=true|false]" for name in sorted(bools)]
-    lines += [f"  --{name}[=true|false]   same as --{name}.enable=true|false" for name in sorted(enables)]
+def _type_name(hint: object) -> str:
+    if isinstance(hint, type):
+        return hint.__name__
+    return str(hint).replace("typing.", "")
+
+
+def plugin_fields_help(config_class: type) -> str:
+    """The lines ``--help`` adds after draccus' usage: every plugin field with its plugin.
+
+    Draccus takes help texts from source comments, which a field registered through
+    ``register_config_fields`` does not have, and lists ``--profile`` as a config file.
+    """
+    bools, enables = _switches(config_class)
+    lines = ["", "lerobot-ext flags (declared by plugins; `lerobot-train-ext --plugins` lists them):"]
+    for f in extension_fields(config_class):
+        plugin = f.metadata.get("plugin", "?")
+        lines.append(f"  --{f.name}: {_type_name(f.type)}  [plugin {plugin}]")
+        if f.metadata.get("help"):
+            lines.append(f"      {f.metadata['help']}")
+        if dataclasses.is_dataclass(f.type):
+            for sub in dataclasses.fields(f.type):
+                lines.append(f"      --{f.name}.{sub.name}: {_type_name(sub.type)} (default {sub.default!r})")
+    if bools or enables:
+        lines += ["", "switches (a bare flag means true):"]
+        lines += [f"  --{name}[=true|false]" for name in sorted(bools)]
+        lines += [f"  --{name}[=true|false]   same as --{name}.enable=true|false" for name in sorted(enables)]
     return "\n".join(lines)
 
 
-def known_top_level_names(config_class: type = ExtTrainPipelineConfig) -> set[str]:
+def known_top_level_names(config_class: type) -> set[str]:
     return {f.name for f in dataclasses.fields(config_class)} | _PARSER_FLAGS
 
 
-def check_unknown_flags(args: Sequence[str], config_class: type = ExtTrainPipelineConfig) -> None:
+def check_unknown_flags(
+    args: Sequence[str], config_class: type, not_loaded: Sequence[str] = (), plugin_fields_only: bool = False
+) -> None:
     """Raise :class:`UnknownFlagError` for a ``--flag`` whose first segment is not a field."""
-    known = known_top_level_names(config_class)
+    known = (
+        {f.name for f in extension_fields(config_class)}
+        if plugin_fields_only
+        else known_top_level_names(config_class)
+    )
     for arg in args:
         if not arg.startswith("--") or arg == "--":
             continue
@@ -65,15 +91,46 @@ def check_unknown_flags(args: Sequence[str], config_class: type = ExtTrainPipeli
             continue
         close = difflib.get_close_matches(head, sorted(known), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join('--' + c for c in close)}?" if close else ""
+        unloaded = (
+            f"; installed plugins that are not loaded (their flags are unknown too): {', '.join(not_loaded)}"
+            if not_loaded
+            else ""
+        )
         raise UnknownFlagError(
-            f"unknown flag --{name}: neither lerobot-train nor lerobot-ext has a field '{head}'{hint} "
-            "(`lerobot-train-ext --help` lists every flag)"
+            f"unknown flag --{name}: neither lerobot-train nor a loaded lerobot-ext plugin has a field "
+            f"'{head}'{hint} (`lerobot-train-ext --help` lists every flag){unloaded}"
         )
 
 
-def normalize_argv(args: Sequence[str]) -> list[str]:
-    """Rewrite our boolean switches into the ``--name=value`` form draccus accepts."""
-    bools, enables = _switches()
+def _string_lists(config_class: type) -> set[str]:
+    """The plugins' ``list[str]`` fields."""
+    out = set()
+    for f in extension_fields(config_class):
+        hint = f.type
+        options = (
+            typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        )
+        if any(typing.get_origin(o) is list and typing.get_args(o) == (str,) for o in options):
+            out.add(f.name)
+    return out
+
+
+def _quoted_list(value: str) -> str:
+    """``[a,b]`` -> ``["a","b"]``: upstream parses flags as JSON when it resumes from a
+    ``train_config.json``, where ``[a,b]`` is not a list of strings (YAML, the other parser,
+    reads both)."""
+    inner = value.strip()
+    if not (inner.startswith("[") and inner.endswith("]")) or '"' in inner:
+        return value
+    items = [item.strip() for item in inner[1:-1].split(",") if item.strip()]
+    return "[" + ",".join(f'"{item}"' for item in items) + "]"
+
+
+def normalize_argv(args: Sequence[str], config_class: type) -> list[str]:
+    """Rewrite the plugins' flags into the ``--name=value`` form draccus accepts everywhere:
+    boolean switches get their value, string lists get quoted items."""
+    bools, enables = _switches(config_class)
+    string_lists = _string_lists(config_class)
     out: list[str] = []
     i = 0
     while i < len(args):
@@ -83,6 +140,9 @@ def normalize_argv(args: Sequence[str]) -> list[str]:
             out.append(arg)
             continue
         name, value = _split(arg)
+        if name in string_lists and value is not None:
+            out.append(f"--{name}={_quoted_list(value)}")
+            continue
         if name not in bools and name not in enables:
             out.append(arg)
             continue

@@ -1,26 +1,28 @@
-"""``lerobot-eval-ext``: upstream ``lerobot-eval``, able to evaluate ``--action_keep_dims`` checkpoints.
+"""``lerobot-eval-ext``: upstream ``lerobot-eval`` with lerobot-ext's plugins.
 
-Every ``lerobot-eval`` flag works unchanged. The one difference is the ``make_policy`` seam (see
-``lerobot_ext.patches.eval_make_policy``): a checkpoint whose saved postprocessor pads its actions
-back to the environment's width is built with its own, narrower action head.
+Every ``lerobot-eval`` flag works unchanged. The plugins are loaded (policy types included), and
+the ``make_policy`` seam (see ``lerobot_ext.patches.eval_make_policy``) asks them through
+``env_policy_features`` which features a checkpoint's policy has - e.g. the narrower action head
+of an ``--action_keep_dims`` checkpoint whose saved postprocessor pads back to the robot's width.
 """
 
 from __future__ import annotations
 
 import sys
 
-from lerobot_ext.console import exit_code
-from lerobot_ext.patches import EVAL_SEAMS, seams_applied
+from lerobot_ext.console import exit_code, setup_console_logging
 from lerobot_ext.video_backend import quiet_torchcodec_fallback
 
 
 def main() -> int:
-    quiet_torchcodec_fallback()
-    from lerobot.scripts import lerobot_eval
+    setup_console_logging()
 
     def evaluate() -> None:
-        with seams_applied(EVAL_SEAMS, run=None):
-            lerobot_eval.main()
+        from lerobot_ext.evaluation import run_evaluation
+        from lerobot_ext.plugins import load_plugins
+
+        quiet_torchcodec_fallback()
+        run_evaluation(load_plugins())
 
     return exit_code(evaluate)
 

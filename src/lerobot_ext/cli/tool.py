@@ -1,9 +1,10 @@
 """``lerobot-ext``: helper commands around lerobot-train-ext.
 
-lerobot-ext demo-dataset --layout robocasa --root DIR   write a small demo dataset
-lerobot-ext inspect DIR [--state_filtered_keys=[...]] [--action_keep_dims=N]
-lerobot-ext plugins [--json]                            same as lerobot-train-ext --plugins
-lerobot-ext doctor [--json] [-v]                        is the installed lerobot supported?
+lerobot-ext inspect DIR [--<plugin flag>=...]      explain a dataset's layout, and what the flags would do
+lerobot-ext plugins [--json]                       same as lerobot-train-ext --plugins
+lerobot-ext doctor [--json] [-v]                   is the installed lerobot supported?
+lerobot-ext <command> ...                          commands plugins add (register_commands), e.g.
+                                                   demo-dataset (the built-in `demo` plugin)
 """
 
 from __future__ import annotations
@@ -14,43 +15,23 @@ import json
 import sys
 from collections.abc import Sequence
 
-from lerobot_ext.console import get_logger, setup_console_logging
-from lerobot_ext.errors import LerobotExtError
+from lerobot_ext.console import exit_code, get_logger, setup_console_logging
+from lerobot_ext.plugins import PluginHost
 
 log = get_logger("cli")
 
 
-def _key_list(text: str) -> list[str]:
-    text = text.strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _parser() -> argparse.ArgumentParser:
-    from lerobot_ext.demo import ACTION_ORDERS, LAYOUTS
-
+def _parser(host: PluginHost) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lerobot-ext", description="Helpers around lerobot-train-ext.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo-dataset", help="write a small, learnable LeRobot v3.0 demo dataset")
-    demo.add_argument("--layout", choices=LAYOUTS, required=True)
-    demo.add_argument("--root", required=True, help="folder to create")
-    demo.add_argument("--episodes", type=int, default=8)
-    demo.add_argument("--frames", type=int, default=40, help="frames per episode")
-    demo.add_argument(
-        "--image-size", type=int, default=64, help="camera height and width (ResNets need > 32)"
+    inspect = sub.add_parser(
+        "inspect",
+        help="explain a dataset's state/action layout, and what the plugins' flags would do to it",
+        description="Any flag a plugin declares (e.g. --state_filtered_keys=[...], --action_keep_dims=N, "
+        "--camera_keys=[...], --robot_adapter=NAME) shows what it would leave.",
     )
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--action-order", choices=ACTION_ORDERS, default="ee-first", help="robocasa only")
-    demo.add_argument("--overwrite", action="store_true", help="replace an existing --root")
-
-    inspect = sub.add_parser("inspect", help="explain a dataset's state/action layout")
     inspect.add_argument("root", help="the dataset's root folder (with meta/info.json)")
-    inspect.add_argument("--robot_adapter", "--robot-adapter", default=None)
-    inspect.add_argument("--state_filtered_keys", "--state-filtered-keys", type=_key_list, default=None)
-    inspect.add_argument("--action_keep_dims", "--action-keep-dims", type=int, default=None)
-    inspect.add_argument("--force_action_keep_dims", action="store_true")
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
     inspect.add_argument("--summary", action="store_true", help="groups only, without the per-dim table")
 
@@ -62,35 +43,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.add_argument("-v", "--verbose", action="store_true", help="say what each name is used for")
+
+    for name, command in host.registry.commands.items():
+        command.configure(sub.add_parser(name, help=f"{command.help} [plugin {command.plugin}]"))
     return parser
 
 
+def _inspect(host: PluginHost, args: argparse.Namespace, flags: list[str]) -> None:
+    from lerobot_ext.inspect_dataset import format_report, inspect_config, inspect_dataset
+
+    # The report itself lists what the plugins would do; their run-time log lines would repeat it.
+    get_logger("dataset").setLevel("WARNING")
+    get_logger("transforms").setLevel("WARNING")
+    cfg = inspect_config(host, args.root, flags)
+    report = inspect_dataset(args.root, host, cfg)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report), indent=2))
+    else:
+        print(format_report(report, per_dim=not args.summary))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     setup_console_logging()
-    try:
-        if args.command == "demo-dataset":
-            import datasets
+    argv = list(sys.argv[1:] if argv is None else argv)
 
-            from lerobot_ext.demo import write_demo_dataset
-
-            datasets.disable_progress_bars()
-            root = write_demo_dataset(
-                args.layout,
-                args.root,
-                episodes=args.episodes,
-                frames=args.frames,
-                image_size=args.image_size,
-                seed=args.seed,
-                action_order=args.action_order,
-                overwrite=args.overwrite,
-            )
-            print(f"wrote {args.layout} demo dataset to {root}")
-            return 0
-
+    def command() -> int:
         from lerobot_ext.plugins import load_plugins
 
         host = load_plugins()
+        parser = _parser(host)
+        args, rest = parser.parse_known_args(argv)
+        if rest and args.command != "inspect":
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         if args.command == "doctor":
             from lerobot_ext.cli import doctor
 
@@ -100,28 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print_plugins(host, as_json=args.json)
             return 0
+        if args.command == "inspect":
+            _inspect(host, args, rest)
+            return 0
+        return host.registry.commands[args.command].run(args) or 0
 
-        from lerobot_ext.inspect_dataset import format_report, inspect_dataset
-
-        # The report itself lists what the transforms would do; their run-time log lines would repeat it.
-        get_logger("transforms").setLevel("WARNING")
-
-        report = inspect_dataset(
-            args.root,
-            host,
-            robot_adapter=args.robot_adapter,
-            state_filtered_keys=args.state_filtered_keys,
-            action_keep_dims=args.action_keep_dims,
-            force_action_keep_dims=args.force_action_keep_dims,
-        )
-        if args.json:
-            print(json.dumps(dataclasses.asdict(report), indent=2))
-        else:
-            print(format_report(report, per_dim=not args.summary))
-        return 0
-    except LerobotExtError as exc:
-        log.error("%s", exc)
-        return 2
+    return exit_code(command)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from lerobot_ext.config import ExtTrainPipelineConfig
+from lerobot_ext.config import ExtTrainPipelineConfig, check_saved_fields
 from lerobot_ext.console import exit_code, setup_console_logging
 from lerobot_ext.errors import ConfigError
 from lerobot_ext.plugins import load_plugins
 from lerobot_ext.video_backend import quiet_torchcodec_fallback
 
 
-def parse_config(argv: Sequence[str]) -> ExtTrainPipelineConfig:
-    """Parse ``argv`` exactly as upstream's ``@parser.wrap()`` does, into our config class.
+def parse_config(argv: Sequence[str], config_class: type[ExtTrainPipelineConfig]) -> ExtTrainPipelineConfig:
+    """Parse ``argv`` exactly as upstream's ``@parser.wrap()`` does, into ``config_class``.
 
     Upstream's parser also reads ``sys.argv`` later (``--policy.path``, ``--config_path`` in
     ``validate()``), so ``sys.argv`` is set to the normalised arguments for the whole run.
@@ -29,7 +30,7 @@ def parse_config(argv: Sequence[str]) -> ExtTrainPipelineConfig:
 
     # parser.wrap reads the config class from the real annotation object (this module defers
     # annotations to strings).
-    _parse.__annotations__ = {"cfg": ExtTrainPipelineConfig}
+    _parse.__annotations__ = {"cfg": config_class}
     sys.argv = [sys.argv[0] if sys.argv else "lerobot-train-ext", *argv]
     try:
         return parser.wrap()(_parse)()
@@ -58,8 +59,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return exit_code(lambda: _train(list(sys.argv[1:] if argv is None else argv)))
 
 
+def _config_path(args: Sequence[str]) -> Path | None:
+    for i, arg in enumerate(args):
+        if arg.startswith("--config_path="):
+            return Path(arg.split("=", 1)[1])
+        if arg == "--config_path" and i + 1 < len(args):
+            return Path(args[i + 1])
+    return None
+
+
 def _train(args: list[str]) -> None:
-    from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv, switches_help
+    from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv, plugin_fields_help
     from lerobot_ext.cli.listing import print_plugins
 
     host = load_plugins()
@@ -71,14 +81,18 @@ def _train(args: list[str]) -> None:
     from lerobot.utils.import_utils import register_third_party_plugins
 
     register_third_party_plugins()
-    args = normalize_argv(args)
+    config_class = host.config_class
+    args = normalize_argv(args, config_class)
     if {"--help", "-h"} & set(args):
         try:
-            parse_config(args)
+            parse_config(args, config_class)
         finally:
-            print(switches_help())
-    check_unknown_flags(args)
-    cfg = parse_config(args)
+            print(plugin_fields_help(config_class))
+    check_unknown_flags(args, config_class, host.not_loaded())
+    config_path = _config_path(args)
+    if config_path is not None:
+        check_saved_fields(config_path, config_class, host.plugin_names(), host.not_loaded())
+    cfg = parse_config(args, config_class)
 
     from lerobot_ext.training import run_training
 

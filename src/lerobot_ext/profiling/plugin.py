@@ -6,12 +6,14 @@ like any third-party plugin could.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lerobot_ext.console import get_logger
-from lerobot_ext.plugins import hookimpl
+from lerobot_ext.plugins import current_hooks, hookimpl
 from lerobot_ext.profiling.advice import RunSettings, advice, verdict
+from lerobot_ext.profiling.config import ProfileConfig
 from lerobot_ext.profiling.ranks import gather_to_main
 from lerobot_ext.profiling.report import log_line, table, write_chart, write_csv, write_json
 from lerobot_ext.profiling.stats import COLUMNS, STEP, StepRecords, window_means
@@ -99,6 +101,18 @@ class ProfileSession:
         return write_report(self.cfg, per_rank, self.method, self.device, self.world_size)
 
 
+def plugin_advice(cfg: Any, found: Any, settings: RunSettings) -> list[str]:
+    """What other plugins suggest, through the ``profile_advice`` hook this plugin adds."""
+    hooks = current_hooks()
+    if hooks is None or not hasattr(hooks, "profile_advice"):
+        return []
+    answers = hooks.profile_advice(
+        cfg=cfg, verdict=found.level, data_wait_percent=found.data_wait_percent, settings=settings.as_dict()
+    )
+    # pluggy returns the answers last-registered-first; flatten, keeping that order.
+    return [tip for tips in answers if tips for tip in tips]
+
+
 def write_report(
     cfg: Any, per_rank: dict[int, StepRecords], method: str, device: str, world_size: int
 ) -> dict[str, Any] | None:
@@ -124,7 +138,7 @@ def write_report(
     header = f"profile: steps {steps[0]}-{steps[-1]} ({skipped}), {ranks}, {method}"
     settings = RunSettings.from_config(cfg, device, world_size)
     found = verdict(summary)
-    tips = advice(summary, settings, found)
+    tips = advice(summary, settings, found) + plugin_advice(cfg, found, settings)
     lines = [*table(summary, header), found.line()]
     if tips:
         lines.append("try: " + "; ".join(tips))
@@ -168,6 +182,25 @@ class Profiler:
     def __init__(self) -> None:
         self.session: ProfileSession | None = None
         self.last_report: dict[str, Any] | None = None
+
+    @hookimpl
+    def register_hookspecs(self, register: Callable[[object], None]) -> None:
+        from lerobot_ext.profiling import hookspecs
+
+        register(hookspecs)
+
+    @hookimpl
+    def register_config_fields(self, register: Callable[..., None]) -> None:
+        register(
+            "profile",
+            ProfileConfig,
+            None,
+            help="per-step time breakdown and data-bound verdict (`--profile`, `--profile.trace=true`, ...)",
+        )
+
+    @hookimpl
+    def configure(self, cfg: Any) -> None:
+        cfg.profile.check()
 
     @hookimpl
     def step_phase_timing(self, cfg: Any) -> bool:

@@ -8,9 +8,10 @@ import numpy as np
 
 from lerobot_ext.adapters.base import layout_of
 from lerobot_ext.console import get_logger
+from lerobot_ext.dataset_changes import DatasetChange
 from lerobot_ext.errors import DatasetLayoutError
 from lerobot_ext.layout import ACTION_KEY, DatasetDescription
-from lerobot_ext.transforms.base import DataTransform, TransformContext, TransformResult
+from lerobot_ext.transforms.base import DataTransform, TransformContext
 from lerobot_ext.transforms.state_filter import slice_names, slice_stats
 from lerobot_ext.transforms.steps import ActionPadStep, ActionSliceStep
 
@@ -32,7 +33,7 @@ def _dim_label(dataset: DatasetDescription, layout, dim: int) -> str:
 class ActionKeepTransform(DataTransform):
     name = "action_keep"
 
-    def apply(self, context: TransformContext) -> TransformResult | None:
+    def apply(self, context: TransformContext) -> DatasetChange | None:
         keep = context.cfg.action_keep_dims
         if keep is None:
             return None
@@ -93,7 +94,7 @@ class ActionKeepTransform(DataTransform):
         else:
             filled = f"constant values {values}, re-filled at inference"
         summary = f"{ACTION_KEY} {width} -> {keep} dims; dropped dims {keep}..{width - 1} ({filled})"
-        return TransformResult(
+        return DatasetChange(
             features=features,
             stats=stats,
             preprocessor_steps=[ActionSliceStep(keep_dims=keep, input_width=width)],

@@ -1,16 +1,16 @@
-"""Data transforms: change what the policy sees, in training and in the saved checkpoint."""
+"""The built-in ``transforms`` plugin's transforms: each turns the run's flags and a dataset into a
+:class:`~lerobot_ext.dataset_changes.DatasetChange` (or ``None`` when its flag is unset)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from lerobot_ext.dataset_changes import DatasetChange
 from lerobot_ext.layout import DatasetDescription
 
 if TYPE_CHECKING:
-    from lerobot.processor import ProcessorStep
-
     from lerobot_ext.adapters.base import RobotAdapter
     from lerobot_ext.config import ExtTrainPipelineConfig
 
@@ -24,32 +24,14 @@ class TransformContext:
     adapter: RobotAdapter | None
 
 
-@dataclass
-class TransformResult:
-    """What a transform changes.
-
-    ``features`` and ``stats`` replace the dataset's (the policy and the normaliser are built
-    from them). ``preprocessor_steps`` run first in the preprocessor, on the dataset's raw
-    values; ``postprocessor_steps`` run last in the postprocessor, on unnormalised actions.
-    Steps must be importable by class path and rebuildable from ``get_config()``: lerobot's
-    loader imports them that way in a process that never imported lerobot-ext.
-    """
-
-    features: dict[str, dict[str, Any]]
-    stats: dict[str, dict[str, Any]]
-    preprocessor_steps: list[ProcessorStep] = field(default_factory=list)
-    postprocessor_steps: list[ProcessorStep] = field(default_factory=list)
-    summary: str = ""
-
-
 class DataTransform(ABC):
-    """Subclass this and register an instance through the ``register_transforms`` hook."""
+    """One transform of the ``transforms`` plugin."""
 
-    #: Unique name, shown in logs and ``--plugins``.
+    #: Name shown in logs.
     name: str = ""
 
     @abstractmethod
-    def apply(self, context: TransformContext) -> TransformResult | None:
+    def apply(self, context: TransformContext) -> DatasetChange | None:
         """Return the transformed features/stats and steps, or None when the run does not ask for it.
 
         Raise :class:`lerobot_ext.errors.ConfigError` (or a subclass) for a request the dataset

@@ -9,9 +9,10 @@ import numpy as np
 
 from lerobot_ext.adapters.base import layout_of
 from lerobot_ext.console import get_logger
+from lerobot_ext.dataset_changes import DatasetChange
 from lerobot_ext.errors import DatasetLayoutError
 from lerobot_ext.layout import STATE_KEY, DatasetDescription, Group
-from lerobot_ext.transforms.base import DataTransform, TransformContext, TransformResult
+from lerobot_ext.transforms.base import DataTransform, TransformContext
 from lerobot_ext.transforms.steps import StateFilterStep
 
 log = get_logger("transforms")
@@ -54,7 +55,7 @@ def slice_names(names: Any, index: list[int]) -> Any:
 class StateFilterTransform(DataTransform):
     name = "state_filter"
 
-    def apply(self, context: TransformContext) -> TransformResult | None:
+    def apply(self, context: TransformContext) -> DatasetChange | None:
         keys = list(dict.fromkeys(context.cfg.state_filtered_keys))
         if not keys:
             return None
@@ -87,7 +88,7 @@ class StateFilterTransform(DataTransform):
         dataset: DatasetDescription,
         dropped: list[tuple[str, Group | None, str]],
         sub_features: dict[str, str],
-    ) -> TransformResult:
+    ) -> DatasetChange:
         features = copy.deepcopy(dataset.features)
         stats = dict(dataset.stats)
         drop_features = sorted({sub_features.get(key, key) for key, group, _ in dropped if group is None})
@@ -135,6 +136,6 @@ class StateFilterTransform(DataTransform):
                 dropped_groups=[key for key, _, _ in dropped],
             )
         )
-        return TransformResult(
+        return DatasetChange(
             features=features, stats=stats, preprocessor_steps=steps, summary="; ".join(parts)
         )

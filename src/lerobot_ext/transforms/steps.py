@@ -1,4 +1,4 @@
-"""Processor steps the built-in transforms add to a policy's pre/post-processors.
+"""Processor steps the built-in ``transforms`` plugin adds to a policy's pre/post-processors.
 
 They are saved in ``policy_preprocessor.json``/``policy_postprocessor.json`` by class path
 (``lerobot_ext.transforms.steps.<Class>``), not by registry name: lerobot's loader imports a
@@ -19,10 +19,6 @@ from lerobot.processor import ProcessorStep, TransitionKey
 STATE_KEY = "observation.state"
 
 
-class TransformStep(ProcessorStep):
-    """Marker base: a step a lerobot-ext data transform owns (checked on resume)."""
-
-
 def _take_last_dim(value: Any, index: torch.Tensor, numpy_index: np.ndarray) -> Any:
     if isinstance(value, torch.Tensor):
         return value.index_select(-1, index.to(value.device))
@@ -34,7 +30,7 @@ def _with_feature_shape(feature: PolicyFeature, width: int) -> PolicyFeature:
 
 
 @dataclass
-class StateFilterStep(TransformStep):
+class StateFilterStep(ProcessorStep):
     """Keep dims ``keep`` of the robot's full ``observation.state`` and drop ``drop_features``.
 
     ``input_width`` is the full width the robot sends; anything else is refused with a message,
@@ -95,7 +91,7 @@ class StateFilterStep(TransformStep):
 
 
 @dataclass
-class ActionSliceStep(TransformStep):
+class ActionSliceStep(ProcessorStep):
     """Keep action dims ``0..keep_dims-1`` of training batches (a no-op at inference: no action)."""
 
     keep_dims: int = 0
@@ -129,7 +125,7 @@ class ActionSliceStep(TransformStep):
 
 
 @dataclass
-class ActionPadStep(TransformStep):
+class ActionPadStep(ProcessorStep):
     """Append the dropped action dims, filled with their recorded constant values (their means,
     for dims dropped with --force_action_keep_dims)."""
 

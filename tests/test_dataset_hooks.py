@@ -1,0 +1,266 @@
+"""The transforming hooks' documented behaviour, one by one: who wins, what is chained, what is
+validated - with small plugins written as a third party would."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+from lerobot.processor import ProcessorStep
+
+from lerobot_ext import hookimpl
+from lerobot_ext.adapters.base import AdapterChoice, RobotAdapter
+from lerobot_ext.config import ExtTrainPipelineConfig
+from lerobot_ext.dataset_changes import (
+    AppliedChanges,
+    DatasetChange,
+    SavedCheckpoint,
+    apply_changes,
+    check_checkpoint,
+    choose_adapter,
+    install_steps,
+    wrap_dataset,
+)
+from lerobot_ext.errors import ConfigError, PluginConflictError, PluginHookError
+from lerobot_ext.evaluation import EvaluationRun
+from lerobot_ext.layout import DatasetDescription
+from lerobot_ext.plugins import PluginHost
+from lerobot_ext.training import TrainingRun, apply_configure_hooks
+
+DATASET = DatasetDescription(
+    "my_arm",
+    10,
+    {"observation.state": {"dtype": "float32", "shape": (4,)}, "action": {"dtype": "float32", "shape": (2,)}},
+    {"observation.state": {"mean": [0.0] * 4}, "action": {"mean": [0.0, 0.0]}},
+)
+
+
+def plugin(**hooks):
+    return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
+
+
+class Arm(RobotAdapter):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_select_robot_adapter_first_answer_wins_and_is_validated() -> None:
+    asked = []
+
+    def choose(name):
+        def select_robot_adapter(adapters):
+            asked.append(name)
+            return AdapterChoice(adapters[name], f"{name} knows it") if name in adapters else None
+
+        return select_robot_adapter
+
+    def register(register):
+        register(Arm("lab_arm"))
+
+    host = PluginHost.from_plugins(
+        {
+            "lab": plugin(register_robot_adapters=register, select_robot_adapter=choose("lab_arm")),
+            "shy": plugin(select_robot_adapter=choose("nothing")),
+        }
+    )
+    found = choose_adapter(host, None, DATASET)
+    assert (found.adapter.name, found.reason) == ("lab_arm", "lab_arm knows it")
+    assert asked == ["nothing", "lab_arm"]  # last registered first; the first answer ends it
+    bad = PluginHost.from_plugins({"sloppy": plugin(select_robot_adapter=lambda: "my_arm")})
+    with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned str from select_robot_adapter"):
+        choose_adapter(bad, None, DATASET)
+
+
+class ScaleStep(ProcessorStep):
+    def __init__(self, factor: float = 1.0) -> None:
+        self.factor = factor
+
+    def __call__(self, transition):
+        return transition
+
+    def get_config(self):
+        return {"factor": self.factor}
+
+    def transform_features(self, features):
+        return features
+
+
+def narrow_action(width: int, name: str):
+    def transform_dataset(dataset):
+        features = json.loads(json.dumps(dataset.features))
+        features["action"]["shape"] = (width,)
+        return DatasetChange(features, dataset.stats, [ScaleStep(width)], [], f"{name}: action -> {width}")
+
+    return transform_dataset
+
+
+def test_transform_dataset_is_chained_and_its_steps_collected() -> None:
+    seen = []
+
+    def observe(dataset):
+        seen.append(dataset.width("action"))
+
+    host = PluginHost.from_plugins(
+        {
+            "observer": plugin(transform_dataset=observe),  # registered first: called last
+            "second": plugin(transform_dataset=narrow_action(1, "second")),
+            "first": plugin(transform_dataset=narrow_action(2, "first")),
+        }
+    )
+    applied = apply_changes(host, None, DATASET, None)
+    assert seen == [1]  # it saw the dataset as the two changes left it
+    assert [plugin for plugin, _ in applied.changes] == ["first", "second"]
+    assert applied.dataset.width("action") == 1 and applied.original is DATASET
+    assert [step.factor for step in applied.preprocessor_steps] == [2, 1]
+    assert applied.summaries == ["first: action -> 2", "second: action -> 1"]
+
+
+def test_transform_dataset_results_are_validated() -> None:
+    wrong = PluginHost.from_plugins({"sloppy": plugin(transform_dataset=lambda dataset: dataset.features)})
+    with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned dict from transform_dataset"):
+        apply_changes(wrong, None, DATASET, None)
+
+    def not_a_step(dataset):
+        return DatasetChange(dataset.features, dataset.stats, [lambda t: t])
+
+    odd = PluginHost.from_plugins({"odd": plugin(transform_dataset=not_a_step)})
+    with pytest.raises(
+        PluginHookError, match=r"plugin 'odd' returned step .* which is not a lerobot.processor.ProcessorStep"
+    ):
+        apply_changes(odd, None, DATASET, None)
+
+
+def test_install_steps_puts_them_first_and_last_and_not_twice_from_a_checkpoint() -> None:
+    applied = AppliedChanges(
+        DATASET, DATASET, changes=[("lab", DatasetChange({}, {}, [ScaleStep(2)], [ScaleStep(3)]))]
+    )
+    pre, post = types.SimpleNamespace(steps=["normalize"]), types.SimpleNamespace(steps=["unnormalize"])
+    install_steps(pre, post, applied, None)
+    assert [type(s).__name__ if not isinstance(s, str) else s for s in pre.steps] == [
+        "ScaleStep",
+        "normalize",
+    ]
+    assert [type(s).__name__ if not isinstance(s, str) else s for s in post.steps] == [
+        "unnormalize",
+        "ScaleStep",
+    ]
+    # A pipeline loaded from a checkpoint already has its steps: not added twice ...
+    loaded = types.SimpleNamespace(steps=[ScaleStep(2), "normalize"])
+    install_steps(loaded, types.SimpleNamespace(steps=[ScaleStep(3)]), applied, "/ckpt")
+    assert len(loaded.steps) == 2
+    # ... and a different config is refused.
+    with pytest.raises(
+        ConfigError,
+        match=r"the checkpoint at /ckpt has ScaleStep\(factor=5\), but this run asks for ScaleStep\(factor=2\)",
+    ):
+        install_steps(
+            types.SimpleNamespace(steps=[ScaleStep(5)]), types.SimpleNamespace(steps=[]), applied, "/ckpt"
+        )
+
+
+def test_wrap_dataset_is_chained_and_told_the_role() -> None:
+    calls = []
+
+    def outer(dataset, role):
+        calls.append(("outer", dataset, role))
+        return ["outer", dataset]
+
+    def inner(dataset, role):
+        calls.append(("inner", dataset, role))
+        return None if role == "eval" else ["inner", dataset]
+
+    host = PluginHost.from_plugins({"outer": plugin(wrap_dataset=outer), "inner": plugin(wrap_dataset=inner)})
+    applied = AppliedChanges(DATASET, DATASET)
+    assert wrap_dataset(host, None, "data", "train", applied) == ["outer", ["inner", "data"]]
+    assert wrap_dataset(host, None, "data", "eval", applied) == ["outer", "data"]  # None: unchanged
+    assert [(name, role) for name, _, role in calls] == [
+        ("inner", "train"),
+        ("outer", "train"),
+        ("inner", "eval"),
+        ("outer", "eval"),
+    ]
+
+
+def test_check_checkpoint_sees_a_local_checkpoints_saved_steps(tmp_path) -> None:
+    seen = []
+
+    def refuse(checkpoint, planned):
+        seen.append([s.class_path for s in checkpoint.steps])
+        if any(s.class_name == "ScaleStep" for s in checkpoint.steps):
+            raise ConfigError("trained with ScaleStep; pass --scale")
+
+    (tmp_path / "config.json").write_text(json.dumps({"type": "act"}))
+    for name in ("policy_preprocessor", "policy_postprocessor"):
+        steps = (
+            [{"class": "lab.steps.ScaleStep", "config": {"factor": 2}}]
+            if name.endswith("preprocessor")
+            else []
+        )
+        (tmp_path / f"{name}.json").write_text(json.dumps({"steps": steps}))
+    host = PluginHost.from_plugins({"lab": plugin(check_checkpoint=refuse)})
+    applied = AppliedChanges(DATASET, DATASET)
+    with pytest.raises(ConfigError, match="trained with ScaleStep"):
+        check_checkpoint(host, None, tmp_path, applied)
+    check_checkpoint(host, None, "lerobot/pi0_base", applied)  # a Hub id: nothing local to check
+    assert seen == [["lab.steps.ScaleStep"]]
+    assert SavedCheckpoint.read(tmp_path).config == {"type": "act"}
+
+
+def test_env_policy_features_first_answer_wins_and_is_validated() -> None:
+    run = EvaluationRun(
+        PluginHost.from_plugins(
+            {
+                "fallback": plugin(env_policy_features=lambda env_features: {"fallback": 1}),
+                "specific": plugin(env_policy_features=lambda env_features: {**env_features, "action": 7}),
+            }
+        )
+    )
+    assert run.env_policy_features(None, {"action": 12}, None) == {"action": 7}
+    bad = EvaluationRun(PluginHost.from_plugins({"sloppy": plugin(env_policy_features=lambda: [1, 2])}))
+    with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned list from env_policy_features"):
+        bad.env_policy_features(None, {}, None)
+
+
+def test_configure_may_replace_the_config_but_only_with_one_of_its_class() -> None:
+    cfg = ExtTrainPipelineConfig.__new__(ExtTrainPipelineConfig)
+    other = ExtTrainPipelineConfig.__new__(ExtTrainPipelineConfig)
+    host = PluginHost.from_plugins({"swap": plugin(configure=lambda cfg: other)})
+    assert apply_configure_hooks(cfg, host) is other
+    wrong = PluginHost.from_plugins({"sloppy": plugin(configure=lambda cfg: {"batch_size": 8})})
+    with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned dict from configure"):
+        apply_configure_hooks(cfg, wrong)
+
+
+def test_configure_policy_proposals_are_checked_merged_and_conflicts_named() -> None:
+    policy = types.SimpleNamespace(max_state_dim=32, chunk_size=50)
+    agree = PluginHost.from_plugins(
+        {
+            "a": plugin(configure_policy=lambda policy_cfg: {"max_state_dim": 45}),
+            "b": plugin(configure_policy=lambda policy_cfg: {"max_state_dim": 45, "chunk_size": 10}),
+        }
+    )
+    TrainingRun(types.SimpleNamespace(), agree).configure_policy(policy, None)
+    assert (policy.max_state_dim, policy.chunk_size) == (45, 10)
+    clash = PluginHost.from_plugins(
+        {
+            "a": plugin(configure_policy=lambda: {"chunk_size": 8}),
+            "b": plugin(configure_policy=lambda: {"chunk_size": 16}),
+        }
+    )
+    with pytest.raises(
+        PluginConflictError,
+        match=r"plugins 'b' and 'a' set policy.chunk_size to different values \(16 vs 8\)",
+    ):
+        TrainingRun(types.SimpleNamespace(), clash).configure_policy(policy, None)
+    unknown = PluginHost.from_plugins({"typo": plugin(configure_policy=lambda: {"chunk_sise": 8})})
+    with pytest.raises(
+        PluginHookError, match=r"plugin 'typo' set policy.chunk_sise, but SimpleNamespace has no such field"
+    ):
+        TrainingRun(types.SimpleNamespace(), unknown).configure_policy(policy, None)
+
+
+def test_step_phase_timing_answers_are_validated() -> None:
+    host = PluginHost.from_plugins({"sloppy": plugin(step_phase_timing=lambda: "yes")})
+    with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned 'yes' from step_phase_timing"):
+        TrainingRun(types.SimpleNamespace(), host)
