@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from helpers import TINY_DIFFUSION, dataset_flags
 from lerobot_ext import hookimpl, hookspecs
 from lerobot_ext.cli.train import main
 from lerobot_ext.config import ExtTrainPipelineConfig
+from lerobot_ext.errors import PluginLoadError
+from lerobot_ext.hookspecs import hookspec
 from lerobot_ext.step_timing import PHASES
 
 HOOK_NAMES = sorted(
@@ -30,6 +34,10 @@ class Recorder:
         self.calls.append((name, kwargs))
 
     @hookimpl
+    def register_hookspecs(self, register):
+        self._record("register_hookspecs", register=register)
+
+    @hookimpl
     def register_policies(self, register):
         self._record("register_policies", register=register)
 
@@ -38,8 +46,12 @@ class Recorder:
         self._record("register_robot_adapters", register=register)
 
     @hookimpl
-    def register_transforms(self, register):
-        self._record("register_transforms", register=register)
+    def register_config_fields(self, register):
+        self._record("register_config_fields", register=register)
+
+    @hookimpl
+    def register_commands(self, register):
+        self._record("register_commands", register=register)
 
     @hookimpl
     def register_upstream_names(self, register):
@@ -57,6 +69,26 @@ class Recorder:
     def step_phase_timing(self, cfg):
         self._record("step_phase_timing", cfg=cfg)
         return True
+
+    @hookimpl(tryfirst=True)  # asked before the robot_adapters plugin, whose answer would win
+    def select_robot_adapter(self, cfg, dataset, adapters):
+        self._record("select_robot_adapter", cfg=cfg, dataset=dataset, adapters=adapters)
+
+    @hookimpl
+    def transform_dataset(self, cfg, dataset, adapter):
+        self._record("transform_dataset", cfg=cfg, dataset=dataset, adapter=adapter)
+
+    @hookimpl
+    def check_checkpoint(self, cfg, checkpoint, planned):
+        self._record("check_checkpoint", cfg=cfg, checkpoint=checkpoint, planned=planned)
+
+    @hookimpl
+    def wrap_dataset(self, cfg, dataset, role, planned):
+        self._record("wrap_dataset", cfg=cfg, dataset=dataset, role=role, planned=planned)
+
+    @hookimpl
+    def env_policy_features(self, policy_cfg, env_features, checkpoint):
+        self._record("env_policy_features", policy_cfg=policy_cfg, env_features=env_features)
 
     @hookimpl
     def on_train_start(self, cfg, rank, world_size, start_step, device):
@@ -108,7 +140,7 @@ def _train(
 def test_the_recorder_covers_every_hookspec() -> None:
     implemented = sorted(name for name in vars(Recorder) if name in HOOK_NAMES)
     assert implemented == HOOK_NAMES
-    assert len(HOOK_NAMES) == 13  # 4 registration, 3 transforming, 6 lifecycle
+    assert len(HOOK_NAMES) == 20  # 6 registration, 8 transforming, 6 lifecycle
 
 
 def test_every_hook_fires_in_order_with_documented_arguments(
@@ -119,14 +151,21 @@ def test_every_hook_fires_in_order_with_documented_arguments(
     assert _train(bimodal_root, tmp_path / "run", 3, monkeypatch) == 0
 
     names = recorder.names()
-    assert set(names) == set(HOOK_NAMES) - {"on_exception"}
+    # check_checkpoint: only when starting from a checkpoint (test_resume.py, test_third_party_plugin.py);
+    # env_policy_features: only in lerobot-eval-ext (test_inference.py); on_exception: below.
+    assert set(names) == set(HOOK_NAMES) - {"on_exception", "check_checkpoint", "env_policy_features"}
     expected = [
+        "register_hookspecs",
         "register_policies",
         "register_robot_adapters",
-        "register_transforms",
+        "register_config_fields",
+        "register_commands",
         "register_upstream_names",
         "configure",
         "step_phase_timing",
+        "select_robot_adapter",
+        "transform_dataset",
+        "wrap_dataset",
         "configure_policy",
         "on_train_start",
         "on_step_end",
@@ -144,6 +183,10 @@ def test_every_hook_fires_in_order_with_documented_arguments(
     calls = dict(recorder.calls)  # last call of each name
     assert callable(calls["register_policies"]["register"])
     assert isinstance(calls["configure"]["cfg"], ExtTrainPipelineConfig)
+    assert calls["select_robot_adapter"]["dataset"].width("action") == 2
+    assert {"robocasa", "fourier_gr2"} <= set(calls["select_robot_adapter"]["adapters"])
+    assert calls["transform_dataset"]["dataset"].features["action"]["shape"] == (2,)
+    assert calls["wrap_dataset"]["role"] == "train" and not calls["wrap_dataset"]["planned"].changed
     assert calls["configure_policy"]["policy_cfg"].type == "diffusion"
     assert calls["configure_policy"]["dataset_meta"].features["action"]["shape"] == (2,)
     assert calls["on_train_start"] == {
@@ -196,3 +239,212 @@ def test_without_timing_requests_no_phases_are_measured(
     extra_entry_points("quiet", quiet)
     assert _train(bimodal_root, tmp_path / "run", 2, monkeypatch) == 0
     assert quiet.calls == []
+
+    # One plugin's step_phase_timing returning True turns timing on, for every plugin.
+    class Asks:
+        @hookimpl
+        def step_phase_timing(self, cfg):
+            return cfg.steps == 2
+
+    extra_entry_points("asks", Asks())
+    assert _train(bimodal_root, tmp_path / "run2", 2, monkeypatch) == 0
+    assert quiet.calls == [1, 2]
+
+
+# --------------------------------------------------------------------------- one order for all hooks
+
+
+class Ordered:
+    """A plugin that records, for several kinds of hook, when it was called."""
+
+    def __init__(self, name: str, log: list[tuple[str, str]]) -> None:
+        self.name = name
+        self.log = log
+
+    def _note(self, hook: str) -> None:
+        self.log.append((hook, self.name))
+
+
+def ordered_plugin(name: str, log: list[tuple[str, str]], **marks: bool) -> Ordered:
+    plugin = Ordered(name, log)
+
+    def register_config_fields(register):
+        plugin._note("register_config_fields")
+        register(f"{name}_flag", int, 0)
+
+    def configure(cfg):
+        plugin._note("configure")
+
+    def transform_dataset(dataset):
+        plugin._note("transform_dataset")
+
+    def on_step_end(step):
+        plugin._note("on_step_end")
+
+    for fn in (register_config_fields, configure, transform_dataset, on_step_end):
+        setattr(plugin, fn.__name__, hookimpl(**marks)(fn))
+    return plugin
+
+
+def test_one_order_for_every_hook_with_tryfirst_and_trylast_honoured() -> None:
+    from lerobot_ext.dataset_changes import apply_changes
+    from lerobot_ext.layout import DatasetDescription
+    from lerobot_ext.plugins import PluginHost, call_each
+
+    log: list[tuple[str, str]] = []
+    host = PluginHost.from_plugins(
+        {
+            "first_registered": ordered_plugin("first_registered", log, trylast=True),
+            "second_registered": ordered_plugin("second_registered", log),
+            "third_registered": ordered_plugin("third_registered", log),
+            "pinned_first": ordered_plugin("pinned_first", log, tryfirst=True),
+        }
+    )
+    call_each(host, "configure", cfg=None)  # transforming: one implementation at a time
+    apply_changes(host, None, DatasetDescription(None, 10, {}, {}), None)  # chained
+    host.hook.on_step_end(cfg=None, step=1, metrics={}, rank=0, world_size=1)  # lifecycle: pluggy itself
+    expected = ["pinned_first", "third_registered", "second_registered", "first_registered"]
+    by_hook: dict[str, list[str]] = {}
+    for hook, plugin in log:
+        by_hook.setdefault(hook, []).append(plugin)
+    assert by_hook == {
+        "register_config_fields": expected,
+        "configure": expected,
+        "transform_dataset": expected,
+        "on_step_end": expected,
+    }
+    # What the registration order decides: the order of the flags.
+    assert [spec.name for spec in host.registry.config_fields] == [f"{name}_flag" for name in expected]
+
+
+# --------------------------------------------------------------------------- the phase marks
+
+
+def test_every_phase_boundary_is_marked_in_a_real_run(bimodal_root, tmp_path, monkeypatch):
+    from lerobot_ext.step_timing import Mark, StepClock
+
+    seen: list[tuple[Mark, ...]] = []
+    original = StepClock.phases
+
+    def phases(self):
+        seen.append(self.marks)
+        return original(self)
+
+    monkeypatch.setattr(StepClock, "phases", phases)
+    assert (
+        _train(bimodal_root, tmp_path / "run", 2, monkeypatch, ["--profile", "--profile.warmup_steps=0"]) == 0
+    )
+    assert len(seen) == 2
+    for marks in seen:
+        # Every boundary, once, in step order (the device copy sits inside the preprocess phase).
+        assert list(marks) == [
+            Mark.DATA_START,
+            Mark.DATA_END,
+            Mark.H2D_START,
+            Mark.H2D_END,
+            Mark.UPDATE_START,
+            Mark.BACKWARD_START,
+            Mark.OPTIMIZER_START,
+            Mark.UPDATE_END,
+            Mark.HOOKS_END,
+        ]
+    assert {m.value for m in Mark} == {m.value for m in seen[0]}
+
+
+# --------------------------------------------------------------------------- plugins adding hooks
+
+
+class LabSpecs:
+    """Hooks a lab's plugin adds for its other plugins."""
+
+    @hookspec
+    def lab_gripper_limits(self, robot: str) -> tuple[float, float] | None:
+        """The gripper's limits for ``robot``."""
+
+
+def test_a_plugin_adds_a_hook_that_other_plugins_implement() -> None:
+    from lerobot_ext.plugins import PluginHost, current_hooks
+
+    @hookimpl
+    def register_hookspecs(register):
+        register(LabSpecs)
+
+    @hookimpl
+    def lab_gripper_limits(robot):
+        return (0.0, 0.08) if robot == "panda" else None
+
+    # The implementing plugin is registered before the one adding the hook: fine, hook names are
+    # checked once every plugin had its say.
+    host = PluginHost.from_plugins(
+        {
+            "grippers": types.SimpleNamespace(lab_gripper_limits=lab_gripper_limits),
+            "lab_core": types.SimpleNamespace(register_hookspecs=register_hookspecs),
+        }
+    )
+    assert current_hooks() is host.hook
+    assert current_hooks().lab_gripper_limits(robot="panda") == [(0.0, 0.08)]
+    # Without the plugin that adds it, implementing it is a load error naming the plugin - unless
+    # the implementation is marked optional.
+    with pytest.raises(PluginLoadError, match=r"plugin 'grippers'.*unknown hook 'lab_gripper_limits'"):
+        PluginHost.from_plugins({"grippers": types.SimpleNamespace(lab_gripper_limits=lab_gripper_limits)})
+    optional = hookimpl(optionalhook=True)(lambda robot: None)
+    PluginHost.from_plugins({"grippers": types.SimpleNamespace(lab_gripper_limits=optional)})
+
+
+def test_the_profiler_asks_other_plugins_for_advice_through_its_own_hook(extra_entry_points) -> None:
+    from lerobot_ext.plugins import load_plugins
+    from lerobot_ext.profiling.advice import RunSettings, Verdict
+    from lerobot_ext.profiling.plugin import plugin_advice
+
+    @hookimpl(optionalhook=True)
+    def profile_advice(verdict, settings):
+        return [f"lab: {verdict} with {settings['num_workers']} workers"]
+
+    extra_entry_points("lab", types.SimpleNamespace(profile_advice=profile_advice))
+    load_plugins(environ={})
+    settings = RunSettings(4, 2, False, 64, "pyav", 3, 2, "cuda", 1, 16, "flow", False)
+    tips = plugin_advice(types.SimpleNamespace(camera_keys=[]), Verdict("HIGHLY", 40.0), settings)
+    assert tips[0] == "lab: HIGHLY with 4 workers"  # registered last: asked first
+    assert any(tip.startswith("--camera_keys=[...]") for tip in tips)  # the cameras plugin's
+
+
+# --------------------------------------------------------------------------- the meta-test
+
+# Each hook, and the test of its documented behaviour (not only that it fires).
+BEHAVIOUR_TESTS = {
+    "register_hookspecs": "test_hooks.py::test_a_plugin_adds_a_hook_that_other_plugins_implement",
+    "register_policies": "test_plugins.py::test_registered_policy_becomes_a_policy_type",
+    "register_robot_adapters": "test_plugins.py::test_good_plugin_is_loaded_and_its_registrations_traced",
+    "register_config_fields": "test_config_fields.py::test_a_plugin_field_is_a_flag_of_the_assembled_config",
+    "register_commands": "test_commands.py::test_a_plugin_command_runs_with_its_arguments",
+    "register_upstream_names": "test_upstream_names.py::test_a_plugin_registers_the_names_it_relies_on_and_doctor_names_the_plugin",
+    "configure": "test_dataset_hooks.py::test_configure_may_replace_the_config_but_only_with_one_of_its_class",
+    "configure_policy": "test_dataset_hooks.py::test_configure_policy_proposals_are_checked_merged_and_conflicts_named",
+    "step_phase_timing": "test_hooks.py::test_without_timing_requests_no_phases_are_measured",
+    "select_robot_adapter": "test_dataset_hooks.py::test_select_robot_adapter_first_answer_wins_and_is_validated",
+    "transform_dataset": "test_dataset_hooks.py::test_transform_dataset_is_chained_and_its_steps_collected",
+    "check_checkpoint": "test_dataset_hooks.py::test_check_checkpoint_sees_a_local_checkpoints_saved_steps",
+    "wrap_dataset": "test_dataset_hooks.py::test_wrap_dataset_is_chained_and_told_the_role",
+    "env_policy_features": "test_dataset_hooks.py::test_env_policy_features_first_answer_wins_and_is_validated",
+    "on_train_start": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
+    "on_step_end": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
+    "on_step_phases": "test_profile.py::test_phases_add_up_to_the_step_and_match_upstreams_own_timers",
+    "on_checkpoint_saved": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
+    "on_train_end": "test_distributed.py::test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks",
+    "on_exception": "test_hooks.py::test_on_exception_fires_with_the_exception",
+}
+
+
+@pytest.mark.parametrize("hook", HOOK_NAMES)
+def test_every_hook_has_a_test_of_its_documented_behaviour(hook) -> None:
+    assert hook in BEHAVIOUR_TESTS, f"no behaviour test is named for hook {hook}"
+    module, function = BEHAVIOUR_TESTS[hook].split("::")
+    tree = ast.parse((Path(__file__).parent / module).read_text())
+    found = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function), None)
+    assert found is not None, f"{BEHAVIOUR_TESTS[hook]} does not exist"
+    # The test exercises the hook by name - it implements it, calls it or checks its calls -
+    # itself or through a helper of its module (a plugin factory, a recording plugin class).
+    helpers = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    used = {n.id for n in ast.walk(found) if isinstance(n, ast.Name) and n.id in helpers}
+    sources = [ast.unparse(found), *(ast.unparse(helpers[name]) for name in used)]
+    assert any(hook in source for source in sources), f"{BEHAVIOUR_TESTS[hook]} never names {hook}"

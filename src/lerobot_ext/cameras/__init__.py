@@ -1,0 +1,1 @@
+"""Built-in plugin ``cameras``: ``--camera_keys=[...]`` keeps only the named cameras."""
