@@ -1,0 +1,1 @@
+"""A lab's calibration plugin for lerobot-ext (test fixture): ``--state_offsets=[...]``."""

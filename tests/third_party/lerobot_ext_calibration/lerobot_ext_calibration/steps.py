@@ -1,0 +1,34 @@
+"""The processor step saved in the checkpoint. Imports lerobot only: a robot that loads the
+checkpoint needs neither lerobot-ext nor the plugin's hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from lerobot.processor import ProcessorStep, TransitionKey
+
+
+@dataclass
+class StateOffsetStep(ProcessorStep):
+    """Add the calibration ``offsets`` to ``observation.state``."""
+
+    offsets: list[float] = field(default_factory=list)
+
+    def __call__(self, transition: dict) -> dict:
+        observation = transition.get(TransitionKey.OBSERVATION)
+        if not observation or "observation.state" not in observation:
+            return transition
+        state = observation["observation.state"]
+        offsets = torch.as_tensor(self.offsets, dtype=state.dtype, device=state.device)
+        return {
+            **transition,
+            TransitionKey.OBSERVATION: {**observation, "observation.state": state + offsets},
+        }
+
+    def get_config(self) -> dict[str, Any]:
+        return {"offsets": [float(v) for v in self.offsets]}
+
+    def transform_features(self, features):
+        return features
