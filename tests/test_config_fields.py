@@ -15,7 +15,7 @@ from lerobot_ext.cli.argv import normalize_argv, plugin_fields_help
 from lerobot_ext.cli.train import parse_config
 from lerobot_ext.config import FIELDS_FILE, ExtTrainPipelineConfig, check_saved_fields
 from lerobot_ext.errors import ConfigError, PluginConflictError, PluginHookError
-from lerobot_ext.plugins import PluginHost
+from lerobot_ext.plugins import PluginHost, load_plugins
 
 
 @dataclasses.dataclass
@@ -131,7 +131,10 @@ def test_plugin_fields_are_saved_with_their_owners_and_restored_on_resume(
     assert resumed == [3.5]
 
     # Resuming without the plugin that owns a saved field is refused, naming both.
-    monkeypatch.setenv("LEROBOT_EXT_PLUGINS", "transforms,robot_adapters,profiler,cameras,vla_caps,flow")
+    every_other = [name for name in load_plugins(environ={}).plugin_names() if name not in ("lab", "observer")]
+    monkeypatch.setenv("LEROBOT_EXT_PLUGINS", ",".join([*every_other, "observer"]))
+    capsys.readouterr()
     assert train_in_process(resume) == 2
     error = capsys.readouterr().err
     assert "sets --gripper_gain (plugin 'lab'), but no loaded plugin declares it" in error
+    assert "Install or enable plugin(s) 'lab'" in error

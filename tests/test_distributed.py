@@ -52,6 +52,8 @@ def test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks(bimodal_root, 
         "--save_freq=3",
         "--log_freq=1",
         f"--output_dir={tmp_path / 'run'}",
+        # The main process builds the missing data cache; rank 1 waits at upstream's barrier.
+        f"--data_cache={tmp_path / 'cache'}",
     ]
     result = run_cli(
         ["torchrun", "--nproc_per_node=2", "--master_port=29517", str(BIN / "lerobot-train-ext"), *args],
@@ -76,3 +78,5 @@ def test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks(bimodal_root, 
         assert events[4] == {"event": "on_checkpoint_saved", "rank": rank, "step": 3, "exists": True}
         assert events[5]["pg_alive"] is True  # fired before upstream destroys the process group
     assert (tmp_path / "run" / "checkpoints" / "000003" / "pretrained_model" / "model.safetensors").is_file()
+    assert (tmp_path / "cache" / "manifest.json").is_file() and not list(tmp_path.glob("cache.partial-*"))
+    assert "--data_cache: train items from" in result.stderr

@@ -403,9 +403,11 @@ def test_the_profiler_asks_other_plugins_for_advice_through_its_own_hook(extra_e
     extra_entry_points("lab", types.SimpleNamespace(profile_advice=profile_advice))
     load_plugins(environ={})
     settings = RunSettings(4, 2, False, 64, "pyav", 3, 2, "cuda", 1, 16, "flow", False)
-    tips = plugin_advice(types.SimpleNamespace(camera_keys=[]), Verdict("HIGHLY", 40.0), settings)
+    cfg = types.SimpleNamespace(camera_keys=[], data_cache=None)
+    tips = plugin_advice(cfg, Verdict("HIGHLY", 40.0), settings)
     assert tips[0] == "lab: HIGHLY with 4 workers"  # registered last: asked first
     assert any(tip.startswith("--camera_keys=[...]") for tip in tips)  # the cameras plugin's
+    assert any(tip.startswith("--data_cache=") for tip in tips)  # the data_cache plugin's
 
 
 # --------------------------------------------------------------------------- the meta-test

@@ -34,7 +34,7 @@ def adapter_plugin(adapter_name: str) -> types.SimpleNamespace:
 def test_builtin_features_are_plugins_of_the_same_system() -> None:
     host = load_plugins(environ={})
     loaded = set(host.plugin_names())
-    assert {"transforms", "robot_adapters", "cameras", "vla_caps", "profiler", "demo"} <= loaded
+    assert {"transforms", "robot_adapters", "cameras", "data_cache", "vla_caps", "profiler", "demo"} <= loaded
     owners = {spec.name: spec.plugin for spec in host.registry.config_fields}
     assert owners == {
         "state_filtered_keys": "transforms",
@@ -42,10 +42,12 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
         "force_action_keep_dims": "transforms",
         "robot_adapter": "robot_adapters",
         "camera_keys": "cameras",
+        "data_cache": "data_cache",
         "profile": "profiler",
     }
     assert {"robocasa", "fourier_gr2", "modality_json"} <= set(host.registry.robot_adapters)
     assert host.registry.owner("commands", "demo-dataset") == "demo"
+    assert host.registry.owner("commands", "cache") == "data_cache"
 
 
 def test_good_plugin_is_loaded_and_its_registrations_traced(extra_entry_points) -> None:

@@ -33,3 +33,11 @@ class UpstreamChangedError(LerobotExtError, RuntimeError):
 
 class DatasetLayoutError(ConfigError):
     """A dataset does not have the state/action layout a transform or adapter needs."""
+
+
+class DataCacheError(ConfigError):
+    """A decoded-sample cache cannot be built or used as asked (no room, wrong folder, ...)."""
+
+
+class StaleCacheError(DataCacheError):
+    """A cache no longer matches its dataset (or the decoder and lerobot it was built with)."""

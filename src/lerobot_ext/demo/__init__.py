@@ -1,7 +1,7 @@
 """Small, learnable demo datasets in realistic layouts, written with lerobot's own writer.
 
 ``write_demo_dataset("robocasa", root)`` - RoboCasa PandaOmron (53-D state, 12-D action, 3 cameras);
-``"gr2"`` - Fourier GR2 (45-D state, 37-D action, named joints); ``"bimodal"`` - two action modes
+``"gr2"`` - Fourier GR2 (45-D state, 37-D action, named joints; ``depth=True`` adds a depth video); ``"bimodal"`` - two action modes
 from one observation (for generative-policy checks). Command line: ``lerobot-ext demo-dataset``.
 """
 
@@ -24,6 +24,7 @@ def write_demo_dataset(
     seed: int = 0,
     action_order: str = "ee-first",
     overwrite: bool = False,
+    depth: bool = False,
 ) -> Path:
     """Write the demo dataset ``layout`` to ``root`` and return ``root``."""
     if layout not in LAYOUTS:
@@ -35,6 +36,8 @@ def write_demo_dataset(
             f"episodes={episodes}, frames={frames}, image_size={image_size}: need episodes >= 1, "
             "frames >= 2 and image_size >= 8"
         )
+    if depth and layout != "gr2":
+        raise ConfigError(f"--depth adds the GR2 head camera's depth video; the {layout} layout has none")
     root = Path(root)
     if layout == "robocasa":
         from lerobot_ext.demo import robocasa
@@ -43,7 +46,7 @@ def write_demo_dataset(
     if layout == "gr2":
         from lerobot_ext.demo import gr2
 
-        return gr2.write(root, episodes, frames, image_size, seed, overwrite)
+        return gr2.write(root, episodes, frames, image_size, seed, overwrite, depth)
     from lerobot_ext.demo import bimodal
 
     return bimodal.write(root, episodes, frames, seed, overwrite)

@@ -21,6 +21,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--action-order", choices=ACTION_ORDERS, default="ee-first", help="robocasa only")
+    parser.add_argument("--depth", action="store_true", help="gr2 only: add the head camera's depth video")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --root")
 
 
@@ -39,6 +40,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         action_order=args.action_order,
         overwrite=args.overwrite,
+        depth=args.depth,
     )
     print(f"wrote {args.layout} demo dataset to {root}")
     return 0
