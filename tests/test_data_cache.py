@@ -112,6 +112,14 @@ def test_a_dataloader_with_workers_gives_the_same_batches(robocasa_root, robocas
         assert not compare_items(expected, got)
 
 
+@pytest.mark.slow
+def test_a_parallel_build_writes_the_same_arrays(robocasa_root, robocasa_cache, tmp_path) -> None:
+    folder = tmp_path / "parallel"
+    manifest = build_cache(robocasa_root, folder, backend="pyav", workers=2, show_progress=False)
+    for name, spec in manifest.arrays.items():
+        assert np.array_equal(np.load(folder / spec.file), np.load(robocasa_cache / spec.file)), name
+
+
 def test_a_stale_cache_says_what_changed(robocasa_root, tmp_path) -> None:
     root = tmp_path / "robocasa"
     shutil.copytree(robocasa_root, root)
@@ -241,7 +249,7 @@ def test_the_same_job_gives_the_same_losses_with_and_without_the_cache(robocasa_
     ]
     plain = run_cli(["lerobot-train-ext", *job, f"--output_dir={tmp_path / 'plain'}"])
     folder = tmp_path / "cache"
-    # Built on the fly (it is missing), with workers and camera selection on top.
+    # Built on the fly (it is missing), read by DataLoader workers.
     cached_run = run_cli(
         [
             "lerobot-train-ext",
