@@ -1,8 +1,9 @@
 """Seam: ``lerobot.scripts.lerobot_train.cycle`` - the training dataloader's endless iterator.
 
-Upstream calls it once, right before the first step: that is ``on_train_start``. With phase
-timing on, each ``next()`` on it is the step's DataLoader wait; without, upstream's own
-iterator is returned untouched.
+Upstream calls it once, right before the first step: that is ``on_train_start``. Its first
+``next()`` creates the data iterator and fetches the first batch: then ``first_batch_ready``.
+With phase timing on, each ``next()`` on it is the step's DataLoader wait; without, upstream's
+own iterator serves every batch after the first.
 """
 
 from __future__ import annotations
@@ -20,12 +21,23 @@ if TYPE_CHECKING:
     from lerobot_ext.training import TrainingRun
 
 
-def _timed(iterator: Iterator[Any], clock: StepClock) -> Iterator[Any]:
+def _timed(iterator: Iterator[Any], clock: StepClock, run: TrainingRun) -> Iterator[Any]:
+    first = True
     while True:
         clock.start_step()
         item = next(iterator)
         clock.mark(Mark.DATA_END)
+        if first:
+            run.first_batch_fetched()
+            first = False
         yield item
+
+
+def _first_batch_then(iterator: Iterator[Any], run: TrainingRun) -> Iterator[Any]:
+    item = next(iterator)
+    run.first_batch_fetched()
+    yield item
+    yield from iterator  # upstream's own iterator from here on, nothing added per step
 
 
 def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[..., Any]:
@@ -33,7 +45,7 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     def cycle(*args: Any, **kwargs: Any) -> Any:
         iterator = original(*args, **kwargs)
         run.train_started()
-        return iterator if run.clock is None else _timed(iterator, run.clock)
+        return _first_batch_then(iterator, run) if run.clock is None else _timed(iterator, run.clock, run)
 
     return cycle
 

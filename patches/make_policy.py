@@ -1,7 +1,8 @@
 """Seam: ``lerobot.scripts.lerobot_train.make_policy``.
 
 Runs the ``configure_policy`` hooks (e.g. raising a VLA's ``max_state_dim`` to the dataset's
-state width) once the transformed dataset metadata is known, just before the policy is built.
+state width) once the transformed dataset metadata is known, just before the policy is built,
+and the ``policy_made`` hooks once it is.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
         ds_meta = arguments.get("ds_meta")
         if ds_meta is not None:
             run.configure_policy(arguments["cfg"], ds_meta)
-        return original(*args, **kwargs)
+        policy = original(*args, **kwargs)
+        run.policy_made(policy)
+        return policy
 
     return make_policy
 

@@ -2,7 +2,8 @@
 
 Called by every process at every step; a ``True`` (with ``save_checkpoint`` on) tells the run
 that the next barrier completes a checkpoint, so ``on_checkpoint_saved`` can fire in every
-process, not only in the main process that writes it.
+process, not only in the main process that writes it. When the processes agreed to stop after
+this step (``request_stop``), it answers ``True``: the step is checkpointed, then the run stops.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     @functools.wraps(original)
     def should_save_checkpoint(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
+        if run.stop_reason is not None:
+            if not run.cfg.save_checkpoint:
+                run.stop_now()  # nothing to save: stop after the step
+            result = True  # a stop asked for after this step: save it first
         if result and run.cfg.save_checkpoint:
             run.pending_checkpoint = int(signature.bind(*args, **kwargs).arguments["step"])
         return result

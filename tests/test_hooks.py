@@ -91,6 +91,18 @@ class Recorder:
         self._record("env_policy_features", policy_cfg=policy_cfg, env_features=env_features)
 
     @hookimpl
+    def policy_made(self, cfg, policy, rank):
+        self._record("policy_made", cfg=cfg, policy=policy, rank=rank)
+
+    @hookimpl
+    def first_batch_ready(self, cfg, rank, start_step):
+        self._record("first_batch_ready", rank=rank, start_step=start_step)
+
+    @hookimpl
+    def request_stop(self, cfg, step, rank, world_size):
+        self._record("request_stop", step=step, rank=rank, world_size=world_size)
+
+    @hookimpl
     def on_train_start(self, cfg, rank, world_size, start_step, device):
         self._record(
             "on_train_start", cfg=cfg, rank=rank, world_size=world_size, start_step=start_step, device=device
@@ -140,7 +152,7 @@ def _train(
 def test_the_recorder_covers_every_hookspec() -> None:
     implemented = sorted(name for name in vars(Recorder) if name in HOOK_NAMES)
     assert implemented == HOOK_NAMES
-    assert len(HOOK_NAMES) == 20  # 6 registration, 8 transforming, 6 lifecycle
+    assert len(HOOK_NAMES) == 23  # 6 registration, 11 transforming, 6 lifecycle
 
 
 def test_every_hook_fires_in_order_with_documented_arguments(
@@ -167,14 +179,19 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "transform_dataset",
         "wrap_dataset",
         "configure_policy",
+        "policy_made",
         "on_train_start",
+        "first_batch_ready",
         "on_step_end",
         "on_step_phases",
+        "request_stop",
         "on_step_end",
         "on_step_phases",
+        "request_stop",
         "on_checkpoint_saved",
         "on_step_end",
         "on_step_phases",
+        "request_stop",
         "on_checkpoint_saved",
         "on_train_end",
     ]
@@ -351,6 +368,38 @@ def test_every_phase_boundary_is_marked_in_a_real_run(bimodal_root, tmp_path, mo
     assert {m.value for m in Mark} == {m.value for m in seen[0]}
 
 
+def test_request_stop_from_one_plugin_checkpoints_and_ends_the_run(
+    bimodal_root, tmp_path, extra_entry_points, monkeypatch, capsys
+):
+    recorder = Recorder()
+
+    class StopAtTwo:
+        @hookimpl
+        def request_stop(self, step):
+            return "enough data seen" if step == 2 else None
+
+    extra_entry_points("recorder", recorder)
+    extra_entry_points("stop_at_two", StopAtTwo())
+    assert _train(bimodal_root, tmp_path / "run", 5, monkeypatch, ["--save_freq=100"]) == 0
+    names = recorder.names()
+    assert names[-3:] == ["request_stop", "on_checkpoint_saved", "on_train_end"]
+    assert [kw["step"] for name, kw in recorder.calls if name == "on_step_end"] == [1, 2]
+    assert dict(recorder.calls)["on_train_end"]["step"] == 2 and "on_exception" not in names
+    assert (tmp_path / "run" / "checkpoints" / "000002" / "pretrained_model" / "model.safetensors").is_file()
+
+    # A non-str answer is a plugin error naming the plugin.
+    class Sloppy:
+        @hookimpl
+        def request_stop(self):
+            return True
+
+    extra_entry_points("sloppy", Sloppy())
+    assert _train(bimodal_root, tmp_path / "run2", 2, monkeypatch) == 2
+    assert (
+        "plugin 'sloppy' returned True from request_stop; expected a str or None" in capsys.readouterr().err
+    )
+
+
 # --------------------------------------------------------------------------- plugins adding hooks
 
 
@@ -428,6 +477,9 @@ BEHAVIOUR_TESTS = {
     "check_checkpoint": "test_dataset_hooks.py::test_check_checkpoint_sees_a_local_checkpoints_saved_steps",
     "wrap_dataset": "test_dataset_hooks.py::test_wrap_dataset_is_chained_and_told_the_role",
     "env_policy_features": "test_dataset_hooks.py::test_env_policy_features_first_answer_wins_and_is_validated",
+    "policy_made": "test_long_runs.py::test_a_disk_without_room_for_one_checkpoint_is_refused_before_training",
+    "first_batch_ready": "test_long_runs.py::test_an_interrupted_run_resumed_with_the_same_command_ends_with_the_same_weights",
+    "request_stop": "test_hooks.py::test_request_stop_from_one_plugin_checkpoints_and_ends_the_run",
     "on_train_start": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
     "on_step_end": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
     "on_step_phases": "test_profile.py::test_phases_add_up_to_the_step_and_match_upstreams_own_timers",

@@ -34,7 +34,7 @@ def adapter_plugin(adapter_name: str) -> types.SimpleNamespace:
 def test_builtin_features_are_plugins_of_the_same_system() -> None:
     host = load_plugins(environ={})
     loaded = set(host.plugin_names())
-    assert {"transforms", "robot_adapters", "cameras", "data_cache", "vla_caps", "profiler", "demo"} <= loaded
+    assert {"transforms", "robot_adapters", "cameras", "data_cache", "long_runs", "vla_caps", "profiler", "demo"} <= loaded
     owners = {spec.name: spec.plugin for spec in host.registry.config_fields}
     assert owners == {
         "state_filtered_keys": "transforms",
@@ -43,6 +43,8 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
         "robot_adapter": "robot_adapters",
         "camera_keys": "cameras",
         "data_cache": "data_cache",
+        "auto_resume": "long_runs",
+        "keep_last_checkpoints": "long_runs",
         "profile": "profiler",
     }
     assert {"robocasa", "fourier_gr2", "modality_json"} <= set(host.registry.robot_adapters)

@@ -41,3 +41,13 @@ class DataCacheError(ConfigError):
 
 class StaleCacheError(DataCacheError):
     """A cache no longer matches its dataset (or the decoder and lerobot it was built with)."""
+
+
+class TrainingStopped(Exception):
+    """Not an error: a plugin asked the run to stop (``request_stop``); the run ends cleanly."""
+
+    def __init__(self, reason: str, step: int, checkpoint: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.step = step
+        self.checkpoint = checkpoint

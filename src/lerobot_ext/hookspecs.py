@@ -163,6 +163,8 @@ def register_upstream_names(register: Callable[..., None]) -> None:
 def configure(cfg: ExtTrainPipelineConfig) -> ExtTrainPipelineConfig | None:
     """Check and adjust the run's config after the command line is parsed, before training.
 
+    Chained: each implementation gets the config the previous one returned (a ``tryfirst``
+    implementation that replaces the config - ``--auto_resume`` - is seen by all the others).
     Called once per process, before upstream's ``cfg.validate()`` and before any data is read:
     the place to refuse a bad value of a plugin's own flag with a ``ConfigError`` that names
     the value and the fix. Note that upstream resolves ``--policy.path`` and ``--resume`` inside
@@ -296,6 +298,40 @@ def env_policy_features(
     """
 
 
+@hookspec
+def policy_made(cfg: ExtTrainPipelineConfig, policy: Any, rank: int) -> None:
+    """The policy exists (weights loaded), before the optimizer and ``accelerator.prepare``.
+
+    Called in every process. The place to refuse a run that cannot finish - e.g. an output
+    folder on a disk without room for one checkpoint of this policy - with a ``ConfigError``
+    before the first step. Do not change the policy here.
+    """
+
+
+@hookspec
+def first_batch_ready(cfg: ExtTrainPipelineConfig, rank: int, start_step: int) -> None:
+    """The first batch is fetched; the first optimisation step is next.
+
+    Called once in every process, after :func:`on_train_start`. Unlike the lifecycle hooks it may
+    set process state the first step depends on: creating the data iterator draws from torch's
+    random generator, so this is where a resumed run can put back the random state its checkpoint
+    recorded (the ``long_runs`` plugin does, which makes a resumed run continue exactly).
+    """
+
+
+@hookspec
+def request_stop(cfg: ExtTrainPipelineConfig, step: int, rank: int, world_size: int) -> str | None:
+    """Ask the run to stop after this step (e.g. the process got SIGTERM).
+
+    Called in every process after every step's :func:`on_step_end`. Return a short reason to stop,
+    or ``None``. If any process asks, every process - they agree through one all-reduce per step
+    under torchrun - saves a checkpoint of this step (the same atomic write as every checkpoint),
+    fires :func:`on_checkpoint_saved`, then ends the run as a finished one: :func:`on_train_end`
+    fires (``step`` is the last step done) and the process exits 0. With ``--save_checkpoint=false``
+    the run stops after the step without a checkpoint.
+    """
+
+
 # --------------------------------------------------------------------------- observing
 
 
@@ -366,7 +402,8 @@ def on_checkpoint_saved(cfg: ExtTrainPipelineConfig, step: int, checkpoint_dir: 
 
 @hookspec
 def on_train_end(cfg: ExtTrainPipelineConfig, step: int, rank: int, world_size: int) -> None:
-    """Training finished normally.
+    """Training finished normally - after its last step, or stopped early on request
+    (:func:`request_stop`, e.g. SIGTERM) once the checkpoint of its last step is complete.
 
     Called in every process after the last step, while the distributed process group is still
     alive: an implementation may use ``torch.distributed`` collectives, and if it does, it must
@@ -376,7 +413,8 @@ def on_train_end(cfg: ExtTrainPipelineConfig, step: int, rank: int, world_size: 
 
 @hookspec
 def on_exception(cfg: ExtTrainPipelineConfig, exception: BaseException, rank: int) -> None:
-    """Training stopped with an exception (including ``KeyboardInterrupt``).
+    """Training stopped with an exception (including ``KeyboardInterrupt``; not a stop asked for
+    through :func:`request_stop`, which ends like a finished run).
 
     Called in every process that saw the exception, before it propagates. Do not use
     collectives here: other processes may be gone.

@@ -86,6 +86,7 @@ def inspect_config(host: PluginHost, root: str | Path, flags: list[str]) -> Any:
     from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv
     from lerobot_ext.config import ExtTrainPipelineConfig
 
+    load_description(root)  # a folder that is not a dataset: say so before any plugin looks at it
     config_class = host.config_class
     flags = normalize_argv(flags, config_class)
     # A flag of lerobot-train itself is "unknown" here: inspect only shows what plugins do.

@@ -18,7 +18,7 @@ from lerobot_ext import dataset_changes
 from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.console import get_logger
 from lerobot_ext.dataset_view import DatasetWithMetadata
-from lerobot_ext.errors import PluginConflictError, PluginHookError
+from lerobot_ext.errors import PluginConflictError, PluginHookError, TrainingStopped
 from lerobot_ext.layout import DatasetDescription
 from lerobot_ext.plugins import PluginHost, call_each
 from lerobot_ext.step_timing import Mark, StepClock
@@ -46,6 +46,8 @@ class TrainingRun:
         # True while upstream's save_checkpoint runs: its own barriers do not complete the save.
         self.saving_checkpoint = False
         self.ended = False
+        # Why the run stops early (request_stop), once the processes agreed.
+        self.stop_reason: str | None = None
         # Undo functions of the method seams put on upstream objects during the run.
         self.undo_instance_seams: list[Callable[[], None]] = []
         results = call_each(host, "step_phase_timing", cfg=cfg)
@@ -104,6 +106,10 @@ class TrainingRun:
         """The ``make_pre_post_processors`` event: the plugins' steps join the pipelines."""
         return dataset_changes.install_steps(preprocessor, postprocessor, self.changes, self.pretrained_path)
 
+    def policy_made(self, policy: Any) -> None:
+        """The ``make_policy`` event, after upstream built the policy."""
+        self.hook.policy_made(cfg=self.cfg, policy=policy, rank=self.rank)
+
     # ------------------------------------------------------------------ policy config
 
     def configure_policy(self, policy_cfg: Any, dataset_meta: Any) -> None:
@@ -149,6 +155,9 @@ class TrainingRun:
             device=self.device_type,
         )
 
+    def first_batch_fetched(self) -> None:
+        self.hook.first_batch_ready(cfg=self.cfg, rank=self.rank, start_step=self.start_step)
+
     def step_ended(self, step: int, metrics: dict[str, float]) -> None:
         self.step = step
         self.hook.on_step_end(
@@ -163,6 +172,62 @@ class TrainingRun:
                 rank=self.rank,
                 world_size=self.world_size,
             )
+        if self.stop_reason is None:
+            self.stop_reason = self._agreed_stop(step)
+
+    def _agreed_stop(self, step: int) -> str | None:
+        """Whether any process asked to stop after ``step`` (``request_stop``), the same answer in
+        every process: one 1-element all-reduce under torchrun, nothing otherwise."""
+        impls = self.host.impls("request_stop")
+        if not impls:
+            return None
+        reasons = []
+        for impl in impls:
+            reason = self.host.call_impl(
+                impl, cfg=self.cfg, step=step, rank=self.rank, world_size=self.world_size
+            )
+            if reason is not None and not isinstance(reason, str):
+                raise PluginHookError(
+                    f"plugin '{impl.plugin_name}' returned {reason!r} from request_stop; expected a str or None"
+                )
+            if reason:
+                reasons.append(f"{reason} (plugin {impl.plugin_name}, rank {self.rank})")
+        if self.world_size > 1:
+            import torch
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized():
+                flag = torch.tensor([1 if reasons else 0], device=self.accelerator.device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                if flag.item() and not reasons:
+                    reasons.append("another process asked to stop")
+        return "; ".join(reasons) or None
+
+    def stop_now(self) -> None:
+        """Where a stop takes effect: after the checkpoint of the step (or at once without one)."""
+        checkpoint = None
+        if self.cfg.save_checkpoint:
+            from lerobot.common.train_utils import get_step_checkpoint_dir
+
+            checkpoint = str(get_step_checkpoint_dir(Path(self.cfg.output_dir), self.cfg.steps, self.step))
+        raise TrainingStopped(self.stop_reason or "stop requested", self.step, checkpoint)
+
+    def stopped(self, stop: TrainingStopped) -> None:
+        """End a stopped run like a finished one: on_train_end, then the process group goes."""
+        if self.accelerator is not None:
+            self.accelerator.end_training()  # the end_training seam fires on_train_end first
+        self.train_ended()
+        where = (
+            f"; the checkpoint of step {stop.step} is complete in {stop.checkpoint}"
+            if stop.checkpoint
+            else (" without a checkpoint (--save_checkpoint=false)")
+        )
+        log.warning(
+            "stopped after step %s: %s%s. Continue with the same command and --auto_resume=true.",
+            stop.step,
+            stop.reason,
+            where,
+        )
 
     @contextlib.contextmanager
     def inside_checkpoint_save(self) -> Iterator[None]:
@@ -181,6 +246,8 @@ class TrainingRun:
         step, self.pending_checkpoint = self.pending_checkpoint, None
         checkpoint_dir = get_step_checkpoint_dir(Path(self.cfg.output_dir), self.cfg.steps, step)
         self.hook.on_checkpoint_saved(cfg=self.cfg, step=step, checkpoint_dir=checkpoint_dir, rank=self.rank)
+        if self.stop_reason is not None:
+            self.stop_now()
 
     def train_ended(self) -> None:
         if self.ended:
@@ -193,13 +260,15 @@ class TrainingRun:
 
 
 def apply_configure_hooks(cfg: ExtTrainPipelineConfig, host: PluginHost) -> ExtTrainPipelineConfig:
-    for plugin, result in call_each(host, "configure", cfg=cfg):
+    """Chain ``configure``: each implementation sees the config the previous one returned."""
+    for impl in host.impls("configure"):
+        result = host.call_impl(impl, cfg=cfg)
         if result is None:
             continue
         if not isinstance(result, type(cfg)):
             raise PluginHookError(
-                f"plugin '{plugin}' returned {type(result).__name__} from configure; expected None or "
-                f"the config it was given (a {type(cfg).__name__})"
+                f"plugin '{impl.plugin_name}' returned {type(result).__name__} from configure; expected None "
+                f"or the config it was given (a {type(cfg).__name__})"
             )
         cfg = result
     return cfg
@@ -216,6 +285,8 @@ def run_training(cfg: ExtTrainPipelineConfig, host: PluginHost) -> TrainingRun:
     with applied_seams(run):
         try:
             lerobot_train.train.__wrapped__(cfg)
+        except TrainingStopped as stop:
+            run.stopped(stop)
         except BaseException as exc:
             run.failed(exc)
             raise

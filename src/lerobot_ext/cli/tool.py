@@ -69,8 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def command() -> int:
         from lerobot_ext.plugins import load_plugins
+        from lerobot_ext.video_backend import quiet_torchcodec_fallback
 
         host = load_plugins()
+        quiet_torchcodec_fallback()
         parser = _parser(host)
         args, rest = parser.parse_known_args(argv)
         if rest and args.command != "inspect":

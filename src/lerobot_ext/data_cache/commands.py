@@ -40,9 +40,6 @@ def _size(n: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lerobot_ext.video_backend import quiet_torchcodec_fallback
-
-    quiet_torchcodec_fallback()
     if args.cache_command == "build":
         from lerobot_ext.data_cache.build import build_cache
 
