@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create a Python 3.12 virtual environment and install lerobot-ext, the flow policy plugin and
-# the test tools into it. Idempotent: re-installs only when a pyproject.toml changed.
+# Create a Python 3.12 virtual environment and install lerobot-ext, its plugins (the flow policy,
+# the SO-101 pick-and-place simulator) and the test tools into it. Idempotent: re-installs only
+# when a pyproject.toml changed.
 #
 #   scripts/setup.sh                 .venv       lerobot release from PyPI (0.6.1)
 #   LEROBOT=head scripts/setup.sh    .venv-head  upstream's development head (0.6.2, 7427f318)
@@ -49,10 +50,14 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 stamp="$venv/.lerobot-ext-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ plugins/lerobot_policy_flow/pyproject.toml -nt "$stamp" ] \
-   || [ "$(cat "$stamp")" != "$lerobot_requirement" ]; then
+changed=""
+for project in pyproject.toml plugins/*/pyproject.toml; do
+  [ "$project" -nt "$stamp" ] && changed=1
+done
+if [ ! -f "$stamp" ] || [ -n "$changed" ] || [ "$(cat "$stamp")" != "$lerobot_requirement" ]; then
   echo "installing lerobot-ext and its plugins into $venv (first time: a few minutes)"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet ${lerobot_requirement:+"$lerobot_requirement"} -e ".[test]" -e plugins/lerobot_policy_flow
+  "$venv/bin/python" -m pip install --quiet ${lerobot_requirement:+"$lerobot_requirement"} -e ".[test,sim]" \
+    -e plugins/lerobot_policy_flow -e plugins/lerobot_env_so101_pickplace
   echo "$lerobot_requirement" > "$stamp"
 fi

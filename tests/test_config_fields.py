@@ -131,7 +131,9 @@ def test_plugin_fields_are_saved_with_their_owners_and_restored_on_resume(
     assert resumed == [3.5]
 
     # Resuming without the plugin that owns a saved field is refused, naming both.
-    every_other = [name for name in load_plugins(environ={}).plugin_names() if name not in ("lab", "observer")]
+    every_other = [
+        name for name in load_plugins(environ={}).plugin_names() if name not in ("lab", "observer")
+    ]
     monkeypatch.setenv("LEROBOT_EXT_PLUGINS", ",".join([*every_other, "observer"]))
     capsys.readouterr()
     assert train_in_process(resume) == 2

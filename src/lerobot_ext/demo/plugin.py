@@ -4,15 +4,42 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 from lerobot_ext.plugins import hookimpl
+
+
+def plugin_layouts() -> dict[str, tuple[Callable[..., Any], str]]:
+    """``{name: (write, help)}`` of the layouts other plugins add (``register_demo_layouts``)."""
+    from lerobot_ext.demo import LAYOUTS
+    from lerobot_ext.errors import PluginConflictError
+    from lerobot_ext.plugins import current_hooks
+
+    found: dict[str, tuple[Callable[..., Any], str]] = {}
+
+    def register(name: str, write: Callable[..., Any], help: str = "") -> None:
+        if name in LAYOUTS or name in found:
+            raise PluginConflictError(
+                f"demo layout '{name}' is registered twice; uninstall one of its plugins"
+            )
+        found[name] = (write, help)
+
+    hooks = current_hooks()
+    if hooks is not None and hasattr(hooks, "register_demo_layouts"):
+        hooks.register_demo_layouts(register=register)
+    return found
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     from lerobot_ext.demo import ACTION_ORDERS, LAYOUTS
 
+    extra = plugin_layouts()
     parser.description = "Write a small, learnable LeRobot v3.0 dataset with lerobot's own writer."
-    parser.add_argument("--layout", choices=LAYOUTS, required=True)
+    if extra:
+        parser.epilog = "layouts from plugins: " + "; ".join(
+            f"{name}: {help}" for name, (_, help) in extra.items()
+        )
+    parser.add_argument("--layout", choices=[*LAYOUTS, *extra], required=True)
     parser.add_argument("--root", required=True, help="folder to create")
     parser.add_argument("--episodes", type=int, default=8)
     parser.add_argument("--frames", type=int, default=40, help="frames per episode")
@@ -28,9 +55,21 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     import datasets
 
-    from lerobot_ext.demo import write_demo_dataset
+    from lerobot_ext.demo import LAYOUTS, write_demo_dataset
 
     datasets.disable_progress_bars()
+    if args.layout not in LAYOUTS:
+        write, _ = plugin_layouts()[args.layout]
+        root = write(
+            args.root,
+            episodes=args.episodes,
+            frames=args.frames,
+            image_size=args.image_size,
+            seed=args.seed,
+            overwrite=args.overwrite,
+        )
+        print(f"wrote {args.layout} demo dataset to {root}")
+        return 0
     root = write_demo_dataset(
         args.layout,
         args.root,
@@ -44,6 +83,13 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(f"wrote {args.layout} demo dataset to {root}")
     return 0
+
+
+@hookimpl
+def register_hookspecs(register: Callable[[object], None]) -> None:
+    from lerobot_ext.demo import hookspecs
+
+    register(hookspecs)
 
 
 @hookimpl

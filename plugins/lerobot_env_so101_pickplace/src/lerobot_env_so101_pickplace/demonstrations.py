@@ -1,0 +1,115 @@
+"""Scripted-expert demonstrations of the pick-and-place task, written with lerobot's own writer.
+
+The expert is ``lerobot-env-so101``'s ``PickPlaceController``. As in DART, the motion the robot
+executes is the expert's plus N(0, ``noise``) per end-effector axis, while the recorded action is
+the expert's clean one: the data then shows how to recover from small deviations. Only episodes
+that succeed are kept. Start states are seeded from ``EVAL_SEEDS_BELOW`` up, never the seeds
+lerobot-eval uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .env import EPISODE_LENGTH, EVAL_SEEDS_BELOW, TASK, PickPlaceEnv
+
+FPS = 10
+STATE_NAMES = [
+    *(f"joint{i}_pos" for i in range(5)),
+    *(f"joint{i}_vel" for i in range(5)),
+    "gripper_opening",
+    "ee_x",
+    "ee_y",
+    "ee_z",
+]
+ENV_STATE_NAMES = ["block_x", "block_y", "block_z", "goal_x", "goal_y", "goal_z"]
+ACTION_NAMES = ["dx", "dy", "dz", "gripper"]
+SEEDS_PER_DATASET_SEED = 100_000
+
+
+def features() -> dict[str, dict[str, Any]]:
+    return {
+        "observation.state": {"dtype": "float32", "shape": (14,), "names": STATE_NAMES},
+        "observation.environment_state": {"dtype": "float32", "shape": (6,), "names": ENV_STATE_NAMES},
+        "action": {"dtype": "float32", "shape": (4,), "names": ACTION_NAMES},
+    }
+
+
+def demonstration(
+    env: PickPlaceEnv, seed: int, noise: float, rng: np.random.Generator
+) -> tuple[list[dict], bool]:
+    """One episode of the expert from the start state of ``seed``: (frames, succeeded)."""
+    from lerobot_env_so101.scripted.pick_place import PickPlaceController
+
+    task = env.sim
+    expert = PickPlaceController(action_scale=env.action_scale)
+    observation, _ = env.reset(seed=seed)
+    frames, success = [], False
+    for _ in range(EPISODE_LENGTH):
+        state = observation["environment_state"]
+        clean = expert.act(task.ik_point_pos, state[:3], state[3:])
+        executed = clean.copy()
+        executed[:3] += rng.normal(0.0, noise, 3).astype(np.float32)
+        frames.append(
+            {
+                "observation.state": observation["agent_pos"].astype(np.float32),
+                "observation.environment_state": state.astype(np.float32),
+                "action": clean.astype(np.float32),
+            }
+        )
+        observation, _, terminated, truncated, info = env.step(executed)
+        success = bool(info["is_success"])
+        if terminated or truncated:
+            break
+    return frames, success
+
+
+def successful_episodes(
+    episodes: int, seed: int, noise: float, counts: dict[str, int]
+) -> Iterator[list[dict]]:
+    """``episodes`` successful demonstrations; failed attempts are dropped (and counted)."""
+    from tqdm import tqdm
+
+    env = PickPlaceEnv(render=False)
+    rng = np.random.default_rng(seed)
+    base = EVAL_SEEDS_BELOW + seed * SEEDS_PER_DATASET_SEED
+    kept = attempts = 0
+    with tqdm(total=episodes, desc="scripted expert", unit="episode") as bar:
+        while kept < episodes:
+            if attempts >= 3 * episodes + 10:
+                raise RuntimeError(f"the scripted expert succeeded in only {kept} of {attempts} attempts")
+            frames, success = demonstration(env, base + attempts, noise, rng)
+            attempts += 1
+            counts["attempts"] = attempts
+            if success:
+                kept += 1
+                bar.update(1)
+                yield frames
+    env.close()
+
+
+def write(
+    root: Path, episodes: int, seed: int = 0, overwrite: bool = False, noise: float = 0.1, **_: Any
+) -> Path:
+    """Write ``episodes`` successful expert demonstrations to ``root``."""
+    from lerobot_ext.demo.writer import write_dataset
+
+    counts = {"attempts": 0}
+    written = write_dataset(
+        Path(root),
+        repo_id="lerobot_ext_demo/so101_pickplace",
+        fps=FPS,
+        robot_type="so101",
+        features=features(),
+        episodes=successful_episodes(episodes, seed, noise, counts),
+        task=TASK,
+        overwrite=overwrite,
+    )
+    print(
+        f"scripted expert: {episodes} successful episodes of {counts['attempts']} attempts kept (noise {noise})"
+    )
+    return written

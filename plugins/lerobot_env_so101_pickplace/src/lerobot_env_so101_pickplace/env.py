@@ -1,0 +1,75 @@
+"""The pick-and-place environment as LeRobot's evaluation expects it.
+
+``lerobot-env-so101`` 0.4.0's own ``--env.type=so101`` cannot evaluate this task: it passes
+``reward_type`` to an env that does not take it, declares a 3-D environment state (pick-and-place
+has 6: block and goal positions), reports success as ``info["succeed"]`` (LeRobot reads
+``"is_success"``, so success is always 0), and renders every frame of 10 videos. This wrapper
+fixes the four: the task's own observation (``agent_pos`` 14-D, ``environment_state`` 6-D),
+``is_success`` in ``info``, a time limit, and frames rendered only when asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+#: lerobot-eval seeds episode i with ``--seed + i`` (default 1000); demonstrations use seeds from
+#: here up, so the two never share a start state.
+EVAL_SEEDS_BELOW = 1_000_000
+EPISODE_LENGTH = 100  # 10 s at 10 fps; the scripted expert needs about 50 steps
+TASK = "pick up the cube and place it on the goal"
+PLACEHOLDER_FRAME = np.full((32, 32, 3), 40, dtype=np.uint8)
+
+
+class PickPlaceEnv(gym.Wrapper):
+    """SO-101 pick-and-place with random block and goal positions, state observations."""
+
+    def __init__(
+        self, render: bool = False, render_size: int = 128, action_scale: float | None = None
+    ) -> None:
+        from lerobot_env_so101.mujoco_env import GymRenderingSpec
+        from lerobot_env_so101.pick_place_env import SO101PickPlaceGymEnv
+        from lerobot_env_so101.policy import DEFAULT_ACTION_SCALE
+
+        self.action_scale = DEFAULT_ACTION_SCALE if action_scale is None else action_scale
+        env = SO101PickPlaceGymEnv(
+            render_spec=GymRenderingSpec(height=render_size, width=render_size),
+            render_mode="rgb_array",
+            image_obs=False,
+            random_block_position=True,
+            action_scale=self.action_scale,
+        )
+        super().__init__(env)
+        self.render_frames = render
+        self.metadata = {**env.metadata, "render_fps": 10}
+        # What lerobot-eval asks every env for (language-conditioned policies read it).
+        self.task = TASK
+        self.task_description = TASK
+
+    @property
+    def sim(self) -> Any:
+        """The MuJoCo task itself (its grasp point, block and goal)."""
+        return self.env.unwrapped
+
+    def step(self, action: np.ndarray) -> tuple[dict, float, bool, bool, dict]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        info = {**info, "is_success": bool(info.get("succeed", False))}
+        return observation, reward, terminated, truncated, info
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        observation, info = self.env.reset(seed=seed, options=options)
+        return observation, {**info, "is_success": False}
+
+    def render(self) -> np.ndarray:
+        # Software rendering takes about 0.5 s a frame on a CPU, and lerobot-eval records 10
+        # episodes' videos: a placeholder unless frames were asked for (--env.render=true).
+        return self.env.render() if self.render_frames else PLACEHOLDER_FRAME
+
+
+def make_env(render: bool = False, render_size: int = 128, episode_length: int = EPISODE_LENGTH) -> gym.Env:
+    """One environment with its time limit (a module-level function: subprocess envs pickle it)."""
+    return gym.wrappers.TimeLimit(
+        PickPlaceEnv(render=render, render_size=render_size), max_episode_steps=episode_length
+    )
