@@ -9,7 +9,7 @@ import types
 from pathlib import Path
 
 import pytest
-from helpers import TINY_DIFFUSION, dataset_flags
+from helpers import IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags
 
 from lerobot_ext import hookimpl, hookspecs
 from lerobot_ext.cli.train import main
@@ -95,6 +95,10 @@ class Recorder:
         self._record("policy_made", cfg=cfg, policy=policy, rank=rank)
 
     @hookimpl
+    def processors_made(self, cfg, preprocessor, postprocessor, rank):
+        self._record("processors_made", preprocessor=preprocessor, postprocessor=postprocessor, rank=rank)
+
+    @hookimpl
     def first_batch_ready(self, cfg, rank, start_step):
         self._record("first_batch_ready", rank=rank, start_step=start_step)
 
@@ -152,7 +156,7 @@ def _train(
 def test_the_recorder_covers_every_hookspec() -> None:
     implemented = sorted(name for name in vars(Recorder) if name in HOOK_NAMES)
     assert implemented == HOOK_NAMES
-    assert len(HOOK_NAMES) == 23  # 6 registration, 11 transforming, 6 lifecycle
+    assert len(HOOK_NAMES) == 24  # 6 registration, 12 transforming, 6 lifecycle
 
 
 def test_every_hook_fires_in_order_with_documented_arguments(
@@ -180,6 +184,7 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "wrap_dataset",
         "configure_policy",
         "policy_made",
+        "processors_made",
         "on_train_start",
         "first_batch_ready",
         "on_step_end",
@@ -368,6 +373,21 @@ def test_every_phase_boundary_is_marked_in_a_real_run(bimodal_root, tmp_path, mo
     assert {m.value for m in Mark} == {m.value for m in seen[0]}
 
 
+def test_processors_made_gets_the_pipelines_with_the_plugins_steps(
+    robocasa_root, tmp_path, extra_entry_points, monkeypatch
+):
+    recorder = Recorder()
+    extra_entry_points("recorder", recorder)
+    monkeypatch.setattr(sys, "argv", ["lerobot-train-ext"])
+    args = [*dataset_flags(robocasa_root), *TINY_DIFFUSION, *IMAGE_FLAGS, "--steps=1", "--action_keep_dims=7"]
+    assert main([*args, f"--output_dir={tmp_path / 'run'}"]) == 0
+    (call,) = [kw for name, kw in recorder.calls if name == "processors_made"]
+    pre = [type(step).__name__ for step in call["preprocessor"].steps]
+    post = [type(step).__name__ for step in call["postprocessor"].steps]
+    assert pre[0] == "ActionSliceStep" and post[-1] == "ActionPadStep"  # the steps the run trains with
+    assert call["rank"] == 0
+
+
 def test_request_stop_from_one_plugin_checkpoints_and_ends_the_run(
     bimodal_root, tmp_path, extra_entry_points, monkeypatch, capsys
 ):
@@ -478,6 +498,7 @@ BEHAVIOUR_TESTS = {
     "wrap_dataset": "test_dataset_hooks.py::test_wrap_dataset_is_chained_and_told_the_role",
     "env_policy_features": "test_dataset_hooks.py::test_env_policy_features_first_answer_wins_and_is_validated",
     "policy_made": "test_long_runs.py::test_a_disk_without_room_for_one_checkpoint_is_refused_before_training",
+    "processors_made": "test_hooks.py::test_processors_made_gets_the_pipelines_with_the_plugins_steps",
     "first_batch_ready": "test_long_runs.py::test_an_interrupted_run_resumed_with_the_same_command_ends_with_the_same_weights",
     "request_stop": "test_hooks.py::test_request_stop_from_one_plugin_checkpoints_and_ends_the_run",
     "on_train_start": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",

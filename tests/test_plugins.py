@@ -16,6 +16,7 @@ from lerobot_ext.adapters.base import RobotAdapter
 from lerobot_ext.cli.listing import print_plugins
 from lerobot_ext.errors import PluginConflictError, PluginHookError, PluginLoadError
 from lerobot_ext.plugins import PluginHost, load_plugins
+from lerobot_ext.upstream.versions import for_installed
 
 
 class Adapter(RobotAdapter):
@@ -34,7 +35,16 @@ def adapter_plugin(adapter_name: str) -> types.SimpleNamespace:
 def test_builtin_features_are_plugins_of_the_same_system() -> None:
     host = load_plugins(environ={})
     loaded = set(host.plugin_names())
-    assert {"transforms", "robot_adapters", "cameras", "data_cache", "long_runs", "vla_caps", "profiler", "demo"} <= loaded
+    assert {
+        "transforms",
+        "robot_adapters",
+        "cameras",
+        "data_cache",
+        "long_runs",
+        "vla_caps",
+        "profiler",
+        "demo",
+    } <= loaded
     owners = {spec.name: spec.plugin for spec in host.registry.config_fields}
     assert owners == {
         "state_filtered_keys": "transforms",
@@ -45,7 +55,10 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
         "data_cache": "data_cache",
         "auto_resume": "long_runs",
         "keep_last_checkpoints": "long_runs",
+        "action_mse": "action_mse",
         "profile": "profiler",
+        # lerobot 0.6.2 has --ema of its own; the ema plugin adds it where lerobot has not.
+        **for_installed({"0.6.1": {"ema": "ema"}, "0.6.2": {}}),
     }
     assert {"robocasa", "fourier_gr2", "modality_json"} <= set(host.registry.robot_adapters)
     assert host.registry.owner("commands", "demo-dataset") == "demo"

@@ -309,6 +309,16 @@ def policy_made(cfg: ExtTrainPipelineConfig, policy: Any, rank: int) -> None:
 
 
 @hookspec
+def processors_made(cfg: ExtTrainPipelineConfig, preprocessor: Any, postprocessor: Any, rank: int) -> None:
+    """The policy's pre- and postprocessor exist, with the plugins' steps in them.
+
+    Called in every process, before the first step. They are the pipelines training uses and the
+    checkpoint saves; keep a reference to process batches as training does (the ``action_mse``
+    plugin does), but do not change them here - add steps through :func:`transform_dataset`.
+    """
+
+
+@hookspec
 def first_batch_ready(cfg: ExtTrainPipelineConfig, rank: int, start_step: int) -> None:
     """The first batch is fetched; the first optimisation step is next.
 

@@ -104,7 +104,13 @@ class TrainingRun:
 
     def processors_made(self, preprocessor: Any, postprocessor: Any) -> tuple[Any, Any]:
         """The ``make_pre_post_processors`` event: the plugins' steps join the pipelines."""
-        return dataset_changes.install_steps(preprocessor, postprocessor, self.changes, self.pretrained_path)
+        preprocessor, postprocessor = dataset_changes.install_steps(
+            preprocessor, postprocessor, self.changes, self.pretrained_path
+        )
+        self.hook.processors_made(
+            cfg=self.cfg, preprocessor=preprocessor, postprocessor=postprocessor, rank=self.rank
+        )
+        return preprocessor, postprocessor
 
     def policy_made(self, policy: Any) -> None:
         """The ``make_policy`` event, after upstream built the policy."""
