@@ -81,6 +81,33 @@ def run_cli(
     return result
 
 
+# What a robot's script does with a checkpoint (argv[1]): lerobot alone, no lerobot-ext import.
+LOAD_CHECKPOINT = """
+import json, sys, torch
+from lerobot.utils.import_utils import register_third_party_plugins
+from lerobot.configs.policies import PreTrainedConfig
+from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+path = sys.argv[1]
+register_third_party_plugins()
+cfg = PreTrainedConfig.from_pretrained(path)
+policy = get_policy_class(cfg.type).from_pretrained(path).eval()
+pre, post = make_pre_post_processors(cfg, pretrained_path=path)
+"""
+
+
+def deploy_checkpoint(checkpoint: Path, body: str, env: dict[str, str] | None = None) -> Any:
+    """Run ``LOAD_CHECKPOINT`` + ``body`` in a fresh process; ``body`` prints one JSON line."""
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_CHECKPOINT + textwrap.dedent(body), str(checkpoint)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def read_json(path: Path) -> Any:
     with open(path) as f:
         return json.load(f)

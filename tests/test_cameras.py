@@ -7,13 +7,19 @@ acts on a robot's full observation (every camera).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import types
 
 import pytest
 import torch
-from helpers import IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags, read_json, run_cli, train_in_process
+from helpers import (
+    IMAGE_FLAGS,
+    TINY_DIFFUSION,
+    dataset_flags,
+    deploy_checkpoint,
+    read_json,
+    run_cli,
+    train_in_process,
+)
 from lerobot.configs import PipelineFeatureType, PolicyFeature
 from lerobot.configs.types import FeatureType
 from lerobot.processor import TransitionKey
@@ -93,16 +99,7 @@ def test_a_data_bound_run_decoding_every_camera_is_told_about_camera_keys() -> N
     assert profile_advice(chosen, "HIGHLY", {"cameras": 3}) is None
 
 
-DEPLOY = """
-import json, sys, torch
-from lerobot.utils.import_utils import register_third_party_plugins
-from lerobot.configs.policies import PreTrainedConfig
-from lerobot.policies.factory import get_policy_class, make_pre_post_processors
-path = sys.argv[1]
-register_third_party_plugins()
-cfg = PreTrainedConfig.from_pretrained(path)
-policy = get_policy_class(cfg.type).from_pretrained(path).eval()
-pre, post = make_pre_post_processors(cfg, pretrained_path=path)
+ACT_ON_FULL_OBSERVATION = """
 torch.manual_seed(0)
 observation = {"observation.state": torch.randn(53)}
 for cam in ("robot0_agentview_left", "robot0_agentview_right", "robot0_eye_in_hand"):
@@ -111,8 +108,7 @@ batch = pre(observation)
 with torch.no_grad():
     action = post(policy.select_action(batch))
 print(json.dumps({"cameras_into_policy": sorted(k for k in batch if k.startswith("observation.images.")),
-                  "action": action.tolist(),
-                  }))
+                  "action": action.tolist()}))
 """
 
 
@@ -155,11 +151,7 @@ def test_training_decodes_only_the_kept_cameras_and_the_checkpoint_takes_all(
         LEFT,
         WRIST,
     ]
-    result = subprocess.run(
-        [sys.executable, "-c", DEPLOY, str(checkpoint)], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    deployed = json.loads(result.stdout.strip().splitlines()[-1])
+    deployed = deploy_checkpoint(checkpoint, ACT_ON_FULL_OBSERVATION)
     assert deployed["cameras_into_policy"] == [LEFT, WRIST]
     assert len(deployed["action"][0]) == 12
 

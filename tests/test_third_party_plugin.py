@@ -8,12 +8,10 @@ import ast
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO, TINY_DIFFUSION, dataset_flags, read_json, run_cli
+from helpers import REPO, TINY_DIFFUSION, dataset_flags, deploy_checkpoint, read_json, run_cli
 
 PACKAGE = REPO / "tests" / "third_party" / "lerobot_ext_calibration"
 # What lerobot-ext documents as its public API for plugins (README, "Hooks").
@@ -55,16 +53,7 @@ def test_the_plugin_imports_nothing_but_the_public_api() -> None:
     )
 
 
-DEPLOY = """
-import json, sys, torch
-from lerobot.utils.import_utils import register_third_party_plugins
-from lerobot.configs.policies import PreTrainedConfig
-from lerobot.policies.factory import get_policy_class, make_pre_post_processors
-path = sys.argv[1]
-register_third_party_plugins()
-cfg = PreTrainedConfig.from_pretrained(path)
-policy = get_policy_class(cfg.type).from_pretrained(path).eval()
-pre, post = make_pre_post_processors(cfg, pretrained_path=path)
+ACT = """
 first = pre.steps[0]
 shifted = first({"observation": {"observation.state": torch.tensor([1.0, 2.0])}})["observation"]["observation.state"]
 with torch.no_grad():
@@ -122,15 +111,7 @@ def test_a_third_party_plugin_trains_resumes_and_deploys(bimodal_root, tmp_path)
     )
 
     # A robot loads the checkpoint with lerobot alone: the plugin's step is rebuilt and applied.
-    result = subprocess.run(
-        [sys.executable, "-c", DEPLOY, str(resumed)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **env},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    deployed = json.loads(result.stdout.strip().splitlines()[-1])
+    deployed = deploy_checkpoint(resumed, ACT, env=env)
     assert deployed["first_step"] == "lerobot_ext_calibration.steps.StateOffsetStep"
     assert deployed["shifted"] == [1.5, 1.0]
     assert len(deployed["action"][0]) == 2

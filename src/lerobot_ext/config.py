@@ -81,6 +81,16 @@ def build_config_class(specs: Sequence[ConfigField]) -> type[ExtTrainPipelineCon
     return cls
 
 
+def check_name_list(flag: str, names: Sequence[str], example: str) -> None:
+    """A list flag of names (``--camera_keys=[a,b]``) with an empty or blank-padded entry: say how
+    to write it, naming the entries."""
+    bad = [name for name in names if not name or "," in name or name != name.strip()]
+    if bad:
+        raise ConfigError(
+            f"--{flag} has malformed entries {bad}; write the list in brackets without spaces: --{flag}={example}"
+        )
+
+
 def extension_fields(config_class: type = ExtTrainPipelineConfig) -> list[dataclasses.Field]:
     """The dataclass fields ``config_class`` adds to upstream's ``TrainPipelineConfig``."""
     upstream = {f.name for f in fields(TrainPipelineConfig)}

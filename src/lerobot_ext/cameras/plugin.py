@@ -16,6 +16,7 @@ from typing import Any
 
 from lerobot_ext.cameras.selection import CAMERA_PREFIX, keep_cameras
 from lerobot_ext.cameras.steps import DropObservationsStep
+from lerobot_ext.config import check_name_list
 from lerobot_ext.console import get_logger
 from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint, class_path
 from lerobot_ext.errors import ConfigError
@@ -51,12 +52,7 @@ def register_upstream_names(register: Callable[..., None]) -> None:
 
 @hookimpl
 def configure(cfg: Any) -> None:
-    bad = [key for key in cfg.camera_keys if not key or "," in key or key != key.strip()]
-    if bad:
-        raise ConfigError(
-            f"--camera_keys has malformed entries {bad}; write the list in brackets without spaces: "
-            "--camera_keys=[robot0_eye_in_hand,robot0_agentview_left]"
-        )
+    check_name_list("camera_keys", cfg.camera_keys, "[robot0_eye_in_hand,robot0_agentview_left]")
 
 
 @hookimpl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -58,28 +59,19 @@ def _run(args: argparse.Namespace) -> int:
     from lerobot_ext.demo import LAYOUTS, write_demo_dataset
 
     datasets.disable_progress_bars()
-    if args.layout not in LAYOUTS:
-        write, _ = plugin_layouts()[args.layout]
-        root = write(
-            args.root,
-            episodes=args.episodes,
-            frames=args.frames,
-            image_size=args.image_size,
-            seed=args.seed,
-            overwrite=args.overwrite,
+    if args.layout in LAYOUTS:
+        write = functools.partial(
+            write_demo_dataset, args.layout, action_order=args.action_order, depth=args.depth
         )
-        print(f"wrote {args.layout} demo dataset to {root}")
-        return 0
-    root = write_demo_dataset(
-        args.layout,
+    else:
+        write, _ = plugin_layouts()[args.layout]
+    root = write(
         args.root,
         episodes=args.episodes,
         frames=args.frames,
         image_size=args.image_size,
         seed=args.seed,
-        action_order=args.action_order,
         overwrite=args.overwrite,
-        depth=args.depth,
     )
     print(f"wrote {args.layout} demo dataset to {root}")
     return 0

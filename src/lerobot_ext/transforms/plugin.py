@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lerobot_ext.adapters.base import RobotAdapter
+from lerobot_ext.config import check_name_list
 from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
 from lerobot_ext.errors import ConfigError
 from lerobot_ext.layout import DatasetDescription
@@ -55,12 +56,7 @@ def configure(cfg: Any) -> None:
         )
     if cfg.force_action_keep_dims and cfg.action_keep_dims is None:
         raise ConfigError("--force_action_keep_dims=true needs --action_keep_dims=N")
-    bad = [key for key in cfg.state_filtered_keys if not key or "," in key or key != key.strip()]
-    if bad:
-        raise ConfigError(
-            f"--state_filtered_keys has malformed entries {bad}; write the list in brackets "
-            "without spaces: --state_filtered_keys=[robot0_base_pos,robot0_joint_vel]"
-        )
+    check_name_list("state_filtered_keys", cfg.state_filtered_keys, "[robot0_base_pos,robot0_joint_vel]")
 
 
 @hookimpl
