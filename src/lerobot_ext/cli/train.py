@@ -32,12 +32,15 @@ def parse_config(argv: Sequence[str], config_class: type[ExtTrainPipelineConfig]
     # annotations to strings).
     _parse.__annotations__ = {"cfg": config_class}
     sys.argv = [sys.argv[0] if sys.argv else "lerobot-train-ext", *argv]
+    from draccus.utils import ParsingError
+
     try:
         return parser.wrap()(_parse)()
-    except SystemExit as exc:
-        # Upstream prints draccus' "Couldn't instantiate class ..." and exits; the config's own
-        # error (which field, which fix) is only in the exception chain.
-        cause = _root_cause(exc.__context__)
+    except (SystemExit, ParsingError) as exc:
+        # Upstream prints draccus' "Couldn't instantiate class ..." and exits, or (for a nested
+        # config such as --ema.*) draccus' error escapes as is; the config's own error (which
+        # field, which fix) is only in the exception chain.
+        cause = _root_cause(exc if isinstance(exc, ParsingError) else exc.__context__)
         if cause is None or getattr(cause, "logged", False):
             raise
         raise ConfigError(f"invalid configuration: {cause}") from cause
