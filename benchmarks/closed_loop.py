@@ -1,0 +1,437 @@
+"""Closed-loop evidence: flow (Euler, 10 steps) vs Diffusion Policy (DDPM 100, and DDIM 10 for
+equal network calls), success rate in simulation - the SO-101 pick-and-place task.
+
+One command does everything, side by side on one machine:
+
+1. scripted-expert demonstrations (``lerobot-ext demo-dataset --layout so101_pickplace``), and a
+   held-out set with other start states for the action-error metric; the training data is served
+   from a data cache (``--data_cache``);
+2. the same network (Diffusion Policy's U-Net: horizon 16, 8 action steps, 2 observation steps,
+   ``down_dims=[64,128,256]``), data, batch size, learning rate and steps for flow and diffusion,
+   for each training seed, through ``lerobot-train-ext`` with ``--ema.enable=true`` and
+   ``--action_mse.root=<held-out>`` (two runs at a time, one torch thread each);
+3. every checkpoint - live and EMA weights - evaluated with ``lerobot-eval-ext`` on the same
+   evaluation episodes (``--seed``; demonstration start states never among them): flow with 10
+   Euler steps, diffusion with DDPM 100 and with DDIM 10;
+4. at the last checkpoint, flow's ``num_inference_steps`` sweep (1, 2, 5, 10, 20);
+5. the latency of one action chunk of each sampler, measured in alternating rounds;
+6. a table of success rates with standard errors (binomial, over all evaluation episodes of all
+   training seeds); a difference is called only where it exceeds its standard error.
+
+    python benchmarks/closed_loop.py [--demos 100] [--steps 2000] [--save_freq 500] [--seeds 0 1]
+                                     [--episodes 50] [--workdir DIR]
+
+Needs the simulator: ``pip install -e ".[sim]" -e plugins/lerobot_env_so101_pickplace``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "WANDB_MODE": "disabled",
+    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+    "MKL_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+}
+NETWORK = [
+    "--policy.device=cpu",
+    "--policy.horizon=16",
+    "--policy.n_action_steps=8",
+    "--policy.n_obs_steps=2",
+    "--policy.down_dims=[64,128,256]",
+    "--policy.optimizer_lr=3e-4",
+    "--policy.push_to_hub=false",
+]
+POLICIES = {
+    "flow": ["--policy.type=flow", "--policy.num_inference_steps=10", "--policy.ode_solver=euler"],
+    "diffusion": [
+        "--policy.type=diffusion",
+        "--policy.noise_scheduler_type=DDPM",
+        "--policy.num_train_timesteps=100",
+    ],
+}
+# How each trained policy is sampled at evaluation: {label: (policy, flags)}.
+SAMPLERS = {
+    "flow Euler 10": ("flow", ["--policy.num_inference_steps=10"]),
+    "diffusion DDPM 100": (
+        "diffusion",
+        ["--policy.noise_scheduler_type=DDPM", "--policy.num_inference_steps=100"],
+    ),
+    "diffusion DDIM 10": (
+        "diffusion",
+        ["--policy.noise_scheduler_type=DDIM", "--policy.num_inference_steps=10"],
+    ),
+}
+SWEEP = (1, 2, 5, 10, 20)
+
+
+def run(command: list[str], log: Path) -> None:
+    with open(log, "w") as out:
+        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=ENV)
+    if result.returncode != 0:
+        raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Evaluation:
+    sampler: str
+    policy: str
+    seed: int
+    step: int
+    weights: str  # "live" or "ema"
+    successes: list[bool] = field(default_factory=list)
+    seconds_per_episode: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return sum(self.successes) / len(self.successes)
+
+
+def evaluate(
+    checkpoint: Path, flags: list[str], episodes: int, batch: int, out: Path
+) -> tuple[list[bool], float]:
+    command = [
+        str(BIN / "lerobot-eval-ext"),
+        f"--policy.path={checkpoint}",
+        *flags,
+        "--policy.device=cpu",
+        "--env.type=so101_pickplace",
+        f"--eval.n_episodes={episodes}",
+        f"--eval.batch_size={batch}",
+        "--eval.use_async_envs=false",
+        "--seed=1000",
+        f"--output_dir={out}",
+    ]
+    run(command, out.with_suffix(".log"))
+    info = json.loads((out / "eval_info.json").read_text())
+    successes = [bool(x) for task in info.get("per_task", []) for x in task["metrics"].get("successes", [])]
+    overall = info["overall"]
+    if len(successes) != episodes:  # a lerobot without per-episode results: the rate only
+        successes = [True] * round(overall["pc_success"] * episodes / 100)
+        successes += [False] * (episodes - len(successes))
+    return successes, float(overall.get("eval_ep_s", 0.0))
+
+
+def chunk_latency(
+    checkpoints: dict[str, Path], samplers: dict[str, tuple[str, list[str]]], rounds: int = 5, calls: int = 10
+) -> dict[str, float]:
+    """Seconds per action chunk (batch 1), each sampler timed in alternating rounds."""
+    import torch
+    from lerobot.configs.policies import PreTrainedConfig
+    from lerobot.policies.factory import get_policy_class
+    from lerobot.utils.import_utils import register_third_party_plugins
+
+    register_third_party_plugins()
+    torch.set_num_threads(int(ENV["OMP_NUM_THREADS"]))
+    policies = {}
+    for label, (policy, flags) in samplers.items():
+        path = checkpoints[policy]
+        cfg = PreTrainedConfig.from_pretrained(path)
+        for flag in flags:
+            name, value = flag.removeprefix("--policy.").split("=")
+            setattr(cfg, name, int(value) if value.isdigit() else value)
+        model = get_policy_class(cfg.type).from_pretrained(path, config=cfg).eval()
+        policies[label] = model
+    batch = {
+        "observation.state": torch.zeros(1, 2, 14),
+        "observation.environment_state": torch.zeros(1, 2, 6),
+    }
+    times: dict[str, list[float]] = {label: [] for label in policies}
+    for round_index in range(rounds):
+        order = list(policies) if round_index % 2 == 0 else list(policies)[::-1]
+        for label in order:
+            with torch.no_grad():
+                policies[label].reset()
+                policies[label].predict_action_chunk(batch)  # warm
+                start = time.perf_counter()
+                for _ in range(calls):
+                    policies[label].reset()
+                    policies[label].predict_action_chunk(batch)
+            times[label].append((time.perf_counter() - start) / calls)
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def standard_error(successes: int, n: int) -> float:
+    p = successes / n
+    return math.sqrt(max(p * (1 - p), 1.0 / n) / n)  # never 0: a 0/n rate is not certain
+
+
+def summarise(evaluations: list[Evaluation], variants: list[tuple[str, str]], steps: list[int]) -> list[str]:
+    """Success +- SE per (sampler, weights) and checkpoint, pooled over training seeds."""
+    lines = [
+        "| sampler | weights | " + " | ".join(f"step {s}" for s in steps) + " |",
+        "|---|---|" + "---:|" * len(steps),
+    ]
+    for sampler, weights in variants:
+        cells = []
+        for step in steps:
+            chosen = [e for e in evaluations if (e.sampler, e.weights, e.step) == (sampler, weights, step)]
+            wins = sum(sum(e.successes) for e in chosen)
+            n = sum(len(e.successes) for e in chosen)
+            cells.append(f"{100 * wins / n:.1f} +- {100 * standard_error(wins, n):.1f}" if n else "-")
+        lines.append(f"| {sampler} | {weights} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def pooled(evaluations: list[Evaluation], **where: object) -> tuple[int, int]:
+    chosen = [e for e in evaluations if all(getattr(e, k) == v for k, v in where.items())]
+    return sum(sum(e.successes) for e in chosen), sum(len(e.successes) for e in chosen)
+
+
+def compare(label: str, a: tuple[int, int], b: tuple[int, int]) -> str:
+    (wa, na), (wb, nb) = a, b
+    pa, pb = wa / na, wb / nb
+    se = math.sqrt(standard_error(wa, na) ** 2 + standard_error(wb, nb) ** 2)
+    difference = pa - pb
+    verdict = (
+        "difference exceeds its standard error"
+        if abs(difference) > se
+        else "within one standard error: no difference called"
+    )
+    return f"{label}: {100 * pa:.1f}% vs {100 * pb:.1f}%, difference {100 * difference:+.1f} +- {100 * se:.1f} points ({verdict})"
+
+
+LOSS_LINE = re.compile(r"step:(\S+) .*?loss:([0-9.]+)")
+
+
+def big_number(text: str) -> int:
+    """lerobot's log writes step 1000 as ``1K``."""
+    scale = {"K": 1_000, "M": 1_000_000, "B": 1_000_000_000}.get(text[-1:], 1)
+    return round(float(text[:-1] if scale > 1 else text) * scale)
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Rank correlation (ties get their average rank); NaN when either side is constant."""
+
+    def ranks(values: list[float]) -> list[float]:
+        order = sorted(range(len(values)), key=values.__getitem__)
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                out[order[k]] = (i + j) / 2
+            i = j + 1
+        return out
+
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = statistics.mean(rx), statistics.mean(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    var = math.sqrt(sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry))
+    return cov / var if var else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--demos", type=int, default=100)
+    parser.add_argument("--heldout", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--save_freq", type=int, default=500)
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--eval_batch", type=int, default=10)
+    parser.add_argument("--parallel", type=int, default=2, help="training runs and evaluations at a time")
+    parser.add_argument("--policies", nargs="+", choices=list(POLICIES), default=list(POLICIES))
+    parser.add_argument("--workdir", default=None, help="keep datasets, checkpoints and logs here")
+    args = parser.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="closed_loop_"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    print(
+        f"closed loop: {args.demos} demonstrations, {args.steps} steps, seeds {args.seeds}, {args.episodes} "
+        f"evaluation episodes per checkpoint, torch threads {ENV['OMP_NUM_THREADS']}; work in {work}",
+        flush=True,
+    )
+
+    demos, heldout = work / "demos", work / "heldout"
+    for root, count, seed in ((demos, args.demos, 0), (heldout, args.heldout, 1)):
+        if not (root / "meta" / "info.json").is_file():
+            run([str(BIN / "lerobot-ext"), "demo-dataset", "--layout", "so101_pickplace", "--root", str(root),
+                 "--episodes", str(count), "--seed", str(seed), "--overwrite"], work / f"{root.name}.log")  # fmt: skip
+    print(
+        f"  data: {(work / 'demos.log').read_text().strip().splitlines()[-2] if (work / 'demos.log').exists() else demos}",
+        flush=True,
+    )
+
+    # Decoded once for every run (state-only data is still Arrow lookups per item without it).
+    cache = work / "demos_cache"
+    if not (cache / "manifest.json").is_file():
+        command = [
+            str(BIN / "lerobot-ext"),
+            "cache",
+            "build",
+            str(demos),
+            "--cache_dir",
+            str(cache),
+            "--overwrite",
+        ]
+        run(command, work / "cache.log")
+
+    def train(policy: str, seed: int) -> Path:
+        out = work / f"{policy}_seed{seed}"
+        if not (out / "checkpoints" / f"{args.steps:06d}").is_dir():
+            command = [
+                str(BIN / "lerobot-train-ext"), "--dataset.repo_id=local/demos", f"--dataset.root={demos}",
+                *POLICIES[policy], *NETWORK, f"--batch_size={args.batch_size}", f"--steps={args.steps}",
+                f"--save_freq={args.save_freq}", "--log_freq=100", f"--seed={seed}", "--num_workers=0",
+                "--wandb.enable=false", f"--output_dir={out}", "--auto_resume=true", "--ema.enable=true",
+                f"--action_mse.root={heldout}", f"--action_mse.every={args.save_freq}", f"--data_cache={cache}",
+            ]  # fmt: skip
+            t0 = time.perf_counter()
+            run(command, work / f"{policy}_seed{seed}.train.log")
+            print(f"  trained {policy} seed {seed} in {time.perf_counter() - t0:.0f} s", flush=True)
+        return out
+
+    runs = list(itertools.product(args.policies, args.seeds))
+    with ThreadPoolExecutor(args.parallel) as pool:
+        outputs = dict(zip(runs, pool.map(lambda r: train(*r), runs), strict=True))
+
+    steps = list(range(args.save_freq, args.steps + 1, args.save_freq))
+    samplers = {label: spec for label, spec in SAMPLERS.items() if spec[0] in args.policies}
+    with_flow = "flow" in args.policies
+    jobs = []
+    for (sampler, (policy, flags)), seed, step, weights in itertools.product(
+        samplers.items(), args.seeds, steps, ("live", "ema")
+    ):
+        folder = (
+            outputs[(policy, seed)]
+            / "checkpoints"
+            / f"{step:06d}"
+            / ("pretrained_model" if weights == "live" else "pretrained_model_ema")
+        )
+        jobs.append((Evaluation(sampler, policy, seed, step, weights), folder, flags))
+    for seed, n in itertools.product(args.seeds, SWEEP if with_flow else ()):
+        folder = outputs[("flow", seed)] / "checkpoints" / f"{args.steps:06d}" / "pretrained_model_ema"
+        jobs.append(
+            (
+                Evaluation(f"flow Euler {n}", "flow", seed, args.steps, "ema"),
+                folder,
+                [f"--policy.num_inference_steps={n}"],
+            )
+        )
+
+    def do(job: tuple[Evaluation, Path, list[str]]) -> Evaluation:
+        evaluation, folder, flags = job
+        tag = f"{evaluation.sampler.replace(' ', '_')}_s{evaluation.seed}_{evaluation.step}_{evaluation.weights}"
+        cached = work / "eval" / f"{tag}.json"
+        if cached.is_file():
+            evaluation.successes, evaluation.seconds_per_episode = (lambda d: (d["successes"], d["s"]))(
+                json.loads(cached.read_text())
+            )
+            return evaluation
+        cached.parent.mkdir(exist_ok=True)
+        evaluation.successes, evaluation.seconds_per_episode = evaluate(
+            folder, flags, args.episodes, args.eval_batch, work / "eval" / tag
+        )
+        cached.write_text(
+            json.dumps({"successes": evaluation.successes, "s": evaluation.seconds_per_episode})
+        )
+        print(
+            f"  {evaluation.sampler:<20} seed {evaluation.seed} step {evaluation.step:>5} {evaluation.weights:<4}: "
+            f"{100 * evaluation.rate:5.1f}% ({sum(evaluation.successes)}/{len(evaluation.successes)})",
+            flush=True,
+        )
+        return evaluation
+
+    seen: set[tuple[str, int, int, str]] = set()
+    unique = []
+    for job in jobs:  # the sweep's "flow Euler 10" is the main run's last EMA checkpoint
+        key = (job[0].sampler, job[0].seed, job[0].step, job[0].weights)
+        if key not in seen:
+            seen.add(key)
+            unique.append(job)
+    with ThreadPoolExecutor(args.parallel) as pool:
+        evaluations = list(pool.map(do, unique))
+
+    latency = chunk_latency(
+        {
+            p: outputs[(p, args.seeds[0])] / "checkpoints" / f"{args.steps:06d}" / "pretrained_model"
+            for p in args.policies
+        },
+        samplers,
+    )
+
+    print(
+        "\n== success rate (%), pooled over training seeds "
+        + ", ".join(map(str, args.seeds))
+        + f" x {args.episodes} evaluation episodes each; +- one standard error"
+    )
+    variants = [(s, w) for s in samplers for w in ("live", "ema")]
+    for line in summarise(evaluations, variants, steps):
+        print(line)
+    last = args.steps
+    print("\n== at the last checkpoint (EMA weights)")
+    flow = pooled(evaluations, sampler="flow Euler 10", step=last, weights="ema") if with_flow else None
+    for other in (
+        ("diffusion DDPM 100", "diffusion DDIM 10") if with_flow and "diffusion" in args.policies else ()
+    ):
+        print(
+            compare(
+                f"flow Euler 10 vs {other}",
+                flow,
+                pooled(evaluations, sampler=other, step=last, weights="ema"),
+            )
+        )
+    print("\n== EMA vs live weights, last checkpoint")
+    for sampler in samplers:
+        print(compare(f"{sampler}: EMA vs live", pooled(evaluations, sampler=sampler, step=last, weights="ema"),
+                      pooled(evaluations, sampler=sampler, step=last, weights="live")))  # fmt: skip
+    print("\n== flow num_inference_steps sweep (Euler), last checkpoint, EMA weights")
+    for n in SWEEP if with_flow else ():
+        wins, total = pooled(evaluations, sampler=f"flow Euler {n}", step=last, weights="ema")
+        print(f"  {n:>2} steps: {100 * wins / total:5.1f} +- {100 * standard_error(wins, total):.1f}%")
+    print("\n== action chunk latency (batch 1, CPU, median of alternating rounds)")
+    base = latency.get("diffusion DDPM 100")
+    for label, seconds in latency.items():
+        relative = f"  ({base / seconds:.2f}x faster than DDPM 100)" if base else ""
+        print(f"  {label:<20} {seconds * 1e3:8.2f} ms{relative}")
+
+    print("\n== does the held-out action MSE track success better than the training loss? (live weights)")
+    for policy, sampler in (("flow", "flow Euler 10"), ("diffusion", "diffusion DDPM 100")):
+        if policy not in args.policies:
+            continue
+        mse, loss, success = [], [], []
+        for seed in args.seeds:
+            table = dict(
+                line.split(",")
+                for line in (outputs[(policy, seed)] / "action_mse.csv").read_text().splitlines()[1:]
+            )
+            log = (work / f"{policy}_seed{seed}.train.log").read_text()
+            losses = {big_number(step): float(loss) for step, loss in LOSS_LINE.findall(log)}
+            for step in steps:
+                wins, total = pooled(evaluations, sampler=sampler, seed=seed, step=step, weights="live")
+                mse.append(float(table[str(step)]))
+                loss.append(losses.get(step, float("nan")))
+                success.append(wins / total)
+        print(
+            f"  {policy}: Spearman(success, -held-out MSE) = {spearman(success, [-m for m in mse]):+.2f}; "
+            f"Spearman(success, -loss) = {spearman(success, [-x for x in loss]):+.2f} "
+            f"({len(success)} checkpoints)"
+        )
+    (work / "evaluations.json").write_text(json.dumps([e.__dict__ for e in evaluations], indent=1))
+    print(f"\nraw evaluations: {work / 'evaluations.json'}; total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
