@@ -17,6 +17,7 @@ from . import (
     accelerator,
     cycle,
     eval_make_policy,
+    eval_policy_all,
     init_logging,
     make_policy,
     make_pre_post_processors,
@@ -41,6 +42,7 @@ SEAMS: tuple[Seam | SeamTable, ...] = (
     update_policy.SEAM,
     should_save_checkpoint.SEAM,
     save_checkpoint.SEAM,
+    eval_policy_all.SEAM,
 )
 # lerobot-eval-ext wraps these in upstream's evaluation script instead.
 EVAL_SEAMS: tuple[Seam | SeamTable, ...] = (eval_make_policy.SEAM,)

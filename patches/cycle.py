@@ -4,6 +4,12 @@ Upstream calls it once, right before the first step: that is ``on_train_start``.
 ``next()`` creates the data iterator and fetches the first batch: then ``first_batch_ready``.
 With phase timing on, each ``next()`` on it is the step's DataLoader wait; without, upstream's
 own iterator serves every batch after the first.
+
+Right before that first ``next()``, ``before_first_batch`` gets the dataloader (a plugin may
+position a resumed run's dataloader there; the core leaves it as upstream made it).
+
+Supported lerobot versions: 0.6.1, 0.6.2 (both call ``cycle(dataloader)`` on the prepared
+dataloader, with the sampler positioned for a resume).
 """
 
 from __future__ import annotations
@@ -42,12 +48,20 @@ def _first_batch_then(iterator: Iterator[Any], run: TrainingRun) -> Iterator[Any
 
 def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[..., Any]:
     @functools.wraps(original)
-    def cycle(*args: Any, **kwargs: Any) -> Any:
-        iterator = original(*args, **kwargs)
+    def cycle(iterable: Any) -> Any:
+        iterator = original(iterable)
         run.train_started()
+        run.before_first_batch(iterable)
         return _first_batch_then(iterator, run) if run.clock is None else _timed(iterator, run.clock, run)
 
     return cycle
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "cycle", make_wrapper)
+SEAM = Seam(
+    "lerobot.scripts.lerobot_train",
+    "cycle",
+    make_wrapper,
+    parameters=("iterable",),
+    why="on_train_start, before_first_batch and first_batch_ready around the first batch, and the "
+    "per-step data wait when step_phase_timing asks for it",
+)

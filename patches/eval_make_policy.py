@@ -6,6 +6,8 @@ steps change the policy's action (``--action_keep_dims``: an N-wide head padded 
 robot's width) says through ``env_policy_features`` what the policy really has; while it builds
 such a checkpoint, ``env_to_policy_features`` is wrapped to return that. Every other checkpoint
 is left to upstream unchanged.
+
+Supported lerobot versions: 0.6.1, 0.6.2 (the same two names and arguments on both).
 """
 
 from __future__ import annotations
@@ -61,7 +63,17 @@ def make_wrapper(original: Callable[..., Any], run: EvaluationRun) -> Callable[.
 
 
 SEAM = Seam(
-    "lerobot.scripts.lerobot_eval", "make_policy", make_wrapper, parameters=("cfg", "env_cfg", "ds_meta")
+    "lerobot.scripts.lerobot_eval",
+    "make_policy",
+    make_wrapper,
+    parameters=("cfg", "env_cfg", "ds_meta"),
+    why="lerobot-eval-ext builds a checkpoint whose saved steps change its action width for the full-width env",
 )
 # Wrapped only while the make_policy above builds a checkpoint for an environment.
-INNER = Seam("lerobot.policies.factory", "env_to_policy_features", _with_features(lambda features: None))
+INNER = Seam(
+    "lerobot.policies.factory",
+    "env_to_policy_features",
+    _with_features(lambda features: None),
+    parameters=("env_cfg",),
+    why="lerobot-eval-ext: the env's features as the checkpoint's saved steps change them (env_policy_features)",
+)

@@ -3,6 +3,8 @@
 Upstream calls it right after creating the ``Accelerator`` and passes it in: the first point
 where the run's rank and world size are known. We hand the accelerator to the run, which
 wraps a few of its methods (see ``patches.accelerator``).
+
+Supported lerobot versions: 0.6.1, 0.6.2 (both call it as ``init_logging(accelerator=...)``).
 """
 
 from __future__ import annotations
@@ -31,4 +33,10 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return init_logging
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "init_logging", make_wrapper)
+SEAM = Seam(
+    "lerobot.scripts.lerobot_train",
+    "init_logging",
+    make_wrapper,
+    parameters=("accelerator",),
+    why="the run learns its rank and world size from upstream's Accelerator, and wraps a few of its methods",
+)

@@ -3,6 +3,8 @@
 Runs the ``configure_policy`` hooks (e.g. raising a VLA's ``max_state_dim`` to the dataset's
 state width) once the transformed dataset metadata is known, just before the policy is built,
 and the ``policy_made`` hooks once it is.
+
+Supported lerobot versions: 0.6.1, 0.6.2 (``make_policy(cfg=..., ds_meta=...)`` on both).
 """
 
 from __future__ import annotations
@@ -34,4 +36,10 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return make_policy
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "make_policy", make_wrapper, parameters=("cfg", "ds_meta"))
+SEAM = Seam(
+    "lerobot.scripts.lerobot_train",
+    "make_policy",
+    make_wrapper,
+    parameters=("cfg", "ds_meta"),
+    why="configure_policy hooks (e.g. a VLA's max_state_dim) before the policy is built, policy_made after",
+)

@@ -4,6 +4,8 @@ The plugins' processor steps (from ``transform_dataset``) join the pipelines her
 ``policy_preprocessor.json``/``policy_postprocessor.json`` apply them at inference too. With
 phase timing on, the preprocessor's device step is timed through the pipeline's own
 before/after-step hooks (runtime only; they are not saved).
+
+Supported lerobot versions: 0.6.1, 0.6.2 (returns ``(preprocessor, postprocessor)`` on both).
 """
 
 from __future__ import annotations
@@ -52,4 +54,9 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return make_pre_post_processors
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "make_pre_post_processors", make_wrapper)
+SEAM = Seam(
+    "lerobot.scripts.lerobot_train",
+    "make_pre_post_processors",
+    make_wrapper,
+    why="the plugins' processor steps join the pipelines saved with each checkpoint; the h2d_copy phase boundary of step phase timing",
+)

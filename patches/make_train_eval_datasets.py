@@ -3,6 +3,8 @@
 The ``datasets made`` event: plugins choose a robot adapter, change the dataset's features and
 stats (``transform_dataset``), check a checkpoint against that (``check_checkpoint``) and change
 how items are produced (``wrap_dataset``) - before upstream builds the policy and the processors.
+
+Supported lerobot versions: 0.6.1, 0.6.2 (returns ``(dataset, eval_dataset)`` on both).
 """
 
 from __future__ import annotations
@@ -26,4 +28,9 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return make_train_eval_datasets
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "make_train_eval_datasets", make_wrapper)
+SEAM = Seam(
+    "lerobot.scripts.lerobot_train",
+    "make_train_eval_datasets",
+    make_wrapper,
+    why="the dataset hooks: robot adapter, transform_dataset (features and stats), check_checkpoint, wrap_dataset",
+)

@@ -10,6 +10,10 @@ saves are collective) and it ends with a barrier, so when it returns in the main
 rank's files are in ``<step>.partial/``. What 0.6.2 writes after it - the EMA weights
 (``pretrained_model_ema/``, ``training_state/ema_state.pt``) - goes into ``<step>/`` before
 upstream moves ``checkpoints/last`` to it: ``last`` only ever points at a complete checkpoint.
+Before the rename, ``checkpoint_writing`` lets plugins add their own files to ``<step>.partial/``,
+so what they write is part of the same atomic checkpoint.
+
+Supported lerobot versions: 0.6.1, 0.6.2 (both pass ``checkpoint_dir`` by name).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
         bound.arguments["checkpoint_dir"] = partial
         with run.inside_checkpoint_save():
             result = original(*bound.args, **bound.kwargs)
+            run.checkpoint_writing(int(bound.arguments.get("step", run.step)), partial)
         if main:
             commit(partial, final)
         return result
@@ -60,4 +65,11 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return save_checkpoint
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "save_checkpoint", make_wrapper, parameters=("checkpoint_dir",))
+SEAM = Seam(
+    "lerobot.scripts.lerobot_train",
+    "save_checkpoint",
+    make_wrapper,
+    parameters=("checkpoint_dir", "step"),
+    why="checkpoints are written into <step>.partial/ (with the checkpoint_writing hooks' files) and "
+    "renamed when complete",
+)

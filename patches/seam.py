@@ -1,5 +1,10 @@
 """What a seam is, how a seam is chosen for the installed lerobot, and how seams are put in place
-for one run and taken out again."""
+for one run and taken out again.
+
+Each seam module in this package states, in a line of its docstring, the lerobot versions it
+supports (``Supported lerobot versions: 0.6.1, 0.6.2.``); ``tests/test_seams.py`` checks that the
+line agrees with the versions its :class:`Seam` objects declare.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import contextlib
 import importlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lerobot_ext.errors import UpstreamChangedError
@@ -18,6 +23,7 @@ from lerobot_ext.upstream.versions import (
     for_installed,
     installed_version,
     is_tested,
+    requirement_of,
 )
 
 if TYPE_CHECKING:
@@ -34,7 +40,14 @@ def upstream_changed(distribution: str, target: str, what: str) -> UpstreamChang
     """
     installed = installed_version(distribution)
     if distribution != "lerobot":
-        tested = "lerobot-ext uses it as the installed lerobot pins it"
+        # lerobot does not pin these (it declares a range); the method was checked with the
+        # versions the tested lerobot releases install, and doctor shows the installed one.
+        requirement = requirement_of(distribution)
+        tested = (
+            f"lerobot {installed_version('lerobot')} requires {requirement}"
+            if requirement
+            else f"lerobot {installed_version('lerobot')} does not declare {distribution}"
+        )
     elif is_tested(installed):
         tested = (
             f"{installed} is a tested version, so this lerobot install differs from the release "
@@ -59,7 +72,8 @@ class Seam:
     arguments it was given, so upstream's behaviour is unchanged unless a plugin asks otherwise.
     ``parameters`` are the upstream arguments the wrapper reads by name: they are part of what
     lerobot-ext relies on, and checked with the name. ``versions`` are the tested lerobot
-    versions this target exists on (see :class:`SeamTable` for one that differs).
+    versions this target exists on (see :class:`SeamTable` for one that differs). ``why`` is what
+    lerobot-ext uses the seam for (``lerobot-ext doctor -v`` shows it).
     """
 
     module: str
@@ -68,6 +82,8 @@ class Seam:
     parameters: tuple[str, ...] = ()
     versions: tuple[str, ...] = ALL_TESTED
     distribution: str = "lerobot"
+    # Required: doctor -v shows it, and a seam nobody can explain should not exist.
+    why: str = field(kw_only=True)
 
     @property
     def target(self) -> str:
@@ -124,12 +140,16 @@ def _missing_parameters(function: Any, parameters: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class MethodSeam:
-    """A method of an upstream object wrapped on one instance (e.g. the run's Accelerator)."""
+    """A method of an upstream object wrapped on one instance (e.g. the run's Accelerator).
+
+    ``distribution`` is the package that defines the class (lerobot requires a range of it, see
+    :func:`lerobot_ext.upstream.versions.requirement_of`); ``why`` is what the wrapper is for.
+    """
 
     cls: str  # "package.module.Class"
     name: str
-    checked_against: tuple[str, ...]
     distribution: str
+    why: str
 
     @property
     def target(self) -> str:

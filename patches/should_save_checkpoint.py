@@ -4,6 +4,8 @@ Called by every process at every step; a ``True`` (with ``save_checkpoint`` on) 
 that the next barrier completes a checkpoint, so ``on_checkpoint_saved`` can fire in every
 process, not only in the main process that writes it. When the processes agreed to stop after
 this step (``request_stop``), it answers ``True``: the step is checkpointed, then the run stops.
+
+Supported lerobot versions: 0.6.1, 0.6.2 (both call it with ``step`` at every step, in every process).
 """
 
 from __future__ import annotations
@@ -36,4 +38,10 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     return should_save_checkpoint
 
 
-SEAM = Seam("lerobot.scripts.lerobot_train", "should_save_checkpoint", make_wrapper, parameters=("step",))
+SEAM = Seam(
+    "lerobot.scripts.lerobot_train",
+    "should_save_checkpoint",
+    make_wrapper,
+    parameters=("step",),
+    why="on_checkpoint_saved in every process, and the checkpoint of a step a plugin stops after (request_stop)",
+)

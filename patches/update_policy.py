@@ -4,6 +4,9 @@ After upstream's update returns, ``on_step_end`` fires with the step's metrics (
 ``MetricsTracker`` upstream just filled in). With phase timing on, the step's forward, backward
 and optimizer phases are marked: the start of this call, ``accelerator.backward`` (see
 ``patches.accelerator``), ``optimizer.step`` (below) and the return.
+
+Supported lerobot versions: 0.6.1, 0.6.2 (the same name, returning ``(train_metrics, output_dict)``
+and taking ``train_metrics`` and ``optimizer`` on both).
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ from .seam import MethodSeam, Seam
 if TYPE_CHECKING:
     from lerobot_ext.training import TrainingRun
 
-OPTIMIZER_STEP = MethodSeam("torch.optim.Optimizer", "step", ("2.11.0",), "torch")
+OPTIMIZER_STEP = MethodSeam(
+    "torch.optim.Optimizer",
+    "step",
+    "torch",
+    "step phase timing (when a plugin asks for it): where a step's backward ends and its optimizer step starts",
+)
 
 
 def step_metrics(train_metrics: Any) -> dict[str, float]:
@@ -68,5 +76,9 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
 
 
 SEAM = Seam(
-    "lerobot.scripts.lerobot_train", "update_policy", make_wrapper, parameters=("train_metrics", "optimizer")
+    "lerobot.scripts.lerobot_train",
+    "update_policy",
+    make_wrapper,
+    parameters=("train_metrics", "optimizer"),
+    why="on_step_end after each optimisation step, with the step's metrics; the update's phase boundaries of step phase timing",
 )

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import textwrap
 import types
 
 import pytest
+from helpers import TINY_DIFFUSION, dataset_flags, run_cli
 
 from lerobot_ext.errors import UpstreamChangedError
-from lerobot_ext.patches import EVAL_SEAMS, METHOD_SEAMS, SEAMS, SeamTable, applied_seams, eval_make_policy
+from lerobot_ext.patches import (
+    EVAL_SEAMS,
+    METHOD_SEAMS,
+    SEAMS,
+    SeamTable,
+    accelerator,
+    applied_seams,
+    eval_make_policy,
+    update_policy,
+)
 from lerobot_ext.plugins import PluginHost
 from lerobot_ext.training import TrainingRun
 from lerobot_ext.upstream.versions import TESTED, for_installed, installed_version
@@ -105,3 +118,85 @@ def test_every_seam_module_says_what_it_wraps():
             assert seam.target in (module.__doc__ or ""), (
                 f"{module.__name__} docstring should name {seam.target}"
             )
+
+
+def _seam_modules() -> dict[types.ModuleType, set[str]]:
+    """Each seam module -> the tested lerobot versions its seams declare."""
+    modules: dict[types.ModuleType, set[str]] = {}
+    for entry in [*SEAMS, *EVAL_SEAMS, eval_make_policy.INNER]:
+        rows = entry.rows.values() if isinstance(entry, SeamTable) else [entry]
+        for seam in rows:
+            module = importlib.import_module(seam.make_wrapper.__module__)
+            modules.setdefault(module, set()).update(seam.versions)
+    # The method seams exist on every tested version (they are accelerate's and torch's).
+    for module in (accelerator, update_policy):
+        modules.setdefault(module, set()).update(TESTED)
+    return modules
+
+
+def test_every_seam_module_states_the_lerobot_versions_it_supports():
+    modules = _seam_modules()
+    assert len(modules) >= 10
+    for module, versions in modules.items():
+        found = re.search(r"Supported lerobot versions: ([^\n]+)", module.__doc__ or "")
+        assert found, f"{module.__name__}: the docstring needs a line 'Supported lerobot versions: ...'"
+        assert set(re.findall(r"\d+\.\d+\.\d+", found.group(1))) == versions, module.__name__
+
+
+def test_a_moved_method_says_what_lerobot_requires_of_its_package(monkeypatch):
+    import accelerate
+
+    monkeypatch.delattr(accelerate.Accelerator, "end_training")
+    with pytest.raises(UpstreamChangedError) as excinfo:
+        accelerator.END_TRAINING.resolve_class()
+    message = str(excinfo.value)
+    assert "has no accelerate.Accelerator.end_training" in message
+    # lerobot declares a range of accelerate (it does not pin it); the message quotes it.
+    assert re.search(r"lerobot \S+ requires accelerate<2[.0]*,>=1\.14", message), message
+    assert "lerobot-ext doctor" in message
+
+
+# Deletes one seam's target from upstream's training script as it is imported, as an upstream
+# release that renamed it would.
+REMOVE_SEAM = """
+import importlib.abc, importlib.util, sys
+
+class _Remove(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != "lerobot.scripts.lerobot_train":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            del module.make_train_eval_datasets
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, _Remove())
+"""
+
+
+@pytest.mark.slow
+def test_a_run_whose_seam_is_gone_stops_with_one_line_naming_the_version_and_doctor(bimodal_root, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(textwrap.dedent(REMOVE_SEAM))
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "run"
+    args = [*dataset_flags(bimodal_root), *TINY_DIFFUSION, "--steps=2", f"--output_dir={out}"]
+    result = run_cli(["lerobot-train-ext", *args], env=env, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "Traceback" not in output
+    errors = [line for line in output.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, output[-3000:]
+    (error,) = errors
+    version = installed_version("lerobot")
+    assert f"lerobot {version} has no lerobot.scripts.lerobot_train.make_train_eval_datasets" in error
+    assert f"{version} is a tested version, so this lerobot install differs from the release" in error
+    assert "`lerobot-ext doctor`" in error
+    assert not out.exists()  # stopped before anything was written

@@ -1,8 +1,9 @@
 """``lerobot-ext doctor``: is the installed lerobot one lerobot-ext supports, and if not, what then.
 
-One screen: the installed versions, whether lerobot's is a tested one, every upstream name
-lerobot-ext and its loaded plugins rely on (found, or what moved), and what to do. Exit status 0
-when every name is found, 1 otherwise.
+One screen: the installed versions, whether lerobot's is a tested one, the plugins that failed
+to load (often because upstream moved something they import - their names cannot be checked
+then), every upstream name lerobot-ext and its loaded plugins rely on (found, or what moved), and
+what to do. Exit status 0 when every plugin loaded and every name is found, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from lerobot_ext import __version__
-from lerobot_ext.plugins import PluginHost
+from lerobot_ext.plugins import PluginHost, PluginInfo
 from lerobot_ext.upstream.names import UpstreamName, all_names
 from lerobot_ext.upstream.versions import (
     INSTALL_HINT,
@@ -36,6 +37,8 @@ class Diagnosis:
     versions: dict[str, str]
     plugins: dict[str, str]
     checked: list[tuple[UpstreamName, str | None]] = field(default_factory=list)
+    #: Plugins whose entry point failed to import: their upstream names are unknown.
+    failed: list[PluginInfo] = field(default_factory=list)
 
     @property
     def moved(self) -> list[tuple[UpstreamName, str]]:
@@ -43,9 +46,25 @@ class Diagnosis:
 
     @property
     def ok(self) -> bool:
-        return not self.moved
+        return not self.moved and not self.failed
 
     def advice(self) -> str:
+        if self.failed:
+            names = ", ".join(info.name for info in self.failed)
+            moved = (
+                f"; besides, {len(self.moved)} of {len(self.checked)} names are missing" if self.moved else ""
+            )
+            fix = (
+                "reinstall it or the plugin"
+                if self.tested
+                else f"install a tested lerobot ({INSTALL_HINT}) or a plugin release for lerobot {self.lerobot}"
+            )
+            return (
+                f"plugin(s) {names} failed to load, so their upstream names were not checked and "
+                f"lerobot-train-ext runs without them (LEROBOT_EXT_STRICT_PLUGINS=1 makes that fatal)"
+                f"{moved}; if the error names a lerobot module or name, lerobot {self.lerobot} moved "
+                f"something the plugin imports: {fix}."
+            )
         if self.ok and self.tested:
             return (
                 f"lerobot {self.lerobot} is supported: it is a tested version and every name "
@@ -77,10 +96,15 @@ class Diagnosis:
             "supported_range": SUPPORTED_RANGE,
             "versions": self.versions,
             "plugins": self.plugins,
+            "failed_plugins": [
+                {"name": info.name, "entry_point": info.entry_point, "error": info.error}
+                for info in self.failed
+            ],
             "names": [
                 {
                     "path": name.path,
                     "kind": name.kind,
+                    "distribution": name.provider,
                     "relied_on_by": name.relied_on_by,
                     "why": name.why,
                     "found": problem is None,
@@ -100,10 +124,9 @@ def diagnose(host: PluginHost) -> Diagnosis:
         "python": platform.python_version(),
         **{name: installed_version(name) for name in OTHER_DISTRIBUTIONS},
     }
-    plugins = {
-        info.name: info.status if info.status != "failed" else f"failed ({info.error})" for info in host.infos
-    }
-    diagnosis = Diagnosis(lerobot, is_tested(lerobot), versions, plugins)
+    plugins = {info.name: info.status for info in host.infos}
+    failed = [info for info in host.infos if info.status == "failed"]
+    diagnosis = Diagnosis(lerobot, is_tested(lerobot), versions, plugins, failed=failed)
     diagnosis.checked = [(name, name.problem()) for name in all_names(host)]
     return diagnosis
 
@@ -116,11 +139,20 @@ def print_diagnosis(diagnosis: Diagnosis, out: TextIO | None = None, verbose: bo
     write("  " + ", ".join(f"{k} {v}" for k, v in diagnosis.versions.items() if k != "lerobot-ext"))
     write("  plugins: " + (", ".join(f"{k} ({v})" for k, v in diagnosis.plugins.items()) or "none"))
     write()
+    if diagnosis.failed:
+        write(
+            f"plugins that failed to load ({len(diagnosis.failed)}) - their upstream names are not checked:"
+        )
+        for info in diagnosis.failed:
+            write(f"  FAILED {info.name} ({info.entry_point}): {info.error}")
+        write()
     write(f"upstream names lerobot-ext relies on ({len(diagnosis.checked)}):")
     width = max((len(name.path) for name, _ in diagnosis.checked), default=10)
     for name, problem in diagnosis.checked:
         mark = "ok   " if problem is None else "MOVED"
         owner = "" if name.relied_on_by == "lerobot-ext" else f"  [plugin {name.relied_on_by}]"
+        if name.provider != "lerobot":
+            owner += f"  ({name.provider})"
         write(f"  {mark}  {name.kind:<9} {name.path:<{width}}{owner}".rstrip())
         if problem is not None:
             write(f"         -> {problem}")

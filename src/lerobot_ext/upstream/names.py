@@ -1,23 +1,36 @@
 """Every upstream name lerobot-ext relies on, in one list, each with a check.
 
 The seams (``lerobot_ext.patches``) are only part of it: lerobot-ext also calls upstream's
-undecorated training function, reads ``MetricsTracker`` internals, replaces a field of the
-dataset's ``DatasetInfo`` dataclass, filters one of lerobot's log messages, and so on. Each of
-those is an :class:`UpstreamName` here. Plugins add the names they rely on through the
-``register_upstream_names`` hook (the flow policy registers Diffusion Policy's building blocks).
+undecorated training function, overrides ``TrainPipelineConfig._save_pretrained``, reads
+``MetricsTracker`` internals, replaces a field of the dataset's ``DatasetInfo`` dataclass, reads
+the checkpoint files upstream writes, filters one of lerobot's log messages, and so on. Each of
+those is an :class:`UpstreamName` here.
 
-``tests/test_upstream_names.py`` checks every name on each tested lerobot version, and
-``lerobot-ext doctor`` checks them on the installed one, so an upstream change fails one named
-check instead of a user's run.
+This module holds only the core's names. Each plugin - the built-in features too, each in its
+package's ``upstream_names.py`` - declares the names it relies on itself, through the
+``register_upstream_names`` hook, so ``lerobot-ext doctor`` attributes them to it.
+``tests/test_upstream_names.py`` checks every name on each tested lerobot version, and checks
+that every upstream import in the code is on the list of the part of the code that makes it.
+
+A path is a dotted path (the longest importable module, then attributes). ``Class().attr`` is an
+attribute of the class's instances: a class attribute or property, a dataclass field, or
+assigned as ``self.attr = ...`` in a method of the class or one of its bases.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
 import importlib
+import importlib.metadata
 import inspect
+import json
+import tempfile
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lerobot_ext.errors import LerobotExtError
@@ -26,10 +39,60 @@ if TYPE_CHECKING:
     from lerobot_ext.plugins import PluginHost
 
 Check = Callable[[], "str | None"]
+KINDS = ("seam", "name", "private", "behaviour")
+
+
+@dataclass(frozen=True)
+class InstanceAttribute:
+    """What ``Class().attr`` resolves to: an attribute only the class's instances have."""
+
+    cls: type
+    name: str
+
+
+def _assigned_in(cls: type) -> set[str]:
+    """Names assigned as ``self.<name>`` (or annotated) anywhere in ``cls``'s own source."""
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):
+        return set()
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign | ast.AugAssign)
+            else []
+        )
+        for target in targets:
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                if target.value.id in ("self", "obj", "instance"):
+                    names.add(target.attr)
+            elif isinstance(target, ast.Name) and isinstance(node, ast.AnnAssign):
+                names.add(target.id)  # a class-level annotation: a dataclass field
+    return names
+
+
+def instance_has(cls: type, name: str) -> bool:
+    """Whether instances of ``cls`` have ``name`` (see the module docstring), without making one."""
+    if hasattr(cls, name):
+        return True
+    if dataclasses.is_dataclass(cls) and name in {f.name for f in dataclasses.fields(cls)}:
+        return True
+    return any(
+        name in _assigned_in(klass)
+        for klass in inspect.getmro(cls)
+        if klass is not object and not klass.__module__.startswith(("builtins", "typing", "abc"))
+    )
 
 
 def resolve_dotted(path: str) -> Any:
-    """The object at ``package.module.Attr.attr``: the longest importable module, then attributes."""
+    """The object at ``package.module.Attr.attr``: the longest importable module, then attributes.
+
+    ``package.module.Class().attr`` checks an instance attribute (:func:`instance_has`) and
+    resolves to an :class:`InstanceAttribute`; it must be the last part of the path.
+    """
     parts = path.split(".")
     error: Exception | None = None
     for cut in range(len(parts), 0, -1):
@@ -39,11 +102,41 @@ def resolve_dotted(path: str) -> Any:
             error = error or exc
             continue
         for index, attribute in enumerate(parts[cut:], cut):
+            where = ".".join(parts[:index])
+            if attribute.endswith("()"):
+                obj = getattr(obj, attribute[:-2], None)
+                if not inspect.isclass(obj):
+                    raise AttributeError(f"{where} has no class '{attribute[:-2]}'")
+                rest = parts[index + 1 :]
+                if len(rest) != 1:
+                    raise ValueError(f"{path}: write an instance attribute as Class().attribute, last")
+                if not instance_has(obj, rest[0]):
+                    raise AttributeError(f"{where}.{obj.__name__} instances have no attribute '{rest[0]}'")
+                return getattr(obj, rest[0], InstanceAttribute(obj, rest[0]))
             if not hasattr(obj, attribute):
-                raise AttributeError(f"{'.'.join(parts[:index])} has no attribute '{attribute}'")
+                raise AttributeError(f"{where} has no attribute '{attribute}'")
             obj = getattr(obj, attribute)
         return obj
     raise ImportError(f"cannot import {parts[0]}: {error}")
+
+
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    # One scan of every installed distribution's files (~0.5 s): once per process, only for doctor.
+    return importlib.metadata.packages_distributions()
+
+
+@functools.cache
+def distribution_of(package: str) -> str:
+    """The installed distribution that provides the top-level ``package`` (or the package's name)."""
+    found = _packages_distributions().get(package)
+    return found[0] if found else package
+
+
+def kind_of(path: str) -> str:
+    """``private`` for a path with a ``_name`` part (or ``__wrapped__``-like dunder), else ``name``."""
+    parts = path.split(" ")[0].replace("()", "").split(".")
+    return "private" if any(part.startswith("_") for part in parts) else "name"
 
 
 @dataclass(frozen=True)
@@ -51,16 +144,39 @@ class UpstreamName:
     """One upstream name (or behaviour) lerobot-ext relies on.
 
     ``check`` returns ``None`` when the name is as expected, else what is wrong; without one,
-    the dotted ``path`` must resolve. ``parameters`` are arguments a call passes or reads by name.
+    the dotted ``path`` must resolve. ``parameters`` are arguments a call passes or reads by name
+    (for a class: its constructor's, so a dataclass's fields). ``kind`` defaults to ``private``
+    for a path with a ``_private`` part, else ``name``.
     """
 
     path: str
     why: str
-    kind: str = "name"  # "seam", "name", "private", "behaviour"
+    kind: str = ""  # "seam", "name", "private", "behaviour"
     parameters: tuple[str, ...] = ()
     check: Check | None = None
     distribution: str = "lerobot"
     relied_on_by: str = "lerobot-ext"
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", kind_of(self.path))
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.path}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+
+    @property
+    def provider(self) -> str:
+        """The distribution the name comes from: ``distribution``, or for a name outside lerobot
+        declared without one (a plugin's diffusers, torch, ... name) the one that installs it.
+        Worked out only when asked (doctor): finding it scans every installed distribution."""
+        top = self.path.split(".")[0]
+        if self.distribution == "lerobot" and top != "lerobot":
+            return distribution_of(top)
+        return self.distribution
+
+    @property
+    def dotted(self) -> str:
+        """The path without its note: ``lerobot.utils.constants`` for ``lerobot.utils.constants (...)``."""
+        return self.path.split(" ")[0]
 
     def problem(self) -> str | None:
         """``None`` when the installed upstream has this name as lerobot-ext uses it."""
@@ -147,10 +263,36 @@ def _train_config_fields() -> str | None:
     wanted = {
         "dataset", "policy", "output_dir", "resume", "seed", "num_workers", "batch_size", "steps",
         "log_freq", "save_checkpoint", "save_freq", "job_name", "wandb", "prefetch_factor",
-        "persistent_workers",
+        "persistent_workers", "checkpoint_path",
     }  # fmt: skip
     missing = wanted - {f.name for f in dataclasses.fields(TrainPipelineConfig)}
     return f"TrainPipelineConfig has no field(s) {', '.join(sorted(missing))}" if missing else None
+
+
+def _train_config_save_hook() -> str | None:
+    """``save_pretrained`` writes train_config.json through ``_save_pretrained``, which
+    ExtTrainPipelineConfig overrides to write the plugin-field record next to it."""
+    from lerobot.configs.default import DatasetConfig
+    from lerobot.configs.train import TRAIN_CONFIG_NAME, TrainPipelineConfig
+
+    if TRAIN_CONFIG_NAME != "train_config.json":
+        return f"lerobot.configs.train.TRAIN_CONFIG_NAME is {TRAIN_CONFIG_NAME!r}, not 'train_config.json'"
+    calls: list[Path] = []
+
+    @dataclass
+    class Probe(TrainPipelineConfig):
+        def _save_pretrained(self, save_directory: Path) -> None:
+            calls.append(Path(save_directory))
+            super()._save_pretrained(save_directory)
+
+    with tempfile.TemporaryDirectory() as folder:
+        Probe(dataset=DatasetConfig(repo_id="local/probe")).save_pretrained(folder)
+        written = sorted(p.name for p in Path(folder).iterdir())
+    if not calls:
+        return "TrainPipelineConfig.save_pretrained no longer calls _save_pretrained"
+    if written != [TRAIN_CONFIG_NAME]:
+        return f"TrainPipelineConfig._save_pretrained wrote {written}, not [{TRAIN_CONFIG_NAME!r}]"
+    return None
 
 
 def _checkpoint_layout() -> str | None:
@@ -161,9 +303,42 @@ def _checkpoint_layout() -> str | None:
         "LAST_CHECKPOINT_LINK": "last",
         "PRETRAINED_MODEL_DIR": "pretrained_model",
         "TRAINING_STATE_DIR": "training_state",
+        "POLICY_PREPROCESSOR_DEFAULT_NAME": "policy_preprocessor",
+        "POLICY_POSTPROCESSOR_DEFAULT_NAME": "policy_postprocessor",
     }
     wrong = {k: getattr(constants, k, None) for k, v in expected.items() if getattr(constants, k, None) != v}
     return f"checkpoint layout constants changed: {wrong}" if wrong else None
+
+
+def _saved_pipeline_format() -> str | None:
+    """A pipeline named ``policy_preprocessor`` is saved as ``policy_preprocessor.json`` with
+    ``{"steps": [{"class" | "registry_name": ..., "config": {...}}]}`` - what
+    ``lerobot_ext.dataset_changes.SavedCheckpoint`` reads back."""
+    from lerobot.processor import DataProcessorPipeline, ProcessorStep
+
+    class Probe(ProcessorStep):
+        def __call__(self, transition: Any) -> Any:
+            return transition
+
+        def transform_features(self, features: Any) -> Any:
+            return features
+
+        def get_config(self) -> dict[str, Any]:
+            return {"keys": ["a"]}
+
+    with tempfile.TemporaryDirectory() as folder:
+        DataProcessorPipeline(steps=[Probe()], name="policy_preprocessor").save_pretrained(folder)
+        saved = Path(folder) / "policy_preprocessor.json"
+        if not saved.is_file():
+            names = sorted(p.name for p in Path(folder).iterdir())
+            return f"a pipeline named policy_preprocessor is saved as {names}, not policy_preprocessor.json"
+        steps = json.loads(saved.read_text()).get("steps")
+    if not isinstance(steps, list) or len(steps) != 1:
+        return f"policy_preprocessor.json has no list 'steps' with the one step saved (got {steps!r})"
+    (entry,) = steps
+    if not ({"class", "registry_name"} & set(entry)) or entry.get("config") != {"keys": ["a"]}:
+        return f"a saved step is no longer {{'class' or 'registry_name', 'config'}} (got {entry!r})"
+    return None
 
 
 def _processor_hooks() -> str | None:
@@ -187,16 +362,18 @@ def _pretrained_config_registry() -> str | None:
     return f"PreTrainedConfig has no {', '.join(missing)}" if missing else None
 
 
-def _torch_store() -> str | None:
-    from torch.distributed import Store, distributed_c10d
+def _instance_attributes(cls_path: str, attributes: Iterable[str]) -> Check:
+    def check() -> str | None:
+        cls = resolve_dotted(cls_path)
+        missing = [name for name in attributes if not instance_has(cls, name)]
+        return f"{cls_path} instances have no {', '.join(missing)}" if missing else None
 
-    if not callable(getattr(distributed_c10d, "_get_default_store", None)):
-        return "torch.distributed.distributed_c10d._get_default_store is gone"
-    missing = [n for n in ("set", "get", "delete_key") if not callable(getattr(Store, n, None))]
-    return f"torch.distributed.Store has no {', '.join(missing)}" if missing else None
+    return check
 
 
-# --------------------------------------------------------------------------- the list
+# --------------------------------------------------------------------------- the core's list
+
+_METADATA_ATTRIBUTES = ("root", "robot_type", "fps", "features", "stats", "info", "camera_keys")
 
 OTHER_NAMES: tuple[UpstreamName, ...] = (
     UpstreamName(
@@ -217,6 +394,13 @@ OTHER_NAMES: tuple[UpstreamName, ...] = (
         check=_train_config_fields,
     ),
     UpstreamName(
+        "lerobot.configs.train.TrainPipelineConfig._save_pretrained",
+        "overridden by ExtTrainPipelineConfig: every train_config.json save also writes "
+        "lerobot_ext_fields.json (which plugin owns which field) next to it",
+        kind="private",
+        check=_train_config_save_hook,
+    ),
+    UpstreamName(
         "lerobot.utils.import_utils.register_third_party_plugins",
         "imports lerobot_policy_* distributions, as lerobot-train does first",
     ),
@@ -227,9 +411,16 @@ OTHER_NAMES: tuple[UpstreamName, ...] = (
     ),
     UpstreamName(
         "lerobot.utils.constants (checkpoint layout)",
-        "checkpoints/<step>/{pretrained_model,training_state}, checkpoints/last",
+        "checkpoints/<step>/{pretrained_model,training_state}, checkpoints/last, the pipelines' names",
         kind="behaviour",
         check=_checkpoint_layout,
+    ),
+    UpstreamName(
+        "lerobot.processor.DataProcessorPipeline.save_pretrained (saved steps format)",
+        "check_checkpoint reads policy_preprocessor.json/policy_postprocessor.json: "
+        "steps[].class or registry_name, steps[].config",
+        kind="behaviour",
+        check=_saved_pipeline_format,
     ),
     UpstreamName(
         "lerobot.utils.logging_utils.MetricsTracker.metrics / AverageMeter.val",
@@ -245,36 +436,30 @@ OTHER_NAMES: tuple[UpstreamName, ...] = (
     ),
     UpstreamName(
         "lerobot.datasets.utils.DatasetInfo",
-        "the transforms give upstream a metadata view with dataclasses.replace(info, features=...)",
+        "transform_dataset's changes reach upstream as a metadata view made with "
+        "dataclasses.replace(meta.info, features=...)",
         kind="private",
         check=_dataset_info_is_a_dataclass,
     ),
     UpstreamName(
         "lerobot.datasets.lerobot_dataset.LeRobotDatasetMetadata",
-        "inspect and the transforms read a dataset's features, stats and cameras",
+        f"lerobot-ext inspect and the dataset hooks read a dataset's {', '.join(_METADATA_ATTRIBUTES)}",
+        check=_instance_attributes(
+            "lerobot.datasets.lerobot_dataset.LeRobotDatasetMetadata", _METADATA_ATTRIBUTES
+        ),
     ),
-    UpstreamName(
-        "lerobot.datasets.lerobot_dataset.LeRobotDataset.create",
-        "demo datasets are written with lerobot's own writer (create/add_frame/save_episode/finalize)",
-    ),
-    UpstreamName("lerobot.datasets.lerobot_dataset.LeRobotDataset.add_frame", "demo dataset writer"),
-    UpstreamName("lerobot.datasets.lerobot_dataset.LeRobotDataset.save_episode", "demo dataset writer"),
-    UpstreamName("lerobot.datasets.lerobot_dataset.LeRobotDataset.finalize", "demo dataset writer"),
     UpstreamName(
         "lerobot.processor.ProcessorStep",
-        "the transforms' steps subclass it and are saved in the checkpoint's pipelines by class path",
+        "the plugins' processor steps join the saved pipelines (merged with a checkpoint's own)",
     ),
-    UpstreamName("lerobot.processor.TransitionKey", "the transforms' steps read observations and actions"),
-    UpstreamName("lerobot.configs.PipelineFeatureType", "the transforms' steps declare feature shapes"),
-    UpstreamName("lerobot.configs.PolicyFeature", "the transforms' steps declare feature shapes"),
-    UpstreamName("lerobot.configs.types.FeatureType", "lerobot-eval-ext tells actions from observations"),
     UpstreamName(
         "lerobot.processor.DeviceProcessorStep",
-        "--profile times the preprocessor's device step as h2d_copy",
+        "step phase timing marks the preprocessor's device step (the h2d_copy phase)",
     ),
     UpstreamName(
         "lerobot.processor.DataProcessorPipeline (steps, step hooks)",
-        "the transforms add steps to the pipelines; --profile marks the device step through its before/after-step hooks",
+        "plugins' steps are added to the pipelines; step phase timing marks the device step through its "
+        "before/after-step hooks",
         check=_processor_hooks,
     ),
     UpstreamName(
@@ -289,14 +474,12 @@ OTHER_NAMES: tuple[UpstreamName, ...] = (
         check=_torchcodec_fallback_message,
     ),
     UpstreamName(
-        "torch.distributed.distributed_c10d._get_default_store",
-        "--profile gathers every rank's timings through the process group's store",
-        kind="private",
-        check=_torch_store,
-        distribution="torch",
+        "draccus.utils.ParsingError", "config errors are shown with their cause", distribution="draccus"
     ),
     UpstreamName(
-        "draccus.utils.ParsingError", "config errors are shown with their cause", distribution="draccus"
+        "draccus.parse",
+        "lerobot-ext inspect parses plugin flags as lerobot-train would",
+        distribution="draccus",
     ),
 )
 
@@ -309,7 +492,6 @@ def seam_names() -> list[UpstreamName]:
     for entry in (*SEAMS, *EVAL_SEAMS, eval_make_policy.INNER):
         seam = entry.current()
         module = importlib.import_module(seam.make_wrapper.__module__)
-        summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
 
         def check(seam: Any = seam) -> str | None:
             seam.resolve()
@@ -318,7 +500,7 @@ def seam_names() -> list[UpstreamName]:
         names.append(
             UpstreamName(
                 seam.target,
-                f"seam ({module.__name__.rsplit('.', 1)[-1]}): {summary}",
+                f"seam ({module.__name__.rsplit('.', 1)[-1]}): {seam.why}",
                 kind="seam",
                 parameters=seam.parameters,
                 check=check,
@@ -334,7 +516,7 @@ def seam_names() -> list[UpstreamName]:
         names.append(
             UpstreamName(
                 method.target,
-                "method seam, wrapped on the run's instance",
+                f"method seam, wrapped on the run's instance: {method.why}",
                 kind="seam",
                 check=check_method,
                 distribution=method.distribution,

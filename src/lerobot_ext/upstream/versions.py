@@ -1,7 +1,8 @@
 """The lerobot versions lerobot-ext is tested with, and how a per-version table is read.
 
-CI runs the whole test suite on each version in :data:`TESTED`, and ``pyproject.toml`` declares
-exactly that range (a test checks the two agree). Where upstream differs between two tested
+CI runs the whole test suite on each version in :data:`TESTED` (``.ci/run`` runs
+``LEROBOT=<selector> scripts/test.sh`` for each selector of :data:`CI_SELECTORS`), and every
+``pyproject.toml`` that depends on lerobot declares exactly that range (tests check both). Where upstream differs between two tested
 versions, the module that depends on the difference holds a small table keyed by the first
 version a value applies to; :func:`for_installed` picks the row for the installed lerobot.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, requires, version
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 #: version -> what was tested. Every version here runs the full suite in CI (.ci/run).
@@ -19,6 +22,9 @@ TESTED: dict[str, str] = {
     "0.6.1": "release from PyPI",
     "0.6.2": "development head, commit 7427f318 (2026-08-23), wheel in shared/upstream/",
 }
+#: version -> the ``LEROBOT=`` value of ``scripts/setup.sh``/``scripts/test.sh`` that installs it
+#: (``release``, the default, is PyPI's; ``head`` the wheel built from upstream's commit).
+CI_SELECTORS: dict[str, str] = {"0.6.1": "release", "0.6.2": "head"}
 #: The dependency range pyproject.toml declares: exactly the tested versions.
 SUPPORTED_RANGE = f">={min(TESTED, key=Version)},<={max(TESTED, key=Version)}"
 #: What to tell a user to install when the installed lerobot is not a tested one.
@@ -32,6 +38,28 @@ def installed_version(distribution: str = "lerobot") -> str:
         return version(distribution)
     except PackageNotFoundError:
         return "not installed"
+
+
+def requirement_of(distribution: str, of: str = "lerobot") -> str | None:
+    """What the installed ``of`` declares about ``distribution``, e.g. ``accelerate<2.0.0,>=1.14.0``
+    (from its metadata, extras included); ``None`` if it declares nothing or is not installed."""
+    try:
+        declared = requires(of) or []
+    except PackageNotFoundError:
+        return None
+    wanted = canonicalize_name(distribution)
+    found = None
+    for text in declared:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(requirement.name) != wanted:
+            continue
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            return f"{distribution}{requirement.specifier}"  # what every install of it requires
+        found = found or f"{distribution}{requirement.specifier} (with {requirement.marker})"
+    return found
 
 
 def _release(text: str) -> Version:

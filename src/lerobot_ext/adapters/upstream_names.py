@@ -1,0 +1,32 @@
+"""The upstream names the ``vla_caps`` plugin relies on (``lerobot-ext doctor`` checks them).
+
+The ``robot_adapters`` plugin needs no upstream name: it reads only the dataset description the
+core gives every plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lerobot_ext.plugins import hookimpl
+
+# The VLA configs that pad state and action to a cap (see lerobot_ext.adapters.vla_caps).
+NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
+    (
+        path,
+        "the policy pads state/action to these caps, raised to the dataset's width",
+        ("max_state_dim", "max_action_dim"),
+    )
+    for path in (
+        "lerobot.policies.smolvla.configuration_smolvla.SmolVLAConfig",
+        "lerobot.policies.pi0.configuration_pi0.PI0Config",
+        "lerobot.policies.pi05.configuration_pi05.PI05Config",
+        "lerobot.policies.groot.configuration_groot.GrootConfig",
+    )
+)
+
+
+@hookimpl
+def register_upstream_names(register: Callable[..., None]) -> None:
+    for path, why, parameters in NAMES:
+        register(path, why, parameters=parameters)

@@ -1,0 +1,80 @@
+"""The upstream names the ``long_runs`` plugin relies on (``lerobot-ext doctor`` checks them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lerobot_ext.plugins import hookimpl
+
+NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "lerobot.utils.random_utils.load_rng_state",
+        "a resumed run's random state is put back after the data iterator exists",
+        (),
+    ),
+    ("lerobot.utils.constants.TRAINING_STATE_DIR", "where a checkpoint's random state is", ()),
+    (
+        "lerobot.datasets.lerobot_dataset.LeRobotDatasetMetadata",
+        "--dataset.root is checked for the episodes' data and video files before training",
+        ("repo_id", "root"),
+    ),
+    *(
+        (
+            f"lerobot.datasets.lerobot_dataset.LeRobotDatasetMetadata().{attribute}",
+            "the files a dataset needs",
+            (),
+        )
+        for attribute in ("total_episodes", "episodes", "data_path", "video_path", "video_keys")
+    ),
+    (
+        "accelerate.data_loader.DataLoaderShard.set_epoch",
+        "a resumed run's dataloader is put in the checkpoint's epoch (its counter and the sampler's)",
+        ("epoch",),
+    ),
+    ("accelerate.data_loader.DataLoaderShard().iteration", "accelerate's epoch counter", ()),
+    (
+        "lerobot.datasets.sampler.EpisodeAwareSampler.state_dict",
+        "where a resumed run's sampler is: its epoch and its offset into it",
+        (),
+    ),
+    ("accelerate.PartialState().device", "the device of the one all-reduce the disk-room check makes", ()),
+    ("lerobot.configs.parser.get_path_arg", "the --policy.path checked against the offline Hub cache", ()),
+    (
+        "huggingface_hub.try_to_load_from_cache",
+        "whether a Hub --policy.path is in the local cache under HF_HUB_OFFLINE",
+        ("repo_id", "filename"),
+    ),
+)
+
+
+def sampler_position() -> str | None:
+    """A resumed run is positioned from the sampler's ``state_dict()`` (``epoch``, ``start_index``)
+    through accelerate's ``DataLoaderShard.set_epoch`` and its ``iteration`` counter (data_order)."""
+    from accelerate.data_loader import DataLoaderShard
+    from lerobot.datasets.sampler import EpisodeAwareSampler
+
+    from lerobot_ext.upstream.names import instance_has
+
+    sampler = EpisodeAwareSampler([0], [4])
+    sampler.set_epoch(3)
+    state = sampler.state_dict()
+    if (
+        not isinstance(state, dict)
+        or state.get("epoch") != 3
+        or not isinstance(state.get("start_index"), int)
+    ):
+        return f"EpisodeAwareSampler.state_dict() no longer holds the epoch and start_index (got {state!r})"
+    missing = [n for n in ("set_epoch", "iteration") if not instance_has(DataLoaderShard, n)]
+    return f"accelerate's DataLoaderShard has no {', '.join(missing)}" if missing else None
+
+
+@hookimpl
+def register_upstream_names(register: Callable[..., None]) -> None:
+    for path, why, parameters in NAMES:
+        register(path, why, parameters=parameters)
+    register(
+        "lerobot.datasets.sampler.EpisodeAwareSampler (epoch, start_index) / accelerate DataLoaderShard.set_epoch",
+        "a resumed run continues in the epoch it stopped in, and its random state is put back only "
+        "where the uninterrupted run drew none",
+        check=sampler_position,
+    )
