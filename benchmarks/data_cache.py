@@ -3,10 +3,11 @@
 1. ``dataset[i]``: upstream's ``LeRobotDataset`` (pyav; torchcodec where it loads) vs the cache;
 2. DataLoader samples/s without a model (batch 64, 2 workers);
 3. end to end with ``--profile`` on a video-heavy CPU job: the data_wait share, with and without;
-4. bytes on disk per frame and build time per 1,000 frames.
+4. bytes on disk per frame and build time per 1,000 frames (one process, and all cores).
 
 The dataset is the RoboCasa demo layout (3 cameras, 64 px, AV1), read with the users' Diffusion
-Policy windows (``n_obs_steps`` 2, horizon 8).
+Policy windows (``n_obs_steps`` 2, horizon 8: observations at -1 and 0, actions at -1 ... 6).
+torchcodec is measured where it loads (it needs FFmpeg's shared libraries; the project does not).
 
     python benchmarks/data_cache.py [--rounds 5] [--items 80] [--episodes 12]
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -30,7 +32,7 @@ FPS = 20
 DELTAS = {
     **{f"observation.images.{cam}": [-1 / FPS, 0.0] for cam in CAMERAS},
     "observation.state": [-1 / FPS, 0.0],
-    "action": [i / FPS for i in range(8)],
+    "action": [i / FPS for i in range(-1, 7)],  # Diffusion Policy's action_delta_indices
 }
 
 
@@ -67,11 +69,12 @@ def loader_rate(dataset, batches: int) -> float:
     return seen / (time.perf_counter() - start)
 
 
-def profiled_data_wait(root: Path, cache: Path | None, steps: int) -> float:
+def profiled_data_wait(root: Path, cache: Path | None, steps: int, backend: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         args = [
             str(BIN / "lerobot-train-ext"), *dataset_flags(root), *TINY_DIFFUSION,
             "--policy.crop_shape=[56,56]", "--policy.use_separate_rgb_encoder_per_camera=false",
+            f"--dataset.video_backend={backend}",
             f"--steps={steps}", "--num_workers=0", "--profile", "--profile.warmup_steps=3", "--profile.chart=false",
             f"--output_dir={Path(tmp) / 'run'}", *([f"--data_cache={cache}"] if cache else []),
         ]  # fmt: skip
@@ -122,6 +125,10 @@ def main() -> None:
             folder = Path(tmp) / f"cache_{backend}"
             manifest = build_cache(root, folder, backend=backend, workers=1, show_progress=False)
             caches[backend], builds[backend] = folder, manifest
+        cores = os.cpu_count() or 1
+        parallel = build_cache(
+            root, Path(tmp) / "cache_parallel", backend="pyav", workers=cores, show_progress=False
+        )
         print(
             f"dataset: robocasa demo, {args.episodes} episodes x 40 frames, 3 cameras 64x64 (AV1), n_obs_steps 2, "
             f"horizon 8; torch threads {ENV['OMP_NUM_THREADS']}; backends {', '.join(backends)}"
@@ -134,6 +141,10 @@ def main() -> None:
                 f"{manifest.bytes / 1e6:.1f} MB for {frames} frames; build {manifest.build_seconds / frames * 1000:.2f} s "
                 f"per 1,000 frames (one process)"
             )
+        print(
+            f"cache (pyav), {cores} decoding processes: build {parallel.build_seconds / parallel.total_frames * 1000:.2f} s "
+            f"per 1,000 frames (process start-up included; this machine has {cores} cores, shared)"
+        )
 
         for backend in backends:
             plain = upstream(root, backend)
@@ -165,21 +176,27 @@ def main() -> None:
                 higher_is_better=True,
             )
 
-        shares = {"upstream": [], "cached": []}
-        for round_index in range(2):
-            for name in ("upstream", "cached") if round_index == 0 else ("cached", "upstream"):
-                shares[name].append(
-                    profiled_data_wait(root, caches["pyav"] if name == "cached" else None, args.profile_steps)
-                )
-                print(
-                    f"  --profile round {round_index + 1}/2 {name:<8} data_wait {shares[name][-1]:.1f}% of the step",
-                    flush=True,
-                )
+        summary = []
+        for backend in backends:
+            shares = {"upstream": [], "cached": []}
+            for round_index in range(2):
+                for name in ("upstream", "cached") if round_index == 0 else ("cached", "upstream"):
+                    cache = caches[backend] if name == "cached" else None
+                    shares[name].append(profiled_data_wait(root, cache, args.profile_steps, backend))
+                    print(
+                        f"  [{backend}] --profile round {round_index + 1}/2 {name:<8} data_wait "
+                        f"{shares[name][-1]:.1f}% of the step",
+                        flush=True,
+                    )
+            summary.append(
+                f"  {backend}: data_wait {statistics.median(shares['upstream']):.1f}% of the step without the "
+                f"cache, {statistics.median(shares['cached']):.1f}% with it (median of 2 rounds)"
+            )
         print(
-            f"end to end (--profile, tiny diffusion, batch 8, num_workers 0, pyav): data_wait "
-            f"{statistics.median(shares['upstream']):.1f}% of the step without the cache, "
-            f"{statistics.median(shares['cached']):.1f}% with it"
+            f"end to end (--profile, tiny diffusion, batch 8, num_workers 0, {args.profile_steps} steps, "
+            "3 of them warm-up):"
         )
+        print("\n".join(summary))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 """``lerobot-ext cache build``: decode every camera of a dataset once, through lerobot's own
 decoder with the backend training will use, into uint8 frame arrays (raw uint16 for depth).
 
-The build writes into ``<cache_dir>.partial-<pid>/`` and renames it to ``<cache_dir>`` only
+A build holds the cache's lock (one build at a time), fingerprints the dataset's files *before*
+it reads them and checks them again after decoding (a dataset edited mid-build is refused, never
+cached), writes into ``<cache_dir>.partial-<host>-<pid>/`` and renames it to ``<cache_dir>`` only
 after the manifest (written last) is on disk, so an interrupted build never leaves a folder that
-looks like a cache. It estimates the size first and refuses when the disk cannot hold it.
+looks like a cache. It estimates the size first and refuses when the disk cannot hold it. It
+replaces only a folder that is one of its caches (``folders.py``): never a dataset or anything
+else a user keeps there.
 """
 
 from __future__ import annotations
@@ -19,14 +23,33 @@ from typing import Any
 import numpy as np
 
 from lerobot_ext.console import get_logger
-from lerobot_ext.data_cache.manifest import MANIFEST, ArraySpec, Manifest, decoder_versions, fingerprint
-from lerobot_ext.errors import DataCacheError
+from lerobot_ext.data_cache.errors import DataCacheError
+from lerobot_ext.data_cache.folders import (
+    MANIFEST,
+    MARKER,
+    FolderState,
+    check_placement,
+    classify,
+    describe_foreign,
+)
+from lerobot_ext.data_cache.locking import build_lock, remove_dead_leftovers, work_folder
+from lerobot_ext.data_cache.manifest import (
+    ArraySpec,
+    Manifest,
+    SourceFile,
+    changed_files,
+    decoder_versions,
+    fingerprint,
+    rebuild_command,
+)
 
 log = get_logger("data_cache")
 
 FRAMES_PER_TASK = 64
-# Below this many frames, starting worker processes costs more than it saves.
-PARALLEL_FROM_FRAMES = 2000
+# Below this many frames, starting worker processes costs more than it saves: measured on 2
+# cores (BENCHMARKS.md section 6), 2 spawned workers cost ~5.4 s to start against ~1 s of pyav
+# decoding per 1,000 frames in one process - about 10,000 frames to break even there.
+PARALLEL_FROM_FRAMES = 10_000
 # Room to leave on the disk beyond the cache itself.
 DISK_MARGIN = 1.02
 
@@ -60,6 +83,15 @@ def run_task(task: DecodeTask) -> int:
     array[task.start : task.start + len(task.timestamps)] = frames.numpy()
     array.flush()
     return len(task.timestamps)
+
+
+def decode_failed(task: DecodeTask, exc: Exception) -> DataCacheError:
+    """The decoder's own error, with what it was decoding and what to do, as one line."""
+    return DataCacheError(
+        f"decoding {task.video_path} at {task.timestamps[0]:.3f}-{task.timestamps[-1]:.3f} s failed "
+        f"({type(exc).__name__}: {exc}); nothing was cached - check that file (e.g. play it), or "
+        "build with the other --backend"
+    )
 
 
 def _free_bytes(folder: Path) -> int:
@@ -125,6 +157,34 @@ def plan_tasks(
     return tasks
 
 
+def _checked_paths(root: str | Path, cache_dir: str | Path) -> tuple[Path, Path]:
+    root, cache_dir = Path(root).expanduser().resolve(), Path(cache_dir).expanduser().resolve()
+    if not (root / "meta" / "info.json").is_file():
+        raise DataCacheError(
+            f"{root} is not a LeRobot dataset (no meta/info.json); pass the dataset's root folder"
+        )
+    check_placement(root, cache_dir)
+    return root, cache_dir
+
+
+def _check_replaceable(
+    root: Path, cache_dir: Path, overwrite: bool, state: FolderState | None = None
+) -> FolderState:
+    """What is at ``cache_dir`` now (or ``state``), refusing anything a build may not replace."""
+    state = classify(cache_dir) if state is None else state
+    if state is FolderState.FOREIGN:
+        raise DataCacheError(
+            f"{describe_foreign(cache_dir)}; nothing there is touched, even with --overwrite: choose a "
+            f"new or empty folder for the cache, e.g. {cache_dir.parent / (root.name + '_cache')}"
+        )
+    if state in (FolderState.CACHE, FolderState.DAMAGED) and not overwrite:
+        raise DataCacheError(
+            f"{cache_dir} already exists ({state.value}); replace it with `{rebuild_command(root, cache_dir)}`, "
+            "or choose another folder"
+        )
+    return state
+
+
 def build_cache(
     root: str | Path,
     cache_dir: str | Path,
@@ -133,25 +193,58 @@ def build_cache(
     overwrite: bool = False,
     show_progress: bool = True,
 ) -> Manifest:
-    """Build the cache of the dataset at ``root`` in ``cache_dir``; returns its manifest."""
+    """Build the cache of the dataset at ``root`` in ``cache_dir``; returns its manifest.
+
+    ``overwrite`` replaces an existing cache (only one of ours). Refuses while another process
+    builds the same cache (:class:`~lerobot_ext.data_cache.errors.CacheBusyError`).
+    """
+    root, cache_dir = _checked_paths(root, cache_dir)
+    _check_replaceable(root, cache_dir, overwrite)  # before the lock: a bad folder fails at once
+    with build_lock(cache_dir, wait=False):
+        return _build(root, cache_dir, backend, workers, overwrite, show_progress)
+
+
+def build_missing_cache(
+    root: str | Path, cache_dir: str | Path, backend: str, show_progress: bool = True
+) -> None:
+    """Training's build: into a missing or empty folder only, never replacing anything. If
+    another process is building the same cache, wait for it (with a message) and use its cache."""
+    root, cache_dir = _checked_paths(root, cache_dir)
+    state = classify(cache_dir)
+    if state is FolderState.CACHE:
+        return  # another process's build finished just now (a cache appears by one rename)
+    _check_replaceable(root, cache_dir, overwrite=False, state=state)
+
+    def waiting(holder: str, seconds: float) -> None:
+        log.warning("--data_cache: waiting for %s to finish building %s (%.0f s)", holder, cache_dir, seconds)
+
+    with build_lock(cache_dir, wait=True, on_wait=waiting):
+        if (cache_dir / MANIFEST).is_file():
+            log.info("--data_cache: %s was built by another process meanwhile", cache_dir)
+            return
+        _build(root, cache_dir, backend, None, False, show_progress)
+
+
+def _build(
+    root: Path,
+    cache_dir: Path,
+    backend: str | None,
+    workers: int | None,
+    overwrite: bool,
+    show_progress: bool,
+) -> Manifest:
+    """The build itself, with the lock held."""
     import datasets
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
     from lerobot.utils.import_utils import get_safe_default_video_backend
 
     started = time.perf_counter()
-    root, cache_dir = Path(root).resolve(), Path(cache_dir).resolve()
-    if not (root / "meta" / "info.json").is_file():
-        raise DataCacheError(
-            f"{root} is not a LeRobot dataset (no meta/info.json); pass the dataset's root folder"
-        )
-    if cache_dir.exists() and not overwrite:
-        what = "a data cache" if (cache_dir / MANIFEST).is_file() else "a folder that is not a data cache"
-        raise DataCacheError(
-            f"{cache_dir} already exists ({what}); pass --overwrite to replace it, or another --cache_dir"
-        )
-    if cache_dir == root or root in cache_dir.parents:
-        raise DataCacheError(f"--cache_dir {cache_dir} is inside the dataset {root}; put the cache elsewhere")
+    state = _check_replaceable(root, cache_dir, overwrite)  # again, now that nobody else builds
+    remove_dead_leftovers(cache_dir)
     backend = backend or get_safe_default_video_backend()
+    # Before anything is read: whatever the build reads is at least as new as this fingerprint,
+    # and the check after decoding refuses a dataset that changed while it was read.
+    files = fingerprint(root, show_progress=show_progress)
     datasets.disable_progress_bars()
     dataset = LeRobotDataset(f"local/{root.name}", root=root, video_backend=backend)
     meta = dataset.meta
@@ -169,31 +262,35 @@ def build_cache(
         "data cache for %s: %s frames, %s cameras, about %s on disk", root, total, len(layouts), _gb(needed)
     )
     if needed * DISK_MARGIN > free:
+        old = ""
+        if state in (FolderState.CACHE, FolderState.DAMAGED):
+            # The old cache is removed only once the new one is complete, so it does not count as room.
+            old = f" (the old cache there, {_gb(_du(cache_dir))}, stays until the new one is complete)"
         raise DataCacheError(
-            f"the cache of {root} needs about {_gb(needed)}, but {cache_dir.parent} has {_gb(free)} free; "
-            "choose a --cache_dir on a bigger disk (or keep fewer cameras with --camera_keys)"
+            f"the cache of {root} needs about {_gb(needed)}, but {cache_dir.parent} has {_gb(free)} free{old}; "
+            "choose a cache folder on a bigger disk"
         )
 
-    for stale in cache_dir.parent.glob(cache_dir.name + ".partial-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by an interrupted build
-    partial = cache_dir.with_name(f"{cache_dir.name}.partial-{os.getpid()}")
-    (partial / "columns").mkdir(parents=True)
+    partial = work_folder(cache_dir, "partial")
+    partial.mkdir(parents=True)
+    (partial / MARKER).write_text("a lerobot-ext data cache (see manifest.json)\n")
+    (partial / "columns").mkdir()
     try:
         manifest = _write(
-            dataset, partial, first_positions, first, batches, layouts, backend, workers, show_progress
+            dataset, partial, first_positions, first, batches, layouts, backend, workers, show_progress, files
         )
+        changed = changed_files(files, root)
+        if changed:
+            raise DataCacheError(
+                f"the dataset {root} changed while its cache was built ({'; '.join(changed[:3])}); nothing "
+                "was cached - build again once nothing writes to the dataset"
+            )
+        manifest.build_seconds = round(time.perf_counter() - started, 3)
+        manifest.save(partial)  # last: a folder without it is not a cache
+        _swap_in(partial, cache_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # a failed or interrupted build leaves nothing
         raise
-    manifest.build_seconds = round(time.perf_counter() - started, 3)
-    manifest.save(partial)  # last: a folder without it is not a cache
-    if cache_dir.exists():
-        old = cache_dir.with_name(f"{cache_dir.name}.replaced-{os.getpid()}")
-        cache_dir.rename(old)
-        partial.rename(cache_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        partial.rename(cache_dir)
     log.info(
         "data cache written to %s (%s frames, %s, %.1f s)",
         cache_dir,
@@ -202,6 +299,30 @@ def build_cache(
         manifest.build_seconds,
     )
     return manifest
+
+
+def _du(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _swap_in(partial: Path, cache_dir: Path) -> None:
+    """Rename the finished build to ``cache_dir``, replacing only an empty folder or a cache of ours."""
+    state = classify(cache_dir)
+    if state is FolderState.MISSING:
+        partial.rename(cache_dir)
+    elif state is FolderState.EMPTY:
+        cache_dir.rmdir()
+        partial.rename(cache_dir)
+    elif state in (FolderState.CACHE, FolderState.DAMAGED):
+        old = work_folder(cache_dir, "replaced")
+        cache_dir.rename(old)
+        partial.rename(cache_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:  # someone put files there during the build: leave them alone
+        raise DataCacheError(
+            f"{describe_foreign(cache_dir)}: they appeared during the build, and nothing there was "
+            "touched; choose a new or empty folder for the cache"
+        )
 
 
 def _write(
@@ -214,6 +335,7 @@ def _write(
     backend: str,
     workers: int | None,
     show_progress: bool,
+    files: list[SourceFile],
 ) -> Manifest:
     """Write the arrays into ``partial``; returns the manifest (not yet saved)."""
     from tqdm import tqdm
@@ -249,14 +371,14 @@ def _write(
     with tqdm(total=frames, unit="frame", desc="decoding cameras", disable=not show_progress) as bar:
         if workers <= 1:
             for task in tasks:
-                bar.update(run_task(task))
+                try:
+                    bar.update(run_task(task))
+                except Exception as exc:
+                    raise decode_failed(task, exc) from exc
         else:
-            import multiprocessing
-
-            # spawn: a fresh interpreter per worker, never a fork of one holding decoders.
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                for done in as_completed([pool.submit(run_task, task) for task in tasks]):
-                    bar.update(done.result())
+            _run_parallel(tasks, workers, bar)
+    for spec in arrays.values():
+        spec.file_bytes = (partial / spec.file).stat().st_size
 
     return Manifest(
         dataset_root=str(root),
@@ -266,6 +388,35 @@ def _write(
         fps=int(meta.fps),
         backend=backend,
         versions=decoder_versions(backend),
-        files=fingerprint(root, show_progress=show_progress),
+        files=files,
         arrays=arrays,
     )
+
+
+def _ignore_interrupts() -> None:
+    """A decoding worker leaves Ctrl-C to the build's process, which stops the pool: otherwise
+    every worker would die of it too, each printing its own traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_parallel(tasks: list[DecodeTask], workers: int, bar: Any) -> None:
+    import multiprocessing
+
+    # spawn: a fresh interpreter per worker, never a fork of one holding decoders.
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
+    )
+    try:
+        futures = {pool.submit(run_task, task): task for task in tasks}
+        for done in as_completed(futures):
+            try:
+                bar.update(done.result())
+            except Exception as exc:
+                raise decode_failed(futures[done], exc) from exc
+    except BaseException:
+        # Ctrl-C or a failed task: drop the queued tasks instead of decoding them all first.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from lerobot_ext.data_cache.manifest import Manifest, decoder_versions, stale_reasons
+from lerobot_ext.data_cache.manifest import Manifest, decoder_versions, rebuild_command, stale_reasons
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     build.add_argument(
         "--workers", type=int, default=None, help="decoding processes (default: all cores for big datasets)"
     )
-    build.add_argument("--overwrite", action="store_true", help="replace an existing cache")
+    build.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing cache (only a cache: a folder holding anything else is never touched)",
+    )
     info = actions.add_parser("info", help="what a cache holds and whether it matches its dataset")
     info.add_argument("cache_dir")
     info.add_argument("--json", action="store_true")
@@ -50,13 +54,16 @@ def run(args: argparse.Namespace) -> int:
             f"built {args.cache_dir}: {manifest.total_frames} frames, {_size(manifest.bytes)} in {manifest.build_seconds:.1f} s"
         )
         return 0
-    manifest = Manifest.load(Path(args.cache_dir))
+    folder = Path(args.cache_dir)
+    manifest = Manifest.load(folder)  # an unreadable manifest: one line (DamagedCacheError)
     root = Path(manifest.dataset_root)
+    damage = manifest.damage(folder)
     reasons = (
         stale_reasons(manifest, root, manifest.backend, decoder_versions(manifest.backend))
         if root.is_dir()
         else [f"its dataset {root} is gone"]
     )
+    rebuild = rebuild_command(root, args.cache_dir)
     if args.json:
         print(
             json.dumps(
@@ -69,12 +76,14 @@ def run(args: argparse.Namespace) -> int:
                     "bytes": manifest.bytes,
                     "matches_dataset": not reasons,
                     "stale": reasons,
+                    "intact": not damage,
+                    "damaged": damage,
                 },
                 indent=2,
                 default=str,
             )
         )
-        return 0 if not reasons else 1
+        return 0 if not (reasons or damage) else 1
     print(f"data cache {args.cache_dir}")
     print(
         f"  dataset {manifest.dataset_root} ({manifest.repo_id}): {manifest.total_frames} frames, {manifest.total_episodes} episodes, {manifest.fps} fps"
@@ -89,9 +98,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"  camera {key}: {spec.kind} {spec.dtype} {spec.shape}")
     columns = [k for k, s in manifest.arrays.items() if s.kind == "column"]
     print(f"  columns: {', '.join(columns)}")
+    if damage:
+        print("  DAMAGED - it will not be served: " + "; ".join(damage))
     if reasons:
         print("  STALE - it will not be served: " + "; ".join(reasons))
-        print(f"  rebuild: lerobot-ext cache build {root} --cache_dir {args.cache_dir} --overwrite")
+    if damage or reasons:
+        print(f"  rebuild: {rebuild}")
         return 1
-    print(f"  matches its dataset ({len(manifest.files)} source files checked)")
+    print(
+        f"  intact ({len(manifest.arrays)} array files at their recorded sizes) and matches its dataset "
+        f"({len(manifest.files)} source files checked)"
+    )
     return 0

@@ -65,17 +65,39 @@ class CachedDataset(torch.utils.data.Dataset):
         self.task_names = list(meta.tasks.index)
         missing = [key for key in (*self.columns, *self.video_keys) if key not in manifest.arrays]
         if missing:
-            from lerobot_ext.errors import StaleCacheError
+            from lerobot_ext.data_cache.errors import StaleCacheError
 
             raise StaleCacheError(
                 f"the data cache at {folder} has no {missing}; rebuild it (`lerobot-ext cache build`)"
             )
         self._arrays: dict[str, np.ndarray] | None = None
         self._pid: int | None = None
+        # The files checked at the start of the run: a worker started later (every epoch without
+        # --persistent_workers) must map these, not a cache rebuilt in their place since.
+        self._identity = self._file_identity()
+
+    def _file_identity(self) -> dict[str, tuple[int, int]]:
+        identity = {}
+        for name, spec in self.manifest.arrays.items():
+            if name in (*self.columns, *self.video_keys):
+                try:
+                    stat = (self.folder / spec.file).stat()
+                except FileNotFoundError:
+                    continue  # refused where it is opened
+                identity[name] = (stat.st_dev, stat.st_ino)
+        return identity
 
     # Opened lazily and per process: a DataLoader worker maps the files itself.
     def _open(self) -> dict[str, np.ndarray]:
         if self._arrays is None or self._pid != os.getpid():
+            if self._file_identity() != self._identity:
+                from lerobot_ext.data_cache.errors import StaleCacheError
+
+                raise StaleCacheError(
+                    f"the data cache at {self.folder} was replaced while this run used it (another "
+                    "`lerobot-ext cache build --overwrite`?); it is not served mid-run - restart the run "
+                    "(with --auto_resume=true to continue it) so the new cache is checked first"
+                )
             needed = {*self.columns, *self.video_keys}
             self._arrays = {
                 name: np.load(self.folder / spec.file, mmap_mode="r")

@@ -2,9 +2,10 @@
 
 The manifest is the last file a build writes: a folder without one is not a cache. It records
 every source file of the dataset (size, modification time, SHA-256), the decoder backend and the
-library versions, and the layout of the cached arrays. A cache is stale - and never served - when
-a source file was added, removed or changed, or when training would decode with another backend
-or another lerobot than the one that built it.
+library versions, and the layout and size of each cached array file. A cache is stale - and never
+served - when a source file was added, removed or changed, or when training would decode with
+another backend or another lerobot than the one that built it; it is damaged - and never served -
+when its manifest cannot be read or an array file is missing or not the size the manifest records.
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.errors import DataCacheError
+from lerobot_ext.data_cache.errors import DamagedCacheError, DataCacheError
+from lerobot_ext.data_cache.folders import MANIFEST
 
-MANIFEST = "manifest.json"
-FORMAT = 1
+# 2: each array's file size is recorded; 3: the marker file, no "notes" (older caches are refused: rebuild them).
+FORMAT = 3
+
+
+def rebuild_command(root: object, cache_dir: object) -> str:
+    """The command that rebuilds the cache of ``root`` in ``cache_dir`` (what every refusal suggests)."""
+    return f"lerobot-ext cache build {root} --cache_dir {cache_dir} --overwrite"
+
+
 # The parts of a LeRobot v3.0 dataset folder the items are made from.
 SOURCE_DIRS = ("meta", "data", "videos")
 HASH_CHUNK = 8 << 20
@@ -41,6 +50,7 @@ class ArraySpec:
     dtype: str
     shape: list[int]  # of one frame's value
     kind: str  # "column" (parquet), "rgb" (uint8 video frames), "depth" (raw depth video frames)
+    file_bytes: int = -1  # the .npy file's size, header included (-1: not yet written)
 
     @property
     def bytes_per_frame(self) -> int:
@@ -62,7 +72,6 @@ class Manifest:
     arrays: dict[str, ArraySpec]
     build_seconds: float = 0.0
     format: int = FORMAT
-    notes: list[str] = field(default_factory=list)
 
     @property
     def bytes(self) -> int:
@@ -90,15 +99,67 @@ class Manifest:
                 f"{folder} is not a complete data cache (no {MANIFEST}){hint}; build one with "
                 f"`lerobot-ext cache build <dataset root> --cache_dir {folder}`"
             )
-        data = json.loads(path.read_text())
-        if data.get("format") != FORMAT:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DamagedCacheError(
+                f"the data cache at {folder} is damaged: its {MANIFEST} cannot be read ({exc}); rebuild "
+                f"it with `lerobot-ext cache build <dataset root> --cache_dir {folder} --overwrite`"
+            ) from None
+        version = data.get("format") if isinstance(data, dict) else None
+        if version != FORMAT:
+            root = data.get("dataset_root", "<dataset root>") if isinstance(data, dict) else "<dataset root>"
             raise DataCacheError(
-                f"{folder} was written by another version of lerobot-ext (cache format {data.get('format')}, "
-                f"this one reads {FORMAT}); rebuild it with `lerobot-ext cache build ... --overwrite`"
+                f"{folder} was written by another version of lerobot-ext (cache format {version}, "
+                f"this one reads {FORMAT}); rebuild it with `{rebuild_command(root, folder)}`"
             )
-        data["files"] = [SourceFile(**f) for f in data["files"]]
-        data["arrays"] = {k: ArraySpec(**v) for k, v in data["arrays"].items()}
-        return cls(**data)
+        try:
+            data["files"] = [SourceFile(**f) for f in data["files"]]
+            data["arrays"] = {k: ArraySpec(**v) for k, v in data["arrays"].items()}
+            return cls(**data)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise DamagedCacheError(
+                f"the data cache at {folder} is damaged: its {MANIFEST} is incomplete ({exc!r}); rebuild "
+                f"it with `{rebuild_command(data.get('dataset_root', '<dataset root>'), folder)}`"
+            ) from None
+
+    def damage(self, folder: Path) -> list[str]:
+        """What is wrong with the array files in ``folder`` (empty: each is there, at its recorded
+        size, with the shape and dtype the manifest says). Cheap: a stat and a header per file."""
+        import numpy as np
+
+        problems = []
+        for spec in self.arrays.values():
+            path = Path(folder) / spec.file
+            if not path.is_file():
+                problems.append(f"{spec.file} is missing")
+                continue
+            size = path.stat().st_size
+            if size != spec.file_bytes:
+                problems.append(f"{spec.file} has {size} bytes, the manifest says {spec.file_bytes}")
+                continue
+            try:
+                array = np.load(path, mmap_mode="r")
+            except (OSError, ValueError) as exc:
+                problems.append(f"{spec.file} cannot be read ({exc})")
+                continue
+            expected = (self.total_frames, *spec.shape)
+            if array.shape != expected or array.dtype.str != spec.dtype:
+                problems.append(
+                    f"{spec.file} holds {array.dtype.str}{list(array.shape)}, the manifest says "
+                    f"{spec.dtype}{list(expected)}"
+                )
+        return problems
+
+    def check_intact(self, folder: Path) -> None:
+        """Raise :class:`DamagedCacheError` (saying how to rebuild) if :meth:`damage` finds anything."""
+        problems = self.damage(folder)
+        if problems:
+            raise DamagedCacheError(
+                f"the data cache at {folder} is damaged - {'; '.join(problems[:3])}"
+                f"{f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''}. It is never served "
+                f"damaged: rebuild it with `{rebuild_command(self.dataset_root, folder)}`"
+            )
 
 
 def source_paths(root: Path) -> list[Path]:
@@ -155,7 +216,13 @@ def stale_reasons(manifest: Manifest, root: Path, backend: str, versions: dict[s
             reasons.append(
                 f"it was built with {name} {manifest.versions.get(name)}, this is {name} {version}"
             )
-    recorded = {f.path: f for f in manifest.files}
+    return reasons + changed_files(manifest.files, root)
+
+
+def changed_files(files: list[SourceFile], root: Path) -> list[str]:
+    """How the source files under ``root`` differ from ``files`` (empty: they do not)."""
+    reasons = []
+    recorded = {f.path: f for f in files}
     present = {p.as_posix() for p in source_paths(root)}
     for path in sorted(present - set(recorded)):
         reasons.append(f"{path} was added to the dataset")

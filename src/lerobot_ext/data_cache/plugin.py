@@ -2,25 +2,41 @@
 
 ``wrap_dataset`` (``trylast``: after every plugin that changes what the upstream dataset reads,
 such as ``--camera_keys``) replaces the training dataset by one that reads the cache: built
-first if missing (the main process builds; the others wait at upstream's barrier after the
-dataset is made), refused if stale, and spot-checked against the decoder before training.
+first if missing - into a missing or empty folder only, never over anything else - refused if
+damaged or stale, and spot-checked against the decoder before training.
+
+With several processes (torchrun) and a local dataset, a missing cache is built in ``configure``
+instead, before upstream creates the process group: the main process builds while the others
+poll for the manifest, so a build of any length never runs into a process-group barrier's
+timeout. (A Hub dataset is only downloaded inside upstream's ``make_dataset``; its cache is built
+in ``wrap_dataset`` on the main process while the others wait at upstream's barrier - fine for a
+small dataset; build a big one first with ``lerobot-ext cache build``.)
 """
 
 from __future__ import annotations
 
-import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lerobot_ext.console import get_logger
-from lerobot_ext.data_cache.manifest import MANIFEST, Manifest, decoder_versions, stale_reasons
-from lerobot_ext.errors import ConfigError, StaleCacheError
+from lerobot_ext.data_cache.errors import DataCacheError, StaleCacheError
+from lerobot_ext.data_cache.folders import MANIFEST
+from lerobot_ext.data_cache.manifest import Manifest, decoder_versions, rebuild_command, stale_reasons
+from lerobot_ext.data_cache.upstream_names import register_upstream_names  # noqa: F401 (a hook)
+from lerobot_ext.errors import ConfigError
+from lerobot_ext.launch import launch_rank, launch_world_size
 from lerobot_ext.plugins import hookimpl
 
 log = get_logger("data_cache")
 
 SPOT_CHECKS = 3
+# Other processes poll for the main process's build this often, and say they still wait this often.
+POLL_S = 2.0
+WAIT_REPORT_S = 300.0
+# How long they wait for the build to start (its lock file to appear) before giving up.
+START_GRACE_S = 600.0
 
 
 @hookimpl
@@ -43,45 +59,72 @@ def register_commands(register: Callable[..., None]) -> None:
     )
 
 
-@hookimpl
-def register_upstream_names(register: Callable[..., None]) -> None:
-    for path, why in (
-        ("lerobot.datasets.video_utils.decode_video_frames", "the cache is decoded by lerobot's own decoder"),
-        (
-            "lerobot.datasets.depth_utils.dequantize_depth",
-            "cached depth frames are dequantised as lerobot does",
-        ),
-        ("lerobot.configs.video.DepthEncoderConfig.from_video_info", "each depth camera's quantisation"),
-        ("lerobot.utils.import_utils.get_safe_default_video_backend", "the backend training would use"),
-        (
-            "lerobot.datasets.dataset_reader.DatasetReader",
-            "items read delta windows from reader.delta_indices",
-        ),
-        (
-            "lerobot.datasets.lerobot_dataset.LeRobotDataset.clear_image_transforms",
-            "the spot check compares raw items",
-        ),
-    ):
-        register(path, why)
-
-
-@hookimpl
+@hookimpl(trylast=True)  # last: the config every other plugin settled on (e.g. --auto_resume's)
 def configure(cfg: Any) -> None:
-    if cfg.data_cache is not None and not str(cfg.data_cache).strip():
+    if cfg.data_cache is None:
+        return
+    if not str(cfg.data_cache).strip():
         raise ConfigError(
             "--data_cache is empty; give the cache folder: --data_cache=/fast/disk/cache/<dataset>"
         )
+    if launch_world_size() > 1:
+        _build_before_the_process_group(cfg)
 
 
 def _is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
+    return launch_rank() == 0
+
+
+def _build_before_the_process_group(cfg: Any) -> None:
+    """Several processes: build a missing cache of a local dataset now, the others polling."""
+    from lerobot_ext.data_cache.build import build_missing_cache
+
+    if cfg.dataset.root is None or not (Path(cfg.dataset.root) / "meta" / "info.json").is_file():
+        return  # a Hub dataset, downloaded later by upstream: wrap_dataset builds its cache
+    folder = Path(cfg.data_cache).expanduser().resolve()
+    if (folder / MANIFEST).is_file():
+        return  # wrap_dataset checks it, in every process
+    if _is_main_process():
+        log.info(
+            "--data_cache: no cache at %s yet; building it (once) before training starts, while the "
+            "other ranks (%s) wait for it",
+            folder,
+            launch_world_size() - 1,
+        )
+        build_missing_cache(cfg.dataset.root, folder, backend=cfg.dataset.video_backend)
+    else:
+        wait_for_cache(folder)
+
+
+def wait_for_cache(folder: Path) -> None:
+    """A non-main process: wait until the main process's build of ``folder`` is complete."""
+    lock = folder.with_name(folder.name + ".lock")
+    started = reported = time.monotonic()
+    while not (folder / MANIFEST).is_file():
+        now = time.monotonic()
+        if now - started > START_GRACE_S and not lock.exists():
+            raise DataCacheError(
+                f"rank {launch_rank()}: the main process has not built the data cache at {folder} after "
+                f"{START_GRACE_S:.0f} s and no build is running; see its log (the cache folder must be on "
+                "a filesystem every process sees, as the dataset is)"
+            )
+        if now - reported >= WAIT_REPORT_S:
+            log.warning(
+                "rank %s: still waiting for the main process to build the data cache at %s (%.0f min; "
+                "its log shows the progress)",
+                launch_rank(),
+                folder,
+                (now - started) / 60,
+            )
+            reported = now
+        time.sleep(POLL_S)
 
 
 @hookimpl(trylast=True)
 def wrap_dataset(cfg: Any, dataset: Any, role: str) -> Any:
     if not cfg.data_cache:
         return None
-    from lerobot_ext.data_cache.build import build_cache
+    from lerobot_ext.data_cache.build import build_missing_cache
     from lerobot_ext.data_cache.dataset import CachedDataset
 
     if not (hasattr(dataset, "reader") and hasattr(dataset, "hf_dataset")):
@@ -94,18 +137,24 @@ def wrap_dataset(cfg: Any, dataset: Any, role: str) -> Any:
     backend = cfg.dataset.video_backend
     if not (folder / MANIFEST).is_file():
         if not _is_main_process():
-            raise StaleCacheError(f"the main process did not build the data cache at {folder}; see its log")
+            raise DataCacheError(
+                f"rank {launch_rank()}: the main process did not build the data cache at {folder}; see its log "
+                "(the cache folder must be on a filesystem every process sees)"
+            )
         log.info(
             "--data_cache: no cache at %s yet; building it (once) from %s with %s", folder, root, backend
         )
-        build_cache(root, folder, backend=backend, overwrite=folder.exists())
+        # Only into a missing or empty folder: anything else there is refused, never replaced.
+        build_missing_cache(root, folder, backend=backend)
     manifest = Manifest.load(folder)
-    rebuild = f"lerobot-ext cache build {root} --cache_dir {folder} --overwrite"
+    rebuild = rebuild_command(root, folder)
     if Path(manifest.dataset_root) != root:
         raise StaleCacheError(
             f"the data cache at {folder} was built from {manifest.dataset_root}, not {root}; use that "
-            f"dataset's cache, or build this one's: {rebuild}"
+            f"dataset's cache, or build this one's in another folder: "
+            f"lerobot-ext cache build {root} --cache_dir <new folder>"
         )
+    manifest.check_intact(folder)
     reasons = stale_reasons(manifest, root, backend, decoder_versions(backend))
     if reasons:
         raise StaleCacheError(
@@ -119,7 +168,7 @@ def wrap_dataset(cfg: Any, dataset: Any, role: str) -> Any:
     cached = CachedDataset(dataset, folder, manifest, return_uint8, cfg.dataset.depth_output_unit)
     if role == "train" and _is_main_process():
         spot_check(dataset, cached, folder, backend)
-    log.info("--data_cache: %s items from %s", role, folder)
+    log.info("--data_cache: %s items from %s (rank %s)", role, folder, launch_rank())
     return cached
 
 
@@ -139,8 +188,7 @@ def spot_check(dataset: Any, cached: Any, folder: Path, backend: str, count: int
             if problems:
                 raise StaleCacheError(
                     f"the data cache at {folder} does not match the decoder at item {index}: "
-                    f"{'; '.join(problems[:3])}. Rebuild it: lerobot-ext cache build {dataset.root} "
-                    f"--cache_dir {folder} --overwrite"
+                    f"{'; '.join(problems[:3])}. Rebuild it: {rebuild_command(dataset.root, folder)}"
                 )
     finally:
         if transforms is not None:
