@@ -6,11 +6,22 @@ import json
 import os
 
 import pytest
-from helpers import BIN, TINY_DIFFUSION, dataset_flags, run_cli, write_plugin_distribution
+from helpers import BIN, IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags, run_cli, write_plugin_distribution
 
 RECORDER = """
 import json, os
 from lerobot_ext import hookimpl
+from lerobot_ext.data_cache.dataset import CachedDataset
+
+# Count the items each process reads from the data cache (the test's probe, not a feature).
+SERVED = [0]
+_getitem = CachedDataset.__getitem__
+
+def _counting_getitem(self, index):
+    SERVED[0] += 1
+    return _getitem(self, index)
+
+CachedDataset.__getitem__ = _counting_getitem
 
 def _log(event, **fields):
     with open(os.path.join(os.environ["HOOK_LOG_DIR"], f"rank{fields['rank']}.jsonl"), "a") as f:
@@ -31,12 +42,13 @@ def on_checkpoint_saved(step, checkpoint_dir, rank):
 @hookimpl
 def on_train_end(step, rank, world_size):
     import torch.distributed as dist
-    _log("on_train_end", rank=rank, world_size=world_size, step=step, pg_alive=dist.is_initialized())
+    _log("on_train_end", rank=rank, world_size=world_size, step=step, pg_alive=dist.is_initialized(),
+         cached_items=SERVED[0])
 """
 
 
 @pytest.mark.slow
-def test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks(bimodal_root, tmp_path):
+def test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks(robocasa_root, tmp_path):
     site = write_plugin_distribution(tmp_path / "site", "rank_recorder", RECORDER)
     logs = tmp_path / "hooks"
     logs.mkdir()
@@ -46,13 +58,15 @@ def test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks(bimodal_root, 
         "OMP_NUM_THREADS": "1",
     }
     args = [
-        *dataset_flags(bimodal_root),
+        *dataset_flags(robocasa_root),
         *TINY_DIFFUSION,
+        *IMAGE_FLAGS,
         "--steps=3",
         "--save_freq=3",
         "--log_freq=1",
         f"--output_dir={tmp_path / 'run'}",
-        # The main process builds the missing data cache; rank 1 waits at upstream's barrier.
+        # Three cameras, a missing cache: the main process builds it before the process group
+        # exists, while rank 1 polls for its manifest; then both read their items from it.
         f"--data_cache={tmp_path / 'cache'}",
     ]
     result = run_cli(
@@ -77,6 +91,9 @@ def test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks(bimodal_root, 
         assert [e["step"] for e in events if e["event"] == "on_step_end"] == [1, 2, 3]
         assert events[4] == {"event": "on_checkpoint_saved", "rank": rank, "step": 3, "exists": True}
         assert events[5]["pg_alive"] is True  # fired before upstream destroys the process group
+        # Each rank's 3 batches of 4 came from the cache (rank 0's spot check reads 3 more).
+        assert events[5]["cached_items"] >= 12, (rank, events[5])
     assert (tmp_path / "run" / "checkpoints" / "000003" / "pretrained_model" / "model.safetensors").is_file()
     assert (tmp_path / "cache" / "manifest.json").is_file() and not list(tmp_path.glob("cache.partial-*"))
-    assert "--data_cache: train items from" in result.stderr
+    assert "building it (once) before training starts, while the other ranks (1) wait" in result.stderr
+    assert "match the decoder bit for bit" in result.stderr

@@ -3,20 +3,30 @@
 If ``<output_dir>/checkpoints/last`` exists, the run resumes from it exactly as
 ``--resume=true --config_path=<last>/pretrained_model/train_config.json`` would (upstream's resume:
 weights, optimizer, scheduler, RNG state and data order), after checking that every flag the
-command sets agrees with the saved config - except those a continued run may change. Otherwise
-the run starts fresh.
+command sets agrees with the saved config - except those a continued run may change. Without a
+checkpoint to continue the run starts afresh: a folder that does not exist is simply created; a
+folder that exists but holds no complete checkpoint (a run killed before its first save, or while
+writing it) is moved aside to ``<output_dir>.interrupted-<time>`` - nothing is deleted - and the
+run starts in its place. A folder holding a complete step checkpoint but no ``last`` (copied
+without its link) is refused with what to do: which checkpoint to continue is the user's call.
 """
 
 from __future__ import annotations
 
-import sys
+import json
+import time
 from pathlib import Path
 from typing import Any
 
+from lerobot_ext.cli.train import command_flags, parse_config, resume_config
 from lerobot_ext.console import get_logger
 from lerobot_ext.errors import ConfigError
+from lerobot_ext.launch import launch_rank
+from lerobot_ext.long_runs.retention import step_checkpoints
 
 log = get_logger("long_runs")
+# How long the other processes of a launch wait for the main one to move an interrupted run aside.
+_WAIT_FOR_MAIN_S = 120.0
 
 # Flags (first segment) a continued run may set differently from the run it continues.
 MAY_CHANGE = frozenset(
@@ -31,90 +41,178 @@ MAY_CHANGE = frozenset(
         "prefetch_factor",
         "persistent_workers",
         "wandb",
-        "resume",
-        "auto_resume",
         "keep_last_checkpoints",
         "profile",
         "data_cache",
         "output_dir",
-        "config_path",
     }
 )
+# Flags of the command that say how to continue, not what the run is: never compared or passed on.
+_HOW_TO_CONTINUE = frozenset({"resume", "auto_resume", "config_path"})
 
 
 def last_checkpoint_config(output_dir: Path) -> Path | None:
-    config = Path(output_dir) / "checkpoints" / "last" / "pretrained_model" / "train_config.json"
-    return config if config.is_file() else None
+    """``train_config.json`` of the checkpoint ``checkpoints/last`` points to (through the link:
+    the resumed run then records the step it continued from, not ``last``)."""
+    last = Path(output_dir) / "checkpoints" / "last"
+    config = last.resolve() / "pretrained_model" / "train_config.json"
+    return config if last.exists() and config.is_file() else None
 
 
-def _flag_paths(args: list[str]) -> list[tuple[str, str]]:
-    """``(dotted field, raw text)`` of each ``--field=value`` the command sets (the last one of a
-    flag given twice, as the parser takes it)."""
-    out: dict[str, str] = {}
-    for arg in args:
-        if arg.startswith("--") and "=" in arg:
-            name, value = arg[2:].split("=", 1)
-            out.pop(name, None)
-            out[name] = value
-    return list(out.items())
+def _head(dotted: str) -> str:
+    return dotted.split(".", 1)[0]
 
 
 def _value(cfg: Any, dotted: str) -> Any:
     value = cfg
     for part in dotted.split("."):
-        if part == "path" and hasattr(value, "pretrained_path"):
-            return str(value.pretrained_path)
         value = getattr(value, part, None)
         if value is None:
             return None
     return value
 
 
-def disagreements(fresh: Any, saved: Any, args: list[str]) -> list[str]:
-    """The flags of ``args`` whose value in ``fresh`` differs from ``saved`` (the run continued)."""
+def _original_policy_path(saved_file: Path, output_dir: Path) -> str | None:
+    """The ``--policy.path`` the run was started from, read from ``train_config.json`` files.
+
+    A resumed run's config has ``resume: true`` and its ``policy.pretrained_path`` names the
+    checkpoint it resumed from (``checkpoints/<step>/pretrained_model``), whose config says where
+    *that* came from: follow the chain (in ``output_dir``, where the run is now). ``None`` when a
+    link of it is gone (``--keep_last_checkpoints`` removed it).
+    """
+    data = json.loads(saved_file.read_text())
+    seen: set[Path] = set()
+    while data.get("resume"):
+        path = (data.get("policy") or {}).get("pretrained_path")
+        if not path:
+            return None
+        step = Path(path).parent.name  # checkpoints/<step>/pretrained_model
+        config = output_dir / "checkpoints" / step / "pretrained_model" / "train_config.json"
+        if config in seen or not config.is_file():
+            return None
+        seen.add(config)
+        data = json.loads(config.read_text())
+    path = (data.get("policy") or {}).get("pretrained_path")
+    return None if path is None else str(path)
+
+
+def disagreements(
+    saved: Any, applied: Any, flags: dict[str, str], saved_file: Path, output_dir: Path
+) -> list[str]:
+    """The flags of the command (``flags``) that would change the run continued (``saved``).
+
+    ``applied`` is ``saved`` with those flags parsed on top, the way lerobot-train reads them:
+    a flag agrees when it changes nothing, whatever way its value is written.
+    """
     found = []
-    for dotted, raw in _flag_paths(args):
-        if dotted.split(".", 1)[0] in MAY_CHANGE:
+    for dotted, raw in flags.items():
+        if _head(dotted) in MAY_CHANGE | _HOW_TO_CONTINUE:
             continue
-        mine, theirs = _value(fresh, dotted), _value(saved, dotted)
+        if dotted == "policy.path":
+            original = _original_policy_path(saved_file, output_dir)
+            if original is None:
+                log.info(
+                    "--auto_resume: the run's original --policy.path is no longer on record; not compared"
+                )
+            elif str(Path(raw)) != str(Path(original)):
+                found.append(f"--policy.path={raw} (the run in progress was started from {original!r})")
+            continue
+        theirs, mine = _value(saved, dotted), _value(applied, dotted)
         if mine != theirs:
             found.append(f"--{dotted}={raw} (the run in progress has {theirs!r})")
     return found
 
 
-def resumed_config(cfg: Any, args: list[str]) -> Any | None:
-    """The config continuing the run in ``cfg.output_dir``, or None when there is nothing to continue."""
-    from lerobot_ext.cli.train import parse_config
+def _refuse_without_last(output_dir: Path) -> ConfigError | None:
+    """The refusal for a folder with a complete step checkpoint but no ``checkpoints/last``."""
+    complete = step_checkpoints(output_dir / "checkpoints")
+    if complete:
+        newest = complete[-1]
+        return ConfigError(
+            f"--auto_resume=true: {output_dir} has the complete checkpoint {newest.name} but no "
+            f"checkpoints/last (copied without its link?); point it at the checkpoint to continue "
+            f"(`ln -s {newest.name} {output_dir / 'checkpoints' / 'last'}`) and re-run the same command"
+        )
+    return None
 
+
+def _held(output_dir: Path) -> str:
+    held = sorted(
+        str(p.relative_to(output_dir)) for p in [*output_dir.iterdir(), *output_dir.glob("checkpoints/*")]
+    )
+    return ", ".join(held[:6]) + (f" and {len(held) - 6} more" if len(held) > 6 else "") or "nothing"
+
+
+def _start_afresh_beside(output_dir: Path) -> None:
+    """Move a folder without a complete checkpoint aside, so the run can start in its place.
+
+    Only the main process moves it; the others (configure runs in every process, before the
+    process group exists) wait until it is gone, as upstream refuses an existing --output_dir.
+    """
+    if launch_rank() == 0:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        aside = output_dir.with_name(f"{output_dir.name}.interrupted-{stamp}")
+        suffix = 1
+        while aside.exists():
+            suffix += 1
+            aside = output_dir.with_name(f"{output_dir.name}.interrupted-{stamp}-{suffix}")
+        held = _held(output_dir)
+        output_dir.rename(aside)
+        log.warning(
+            "--auto_resume: %s had no complete checkpoint to continue (it held: %s); moved it to %s "
+            "(nothing deleted) and starting the run afresh",
+            output_dir,
+            held,
+            aside,
+        )
+        return
+    deadline = time.monotonic() + _WAIT_FOR_MAIN_S
+    while output_dir.exists():
+        if time.monotonic() > deadline:
+            raise ConfigError(
+                f"--auto_resume=true: rank {launch_rank()} waited {_WAIT_FOR_MAIN_S:.0f} s for the main "
+                f"process to move {output_dir} (no complete checkpoint) aside; see the main process's log"
+            )
+        time.sleep(0.2)
+
+
+def resumed_config(cfg: Any) -> Any | None:
+    """The config continuing the run in ``cfg.output_dir``, or None when there is nothing to continue."""
     if cfg.output_dir is None:
         raise ConfigError(
             "--auto_resume=true needs --output_dir=<folder>: the run to continue is found there"
         )
-    saved_file = last_checkpoint_config(Path(cfg.output_dir))
+    output_dir = Path(cfg.output_dir)
+    saved_file = last_checkpoint_config(output_dir)
     if saved_file is None:
-        if Path(cfg.output_dir).is_dir():
-            raise ConfigError(
-                f"--auto_resume=true: {cfg.output_dir} exists but has no complete checkpoint "
-                "(checkpoints/last) to continue; remove it or pick another --output_dir"
-            )
-        log.info("--auto_resume: no checkpoint in %s yet; starting a fresh run", cfg.output_dir)
+        if output_dir.exists():
+            refusal = _refuse_without_last(output_dir)
+            if refusal is not None:
+                raise refusal
+            _start_afresh_beside(output_dir)
+        else:
+            log.info("--auto_resume: no run in %s yet; starting it", output_dir)
         return None
-    saved = type(cfg).from_pretrained(saved_file)
-    differ = disagreements(cfg, saved, args)
-    if differ:
-        raise ConfigError(
-            f"--auto_resume=true would continue the run in {cfg.output_dir}, but this command sets "
-            f"{'; '.join(differ)}. Re-run it with that run's flags (only {', '.join(sorted(MAY_CHANGE - {'resume', 'auto_resume', 'config_path', 'output_dir'}))} "
-            "may change), or give a new --output_dir"
-        )
-    overrides = [
-        arg
-        for arg in args
-        if arg.startswith("--") and arg[2:].split("=", 1)[0].split(".", 1)[0] in MAY_CHANGE
+    flags = command_flags()
+    config_class = type(cfg)
+    saved = config_class.from_pretrained(saved_file)
+    compared = [
+        f"--{name}={value}"
+        for name, value in flags.items()
+        if _head(name) not in MAY_CHANGE | _HOW_TO_CONTINUE and name != "policy.path"
     ]
-    overrides = [a for a in overrides if not a.startswith(("--resume", "--config_path", "--output_dir"))]
-    program = sys.argv[0] if sys.argv else "lerobot-train-ext"
-    resumed = parse_config(["--resume=true", f"--config_path={saved_file}", *overrides], type(cfg))
-    sys.argv[0] = program
-    log.info("--auto_resume: continuing %s from %s", cfg.output_dir, saved_file.parent.parent)
+    applied = parse_config([f"--config_path={saved_file}", *compared], config_class)
+    differ = disagreements(saved, applied, flags, saved_file, output_dir)
+    if differ:
+        may_change = ", ".join(f"--{name}" for name in sorted(MAY_CHANGE))
+        raise ConfigError(
+            f"--auto_resume=true would continue the run in {output_dir}, but this command sets "
+            f"{'; '.join(differ)}. Re-run it with that run's flags (only {may_change} may change), "
+            "or give a new --output_dir"
+        )
+    # The flags that may change are passed on; --output_dir too, so that a run moved to another
+    # folder continues there, not in the folder its saved config names.
+    overrides = [f"--{name}={value}" for name, value in flags.items() if _head(name) in MAY_CHANGE]
+    resumed = resume_config(saved_file, config_class, [*overrides, f"--output_dir={output_dir}"])
+    log.info("--auto_resume: continuing %s from checkpoint %s", output_dir, saved_file.parent.parent.name)
     return resumed

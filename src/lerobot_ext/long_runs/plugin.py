@@ -1,30 +1,37 @@
 """Built-in plugin ``long_runs``: what a days-long run on a rented GPU needs.
 
-* SIGTERM / SIGUSR1: finish the step, checkpoint it, stop, exit 0 (``request_stop``; under
-  torchrun the ranks agree on the step);
+* SIGTERM / SIGUSR1, to the process or its whole process group: finish the step, checkpoint
+  it, stop, exit 0 (``request_stop``; under torchrun the ranks agree on the step); DataLoader
+  workers never act on them;
 * ``--auto_resume=true``: the same command continues from ``<output_dir>/checkpoints/last``;
   a resumed run continues exactly (its random state is put back after the data iterator exists);
 * ``--keep_last_checkpoints=N``: older step checkpoints removed once a newer one is complete;
 * the first hour's errors as one line: an existing ``--output_dir``, a ``--dataset.root`` that
-  holds no dataset, a disk without room for one checkpoint, ``HF_HUB_OFFLINE`` with a Hub
-  ``--policy.path`` that is not cached.
+  holds no complete dataset, a disk without room for one checkpoint, ``HF_HUB_OFFLINE`` with a
+  Hub ``--policy.path`` that is not cached, ``--resume`` without what it needs.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lerobot_ext.cli.train import command_flags
+from lerobot_ext.console import get_logger
 from lerobot_ext.errors import ConfigError
 from lerobot_ext.long_runs import first_hour
-from lerobot_ext.long_runs.auto_resume import resumed_config
+from lerobot_ext.long_runs.auto_resume import last_checkpoint_config, resumed_config
+from lerobot_ext.long_runs.data_order import continue_sampler_epoch, restore_rng_after_first_batch
 from lerobot_ext.long_runs.retention import prune
 from lerobot_ext.long_runs.signals import StopOnSignal
+from lerobot_ext.long_runs.upstream_names import register_upstream_names  # noqa: F401 (a hook)
 from lerobot_ext.plugins import hookimpl
 
+log = get_logger("long_runs")
 stopper = StopOnSignal()
+# Set by before_first_batch for first_batch_ready: this process's resume needs its RNG put back.
+_restore_rng = False
 
 
 @hookimpl
@@ -34,7 +41,7 @@ def register_config_fields(register: Callable[..., None]) -> None:
         bool,
         False,
         help="re-running the same command continues the run in --output_dir from checkpoints/last "
-        "(or starts it when there is none)",
+        "(or starts it when the folder does not exist)",
     )
     register(
         "keep_last_checkpoints",
@@ -51,9 +58,12 @@ def configure(cfg: Any) -> Any:
             f"--keep_last_checkpoints={cfg.keep_last_checkpoints} would keep no checkpoint; use N >= 1 "
             "(or leave it unset to keep them all)"
         )
+    flags = command_flags()
+    first_hour.check_resume_flags(flags)
     first_hour.check_offline_policy_path()
+    # The command's --auto_resume, not one a --resume's saved config brings back.
     if cfg.auto_resume and not cfg.resume:
-        resumed = resumed_config(cfg, list(sys.argv[1:]))
+        resumed = resumed_config(cfg)
         if resumed is not None:
             first_hour.check_dataset_root(resumed)
             return resumed
@@ -64,8 +74,7 @@ def configure(cfg: Any) -> Any:
 
 @hookimpl
 def policy_made(cfg: Any, policy: Any, rank: int) -> None:
-    if rank == 0:
-        first_hour.check_disk_room(cfg, policy)
+    first_hour.check_disk_room(cfg, policy, rank)
 
 
 @hookimpl
@@ -74,14 +83,20 @@ def on_train_start() -> None:
 
 
 @hookimpl
-def first_batch_ready(cfg: Any) -> None:
-    """On a resume, put back the random state the checkpoint recorded.
-
-    Upstream restores it before building the data iterator, and creating the iterator draws from
-    torch's generator: without this, a resumed run's first step would differ from the one the
-    uninterrupted run took.
-    """
+def before_first_batch(cfg: Any, dataloader: Any) -> None:
+    """On a resume, continue in the checkpoint's epoch (see ``data_order``)."""
+    global _restore_rng
+    _restore_rng = False
     if cfg.resume and cfg.checkpoint_path is not None:
+        continue_sampler_epoch(dataloader)
+        _restore_rng = restore_rng_after_first_batch(dataloader)
+
+
+@hookimpl
+def first_batch_ready(cfg: Any) -> None:
+    """On a resume, put back the random state the checkpoint recorded, where making the data
+    iterator drew from torch's generator and the uninterrupted run did not (see ``data_order``)."""
+    if _restore_rng:
         from lerobot.utils.constants import TRAINING_STATE_DIR
         from lerobot.utils.random_utils import load_rng_state
 
@@ -90,18 +105,31 @@ def first_batch_ready(cfg: Any) -> None:
 
 @hookimpl
 def request_stop() -> str | None:
-    return stopper.reason
+    return stopper.poll()
 
 
 @hookimpl
-def on_checkpoint_saved(cfg: Any, rank: int) -> None:
+def on_checkpoint_saved(cfg: Any, step: int, rank: int) -> None:
     if rank == 0 and cfg.keep_last_checkpoints:
-        prune(Path(cfg.output_dir) / "checkpoints", cfg.keep_last_checkpoints)
+        prune(Path(cfg.output_dir) / "checkpoints", cfg.keep_last_checkpoints, step)
 
 
 @hookimpl
-def on_train_end() -> None:
+def on_train_end(cfg: Any, step: int, rank: int) -> None:
     stopper.uninstall()
+    # Stopped early with a checkpoint (a signal, or another plugin's request_stop): say how to go on.
+    if rank != 0 or not 0 < step < cfg.steps or not cfg.output_dir:
+        return
+    last = last_checkpoint_config(Path(cfg.output_dir))
+    if last is not None:
+        flags = command_flags()
+        if first_hour.is_true(flags.get("auto_resume")):
+            how = "re-run the same command"
+        elif first_hour.is_true(flags.get("resume")):
+            how = f"--resume=true --config_path={last}"
+        else:
+            how = "the same command and --auto_resume=true"
+        log.warning("to continue this run to step %s: %s", cfg.steps, how)
 
 
 @hookimpl

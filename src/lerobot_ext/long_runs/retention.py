@@ -1,5 +1,15 @@
-"""``--keep_last_checkpoints=N``: keep the newest N step checkpoints (and whatever ``last`` points
-to); older ones are removed only once a newer one is complete on disk."""
+"""``--keep_last_checkpoints=N``: keep the run's newest N step checkpoints.
+
+Called once the checkpoint of ``step`` is complete (every process passed the barrier after the
+save). What is kept, so that nothing the user may still need goes:
+
+* the checkpoint just saved, and ``N - 1`` more: the newest complete ones *older* than it;
+* whatever ``checkpoints/last`` points to;
+* every checkpoint *newer* than the one just saved: those are left from before a manual rollback
+  (``last`` moved back to an older step, the run continued from there), not this line of
+  training - the run replaces each one only when it saves that step again;
+* partial saves (``<step>.partial/``) are not checkpoints: the save that writes them removes them.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +29,14 @@ def step_checkpoints(checkpoints: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name))
 
 
-def prune(checkpoints: Path, keep: int) -> list[Path]:
-    """Remove all but the newest ``keep`` step checkpoints; returns what was removed."""
+def prune(checkpoints: Path, keep: int, step: int) -> list[Path]:
+    """Remove the step checkpoints older than ``step`` beyond the newest ``keep`` (see the module
+    docstring); returns what was removed."""
     last = checkpoints / "last"
     protected = last.resolve() if last.exists() else None
+    line = [p for p in step_checkpoints(checkpoints) if int(p.name) <= step]
     removed = []
-    for old in step_checkpoints(checkpoints)[:-keep] if keep > 0 else []:
+    for old in line[:-keep] if keep > 0 else []:
         if protected is not None and old.resolve() == protected:
             continue
         shutil.rmtree(old)
