@@ -4,11 +4,16 @@ itself, benchmarks/closed_loop.py, stays out of CI)."""
 
 from __future__ import annotations
 
+import ctypes.util
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-from helpers import dataset_flags, read_json, run_cli
+import torch
+from helpers import dataset_flags, read_json, run_cli, train_in_process
 
 FLOW = [
     "--policy.type=flow",
@@ -54,6 +59,9 @@ def test_the_env_reports_its_task_state_and_success_as_lerobot_reads_them():
 def test_the_env_type_is_registered_with_lerobot():
     from lerobot.envs.configs import EnvConfig
     from lerobot.envs.utils import env_to_policy_features
+    from lerobot.utils.import_utils import register_third_party_plugins
+
+    register_third_party_plugins()  # lerobot's own discovery of lerobot_env_* distributions
 
     cfg = EnvConfig.get_choice_class("so101_pickplace")()
     features = env_to_policy_features(cfg)
@@ -131,3 +139,164 @@ def test_a_flow_policy_trains_evaluates_in_training_and_with_both_eval_commands(
         )
         overall = json.loads((evaluation / "eval_info.json").read_text())["overall"]
         assert overall["n_episodes"] == 2 and 0.0 <= overall["pc_success"] <= 100.0
+
+
+class ScriptedExpert(torch.nn.Module):
+    """lerobot-env-so101's scripted expert as the policy lerobot's own rollout drives: it reads the
+    block and goal from the observation the env gives and the grasp point from each sub-env."""
+
+    def __init__(self, vector) -> None:
+        super().__init__()
+        from lerobot_env_so101.scripted.pick_place import PickPlaceController
+
+        self.sims = [env.unwrapped for env in vector.envs]
+        scale = vector.envs[0].get_wrapper_attr("action_scale")
+        self.experts = [PickPlaceController(action_scale=scale) for _ in self.sims]
+
+    def reset(self) -> None:
+        for expert in self.experts:
+            expert.reset()
+
+    def select_action(self, observation: dict) -> torch.Tensor:
+        states = observation["observation.environment_state"].numpy()
+        actions = [
+            expert.act(sim.ik_point_pos, state[:3], state[3:])
+            for expert, sim, state in zip(self.experts, self.sims, states, strict=True)
+        ]
+        return torch.from_numpy(np.stack(actions).astype(np.float32))
+
+
+class Idle(torch.nn.Module):
+    """A policy that never moves: it can never succeed."""
+
+    def reset(self) -> None:
+        pass
+
+    def select_action(self, observation: dict) -> torch.Tensor:
+        return torch.zeros(len(observation["observation.state"]), 4)
+
+
+def successes_in_lerobots_rollout(make_policy, seeds: list[int], episode_length: int = 100) -> list[bool]:
+    """Each episode's success as lerobot-eval counts it (any step before the episode is done)."""
+    from lerobot.envs.configs import EnvConfig
+    from lerobot.scripts.lerobot_eval import rollout
+    from lerobot.utils.import_utils import register_third_party_plugins
+
+    register_third_party_plugins()
+    cfg = EnvConfig.get_choice_class("so101_pickplace")(episode_length=episode_length)
+    (vector,) = cfg.create_envs(n_envs=len(seeds))["so101_pickplace"].values()
+    try:
+        same = lambda x: x  # noqa: E731 - neither policy needs pre- or postprocessing
+        result = rollout(vector, make_policy(vector), same, same, same, same, seeds=seeds)
+    finally:
+        vector.close()
+    return result["success"].any(dim=1).tolist()
+
+
+def test_success_reaches_lerobots_own_rollout_both_ways():
+    # An env that never reported success would read 0 for the expert ...
+    expert = successes_in_lerobots_rollout(ScriptedExpert, [1000, 1001, 1002])
+    assert sum(expert) >= 2, expert
+    # ... and one that left is_success out of its final info would read 100% for a policy that
+    # never moves (lerobot's rollout counts a missing key as success for every env).
+    idle = successes_in_lerobots_rollout(lambda vector: Idle(), [1000, 1001], episode_length=10)
+    assert idle == [False, False]
+
+
+def test_an_evaluation_refuses_the_demonstrations_start_states():
+    from lerobot_env_so101_pickplace import EVAL_SEEDS_BELOW, EvaluationSeedError, make_env
+
+    from lerobot_ext.errors import ConfigError
+
+    env = make_env()
+    env.reset(seed=EVAL_SEEDS_BELOW - 1)
+    with pytest.raises(EvaluationSeedError) as refused:
+        env.reset(seed=EVAL_SEEDS_BELOW)
+    message = str(refused.value)
+    assert isinstance(refused.value, ConfigError)  # one line from lerobot-eval-ext
+    assert "evaluation seed 1000000" in message and "--seed" in message and "\n" not in message
+    env.close()
+
+
+def test_in_training_evaluation_on_demonstration_seeds_is_refused_before_training(
+    bimodal_root, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    command = [
+        *dataset_flags(bimodal_root),
+        *FLOW,
+        "--steps=2",
+        f"--output_dir={out}",
+        "--env.type=so101_pickplace",
+        "--env_eval_freq=1",
+        "--eval.n_episodes=20",
+        "--eval.batch_size=2",
+        "--seed=999990",
+    ]
+    assert train_in_process(command) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ERROR lerobot-ext")]
+    assert len(errors) == 1, errors
+    assert "--seed=999990" in errors[0] and "999990..1000009" in errors[0] and "999,980" in errors[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [({"episodes": 0}, "--episodes 0"), ({"episodes": 1, "seed": -3}, "--seed -3")],
+    ids=["no-episodes", "negative-seed"],
+)
+def test_the_demonstration_writer_refuses_bad_values_before_writing(tmp_path, kwargs, named):
+    from lerobot_env_so101_pickplace.demonstrations import write
+
+    from lerobot_ext.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=named):
+        write(tmp_path / "demos", **kwargs)
+    assert not (tmp_path / "demos").exists()
+    # No catch-all: a flag the layout does not take is an error, not silently dropped.
+    with pytest.raises(TypeError, match="frames"):
+        write(tmp_path / "demos", episodes=1, frames=40)
+
+
+def test_a_frame_that_cannot_be_rendered_is_one_line_naming_the_fix(monkeypatch):
+    import mujoco
+    from lerobot_env_so101_pickplace import RenderingUnavailableError
+    from lerobot_env_so101_pickplace.env import PickPlaceEnv
+
+    env = PickPlaceEnv(render=True)
+
+    def no_context():
+        raise mujoco.FatalError("an OpenGL platform library has not been loaded into this process")
+
+    monkeypatch.setattr(env.env, "render", no_context)
+    with pytest.raises(RenderingUnavailableError) as failed:
+        env.render()
+    message = str(failed.value)
+    assert "\n" not in message and "MUJOCO_GL=egl" in message and "--env.render=false" in message
+    assert "OpenGL platform library" in message
+
+
+RENDER_ONE_FRAME = """
+import sys
+import numpy as np
+from lerobot_env_so101_pickplace import make_env  # before mujoco: it picks the backend then
+env = make_env(render=True, render_size=48)
+env.reset(seed=1000)
+frame = env.render()
+env.close()
+print(frame.shape, int(np.ptp(frame)), sys.modules["os"].environ.get("MUJOCO_GL"))
+"""
+
+
+def test_render_true_works_without_a_display():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MUJOCO_GL")}
+    result = subprocess.run(
+        [sys.executable, "-c", RENDER_ONE_FRAME], capture_output=True, text=True, env=env, timeout=120
+    )
+    if ctypes.util.find_library("EGL") is None:  # nothing to render with: the one-line error
+        assert result.returncode != 0 and "RenderingUnavailableError" in result.stderr
+        assert "MUJOCO_GL=" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr[-2000:]
+    shape, spread, backend = result.stdout.split(")")[0] + ")", *result.stdout.split(")")[1].split()
+    assert shape == "(48, 48, 3)" and int(spread) > 0 and backend == "egl"  # a real frame, not blank

@@ -28,7 +28,13 @@ STATE_NAMES = [
 ]
 ENV_STATE_NAMES = ["block_x", "block_y", "block_z", "goal_x", "goal_y", "goal_z"]
 ACTION_NAMES = ["dx", "dy", "dz", "gripper"]
-SEEDS_PER_DATASET_SEED = 100_000
+SEEDS_PER_DATASET_SEED = 100_000  # start states per --seed: datasets of different seeds never share one
+MAX_EPISODES = (SEEDS_PER_DATASET_SEED - 10) // 3  # so that max_attempts() stays within one seed's range
+
+
+def max_attempts(episodes: int) -> int:
+    """Attempts allowed for ``episodes`` successes (the expert fails about 1 in 10)."""
+    return 3 * episodes + 10
 
 
 def features() -> dict[str, dict[str, Any]]:
@@ -74,13 +80,13 @@ def successful_episodes(
     """``episodes`` successful demonstrations; failed attempts are dropped (and counted)."""
     from tqdm import tqdm
 
-    env = PickPlaceEnv(render=False)
+    env = PickPlaceEnv(render=False, evaluation=False)
     rng = np.random.default_rng(seed)
     base = EVAL_SEEDS_BELOW + seed * SEEDS_PER_DATASET_SEED
     kept = attempts = 0
     with tqdm(total=episodes, desc="scripted expert", unit="episode") as bar:
         while kept < episodes:
-            if attempts >= 3 * episodes + 10:
+            if attempts >= max_attempts(episodes):
                 raise RuntimeError(f"the scripted expert succeeded in only {kept} of {attempts} attempts")
             frames, success = demonstration(env, base + attempts, noise, rng)
             attempts += 1
@@ -92,12 +98,35 @@ def successful_episodes(
     env.close()
 
 
+def check(episodes: int, seed: int, noise: float) -> None:
+    """Refuse values the writer cannot honour, before anything is written."""
+    from lerobot_ext.errors import ConfigError
+
+    if not isinstance(episodes, int) or not 1 <= episodes <= MAX_EPISODES:
+        raise ConfigError(
+            f"--episodes {episodes}: the so101_pickplace layout writes 1 to {MAX_EPISODES:,} successful "
+            "episodes per dataset, e.g. --episodes 100"
+        )
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(
+            f"--seed {seed}: the so101_pickplace layout takes a seed >= 0 (its start states are "
+            f"{EVAL_SEEDS_BELOW:,} + seed x {SEEDS_PER_DATASET_SEED:,} onwards), e.g. --seed 0"
+        )
+    if not noise >= 0:
+        raise ConfigError(f"noise={noise}: the DART noise is a standard deviation, >= 0 (default 0.1)")
+
+
 def write(
-    root: Path, episodes: int, seed: int = 0, overwrite: bool = False, noise: float = 0.1, **_: Any
+    root: Path | str, episodes: int, seed: int = 0, overwrite: bool = False, noise: float = 0.1
 ) -> Path:
-    """Write ``episodes`` successful expert demonstrations to ``root``."""
+    """Write ``episodes`` successful expert demonstrations to ``root``.
+
+    The layout's whole interface (no ``**kwargs``): ``lerobot-ext demo-dataset`` flags the layout
+    does not take - ``--frames``, ``--image-size`` - are refused, not silently ignored.
+    """
     from lerobot_ext.demo.writer import write_dataset
 
+    check(episodes, seed, noise)
     counts = {"attempts": 0}
     written = write_dataset(
         Path(root),

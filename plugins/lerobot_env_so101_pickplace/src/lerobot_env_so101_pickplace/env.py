@@ -5,7 +5,9 @@
 has 6: block and goal positions), reports success as ``info["succeed"]`` (LeRobot reads
 ``"is_success"``, so success is always 0), and renders every frame of 10 videos. This wrapper
 fixes the four: the task's own observation (``agent_pos`` 14-D, ``environment_state`` 6-D),
-``is_success`` in ``info``, a time limit, and frames rendered only when asked.
+``is_success`` in ``info``, a time limit, and frames rendered only when asked. An evaluation env
+also refuses the start states kept for the demonstrations (``EVAL_SEEDS_BELOW`` and up), so a
+success rate is never measured on episodes the policy was trained on.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from . import errors
+from .headless_gl import unavailable_message
+
 #: lerobot-eval seeds episode i with ``--seed + i`` (default 1000); demonstrations use seeds from
-#: here up, so the two never share a start state.
+#: here up, so the two never share a start state; an evaluation env refuses seeds from here up.
 EVAL_SEEDS_BELOW = 1_000_000
 EPISODE_LENGTH = 100  # 10 s at 10 fps; the scripted expert needs about 50 steps
 TASK = "pick up the cube and place it on the goal"
@@ -27,8 +32,14 @@ class PickPlaceEnv(gym.Wrapper):
     """SO-101 pick-and-place with random block and goal positions, state observations."""
 
     def __init__(
-        self, render: bool = False, render_size: int = 128, action_scale: float | None = None
+        self,
+        render: bool = False,
+        render_size: int = 128,
+        action_scale: float | None = None,
+        evaluation: bool = True,
     ) -> None:
+        """``evaluation=False`` only for the demonstration writer: it may use the seeds from
+        ``EVAL_SEEDS_BELOW`` up, which an evaluation env refuses."""
         from lerobot_env_so101.mujoco_env import GymRenderingSpec
         from lerobot_env_so101.pick_place_env import SO101PickPlaceGymEnv
         from lerobot_env_so101.policy import DEFAULT_ACTION_SCALE
@@ -43,6 +54,8 @@ class PickPlaceEnv(gym.Wrapper):
         )
         super().__init__(env)
         self.render_frames = render
+        self.evaluation = evaluation
+        self.renderer_ready = False
         self.metadata = {**env.metadata, "render_fps": 10}
         # What lerobot-eval asks every env for (language-conditioned policies read it).
         self.task = TASK
@@ -59,13 +72,29 @@ class PickPlaceEnv(gym.Wrapper):
         return observation, reward, terminated, truncated, info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        if self.evaluation and seed is not None and seed >= EVAL_SEEDS_BELOW:
+            raise errors.EvaluationSeedError(
+                f"so101_pickplace: evaluation seed {seed} is a demonstration start state (seeds >= "
+                f"{EVAL_SEEDS_BELOW:,} are kept for `lerobot-ext demo-dataset --layout so101_pickplace`); "
+                f"evaluate with --seed plus --eval.n_episodes at most {EVAL_SEEDS_BELOW:,} "
+                "(the default --seed=1000 is fine)"
+            )
         observation, info = self.env.reset(seed=seed, options=options)
         return observation, {**info, "is_success": False}
 
     def render(self) -> np.ndarray:
         # Software rendering takes about 0.5 s a frame on a CPU, and lerobot-eval records 10
         # episodes' videos: a placeholder unless frames were asked for (--env.render=true).
-        return self.env.render() if self.render_frames else PLACEHOLDER_FRAME
+        if not self.render_frames:
+            return PLACEHOLDER_FRAME
+        if self.renderer_ready:
+            return self.env.render()
+        try:  # the first frame creates MuJoCo's OpenGL context: where a headless box fails
+            frame = self.env.render()
+        except Exception as error:  # mujoco.FatalError, or EGL/OSMesa failing to load
+            raise errors.RenderingUnavailableError(unavailable_message(error)) from error
+        self.renderer_ready = True
+        return frame
 
 
 def make_env(render: bool = False, render_size: int = 128, episode_length: int = EPISODE_LENGTH) -> gym.Env:

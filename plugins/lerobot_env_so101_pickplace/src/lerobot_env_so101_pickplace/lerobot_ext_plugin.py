@@ -1,10 +1,16 @@
-"""lerobot-ext plugin of the env package: ``lerobot-ext demo-dataset --layout so101_pickplace``.
+"""lerobot-ext plugin of the env package: ``lerobot-ext demo-dataset --layout so101_pickplace``,
+and a training run whose in-training evaluation would use demonstration start states refused
+before its first step.
 
 Implements the ``register_demo_layouts`` hook the ``demo`` plugin adds (optional: the package
 also works with stock LeRobot alone).
 """
 
+from typing import Any
+
 import pluggy
+
+from .upstream_names import register_upstream_names  # noqa: F401 (a hook)
 
 hookimpl = pluggy.HookimplMarker("lerobot_ext")
 
@@ -21,10 +27,22 @@ def register_demo_layouts(register):
 
 
 @hookimpl
-def register_upstream_names(register):
-    for path, why in (
-        ("lerobot.envs.configs.EnvConfig.create_envs", "the env type builds its own vector env"),
-        ("lerobot_env_so101.pick_place_env.SO101PickPlaceGymEnv", "the pick-and-place task"),
-        ("lerobot_env_so101.scripted.pick_place.PickPlaceController", "the scripted expert"),
-    ):
-        register(path, why)
+def configure(cfg: Any) -> None:
+    """In-training evaluation seeds episode i with ``--seed + i``: refuse, before training, a run
+    whose evaluation would reach the demonstrations' start states (the env would refuse them at
+    the first evaluation, after the training time was spent)."""
+    from .configuration_so101_pickplace import SO101PickPlaceEnvConfig
+    from .env import EVAL_SEEDS_BELOW
+    from .errors import EvaluationSeedError
+
+    if not isinstance(getattr(cfg, "env", None), SO101PickPlaceEnvConfig):
+        return
+    if cfg.env_eval_freq <= 0 or cfg.seed is None:
+        return
+    episodes = cfg.eval.n_episodes
+    if cfg.seed + episodes > EVAL_SEEDS_BELOW:
+        raise EvaluationSeedError(
+            f"--seed={cfg.seed} with --env.type=so101_pickplace: in-training evaluation would start "
+            f"episodes from seeds {cfg.seed}..{cfg.seed + episodes - 1}, and seeds >= {EVAL_SEEDS_BELOW:,} "
+            f"are the demonstrations' start states; use a --seed of at most {EVAL_SEEDS_BELOW - episodes:,}"
+        )
