@@ -124,6 +124,51 @@ def test_help_lists_upstream_and_extension_flags():
     assert "--profile[=true|false]   same as --profile.enable=true|false" in result.stdout
 
 
+def lab_plugin():
+    """A third party's flag, and a dataset change that logs an info and a warning line."""
+    import types
+
+    from lerobot_ext import hookimpl
+    from lerobot_ext.console import get_logger
+
+    log = get_logger("lab")
+
+    @hookimpl
+    def register_config_fields(register):
+        register("lab_gain", float, 1.0, help="the lab's gain")
+
+    @hookimpl
+    def transform_dataset(cfg, dataset):
+        log.info("lab: info line of a run")
+        log.warning("lab: gain %s is unusual", cfg.lab_gain)
+
+    return types.SimpleNamespace(
+        register_config_fields=register_config_fields, transform_dataset=transform_dataset
+    )
+
+
+def test_inspect_help_lists_the_loaded_plugins_flags(extra_entry_points, capsys):
+    from lerobot_ext.cli import tool
+
+    extra_entry_points("lab", lab_plugin())
+    with pytest.raises(SystemExit):
+        tool.main(["inspect", "--help"])
+    out = capsys.readouterr().out
+    assert "--lab_gain: float  [plugin lab]" in out and "the lab's gain" in out
+    assert "--camera_keys: list[str]  [plugin cameras]" in out
+
+
+def test_inspect_shows_plugins_warnings_not_their_run_time_info(extra_entry_points, bimodal_root, capsys):
+    from lerobot_ext.cli import tool
+    from lerobot_ext.console import get_logger
+
+    extra_entry_points("lab", lab_plugin())
+    assert tool.main(["inspect", str(bimodal_root), "--summary", "--lab_gain=3"]) == 0
+    err = capsys.readouterr().err
+    assert "lab: gain 3.0 is unusual" in err and "info line of a run" not in err
+    assert get_logger().getEffectiveLevel() == logging.INFO  # quiet during inspect only
+
+
 def test_plugins_listing_from_the_command_line():
     table = run_cli(["lerobot-train-ext", "--plugins"]).stdout
     assert table.splitlines()[0].split()[:3] == ["NAME", "VERSION", "STATUS"]

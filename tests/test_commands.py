@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import types
 
 import pytest
@@ -79,3 +80,143 @@ def test_a_command_name_taken_by_lerobot_ext_or_another_plugin_is_refused() -> N
         PluginHost.from_plugins({"sneaky": command_plugin("doctor", [])})
     with pytest.raises(PluginConflictError, match=r"lerobot-ext command 'ping' is registered by two plugins"):
         PluginHost.from_plugins({"a": command_plugin("ping", []), "b": command_plugin("ping", [])})
+
+
+# --------------------------------------------------------------------------- demo layouts
+
+
+def layout_plugin(name: str, calls: list):
+    """A lab plugin adding a demo layout through the demo plugin's hook, written with the public
+    writer: a 3-D arm state and action, no camera."""
+
+    def write(root, episodes, seed, overwrite):
+        import numpy as np
+
+        from lerobot_ext.demo.writer import vector_feature, write_dataset
+
+        calls.append({"episodes": episodes, "seed": seed, "overwrite": overwrite})
+        rng = np.random.default_rng(seed)
+        frames = [
+            [
+                {
+                    "observation.state": rng.normal(size=3).astype(np.float32),
+                    "action": rng.normal(size=3).astype(np.float32),
+                }
+                for _ in range(3)
+            ]
+            for _ in range(episodes)
+        ]
+        return write_dataset(
+            root,
+            repo_id="lab/arm",
+            fps=10,
+            robot_type="lab_arm",
+            features={"observation.state": vector_feature(None, 3), "action": vector_feature(None, 3)},
+            episodes=iter(frames),
+            task="wave",
+            overwrite=overwrite,
+        )
+
+    @hookimpl(optionalhook=True)
+    def register_demo_layouts(register):
+        register(name, write, "a lab's arm")
+
+    return types.SimpleNamespace(register_demo_layouts=register_demo_layouts)
+
+
+def test_a_plugin_adds_a_demo_layout_through_the_demo_plugins_hook(
+    extra_entry_points, tmp_path, capsys
+) -> None:
+    calls: list = []
+    extra_entry_points("lab_layouts", layout_plugin("lab_arm", calls))
+    root = tmp_path / "arm"
+    assert (
+        tool.main(
+            ["demo-dataset", "--layout", "lab_arm", "--root", str(root), "--episodes", "2", "--seed", "3"]
+        )
+        == 0
+    )
+    # The writer got the options it names, as given (and the defaults of the others it names).
+    assert calls == [{"episodes": 2, "seed": 3, "overwrite": False}]
+    info = json.loads((root / "meta" / "info.json").read_text())
+    assert (info["robot_type"], info["total_episodes"], info["total_frames"]) == ("lab_arm", 2, 6)
+    # An option its writer does not name is refused, not ignored; nothing is written.
+    capsys.readouterr()
+    assert (
+        tool.main(["demo-dataset", "--layout", "lab_arm", "--root", str(tmp_path / "b"), "--frames", "5"])
+        == 2
+    )
+    # (the torchcodec notice is printed once per process, by whichever command comes first)
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "torchcodec" not in line]
+    assert err == [
+        "ERROR lerobot-ext: --frames: the lab_arm layout does not take it "
+        "(it takes --episodes, --seed, --overwrite); leave it out"
+    ]
+    assert len(calls) == 1 and not (tmp_path / "b").exists()
+    # `--help` lists it with its plugin and the options it takes.
+    with pytest.raises(SystemExit):
+        tool.main(["demo-dataset", "--help"])
+    out = capsys.readouterr().out
+    assert (
+        "lab_arm [plugin lab_layouts]: a lab's arm" in out and "takes --episodes, --seed, --overwrite" in out
+    )
+
+
+def test_a_demo_layout_name_taken_twice_names_both_plugins(extra_entry_points, tmp_path, capsys) -> None:
+    extra_entry_points("lab_a", layout_plugin("lab_arm", []))
+    extra_entry_points("lab_b", layout_plugin("lab_arm", []))
+    assert tool.main(["demo-dataset", "--layout", "lab_arm", "--root", str(tmp_path / "a")]) == 2
+    # lab_b is asked first (registered last: the one hook order), so lab_a's is the second claim.
+    assert (
+        "demo layout 'lab_arm' is registered by two plugins: 'lab_b' and 'lab_a'" in capsys.readouterr().err
+    )
+
+
+def test_a_plugin_layout_may_not_take_a_built_in_name(extra_entry_points, tmp_path, capsys) -> None:
+    extra_entry_points("lab", layout_plugin("bimodal", []))
+    assert tool.main(["demo-dataset", "--layout", "bimodal", "--root", str(tmp_path / "a")]) == 2
+    assert "demo layout 'bimodal' is registered by two plugins: 'demo' and 'lab'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--episodes", "0"], "--episodes 0: need at least 1 episode"),
+        (["--episodes", "-2"], "--episodes -2: need at least 1 episode"),
+        (["--seed", "-1"], "--seed -1: need a seed >= 0"),
+        (["--frames", "1"], "--frames 1: need at least 2 frames per episode"),
+        (["--image-size", "32"], "--image-size: the bimodal layout does not take it"),
+        (["--action-order", "base-first"], "--action-order: the bimodal layout does not take it"),
+        (["--depth"], "--depth: the bimodal layout does not take it"),
+    ],
+)
+def test_bad_demo_dataset_input_is_one_line_naming_the_value(option, message, tmp_path, capsys) -> None:
+    root = tmp_path / "d"
+    assert tool.main(["demo-dataset", "--layout", "bimodal", "--root", str(root), *option]) == 2
+    # (the torchcodec notice is printed once per process, by whichever command comes first)
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "torchcodec" not in line]
+    assert len(err) == 1 and message in err[0], err
+    assert not root.exists()
+
+
+def test_a_layout_writer_without_a_root_first_is_refused_naming_the_plugin(
+    extra_entry_points, tmp_path, capsys
+) -> None:
+    class NoRoot:
+        @hookimpl
+        def register_demo_layouts(self, register):
+            register("lab_arm", lambda *, episodes=1: None, "a writer that forgot the root")
+
+    extra_entry_points("lab", NoRoot())
+    assert tool.main(["demo-dataset", "--layout", "lab_arm", "--root", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "plugin 'lab' registered demo layout 'lab_arm' with a writer that takes no root first" in err
+    assert "Traceback" not in err and not (tmp_path / "a").exists()
+
+
+def test_the_python_api_refuses_an_option_a_layout_does_not_take_as_the_command_does(tmp_path) -> None:
+    from lerobot_ext.demo import write_demo_dataset
+
+    with pytest.raises(ConfigError, match="--image-size: the bimodal layout does not take it"):
+        write_demo_dataset("bimodal", tmp_path / "b", episodes=2, frames=4, image_size=32)
+    assert not (tmp_path / "b").exists()

@@ -3,15 +3,15 @@ validated - with small plugins written as a third party would."""
 
 from __future__ import annotations
 
+import copy
 import json
 import types
 
 import pytest
 from lerobot.processor import ProcessorStep
 
-from lerobot_ext import hookimpl
-from lerobot_ext.adapters.base import AdapterChoice, RobotAdapter
-from lerobot_ext.config import ExtTrainPipelineConfig
+from lerobot_ext import hookimpl, training
+from lerobot_ext.config import ExtTrainPipelineConfig, apply_configure_hooks
 from lerobot_ext.dataset_changes import (
     AppliedChanges,
     DatasetChange,
@@ -26,7 +26,8 @@ from lerobot_ext.errors import ConfigError, PluginConflictError, PluginHookError
 from lerobot_ext.evaluation import EvaluationRun
 from lerobot_ext.layout import DatasetDescription
 from lerobot_ext.plugins import PluginHost
-from lerobot_ext.training import TrainingRun, apply_configure_hooks
+from lerobot_ext.robot_adapter import AdapterChoice, RobotAdapter
+from lerobot_ext.training import TrainingRun
 
 DATASET = DatasetDescription(
     "my_arm",
@@ -230,6 +231,49 @@ def test_configure_may_replace_the_config_but_only_with_one_of_its_class() -> No
     wrong = PluginHost.from_plugins({"sloppy": plugin(configure=lambda cfg: {"batch_size": 8})})
     with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned dict from configure"):
         apply_configure_hooks(cfg, wrong)
+
+
+def two_configure_plugins(seen: list) -> dict:
+    """``resumes`` (tryfirst) replaces the config; ``checks`` records the config it is given."""
+
+    def replace(cfg):
+        replacement = copy.copy(cfg)
+        replacement.batch_size = cfg.batch_size * 2
+        return replacement
+
+    def check(cfg):
+        seen.append(cfg)
+
+    return {
+        "checks": plugin(configure=check),
+        "resumes": types.SimpleNamespace(configure=hookimpl(tryfirst=True)(replace)),
+    }
+
+
+# A run (training.py) and lerobot-ext inspect chain configure through this one function.
+def test_configure_is_chained_the_second_plugin_sees_the_first_ones_config() -> None:
+    assert training.apply_configure_hooks is apply_configure_hooks
+    chain = apply_configure_hooks
+    seen: list = []
+    host = PluginHost.from_plugins(two_configure_plugins(seen))
+    cfg = ExtTrainPipelineConfig.__new__(ExtTrainPipelineConfig)
+    cfg.batch_size = 4
+    result = chain(cfg, host)
+    assert result is not cfg and result.batch_size == 8
+    assert seen == [result]  # `checks` ran after `resumes` (tryfirst), on the config it returned
+
+
+def test_inspect_chains_configure_exactly_as_a_run_does(bimodal_root, extra_entry_points) -> None:
+    from lerobot_ext.inspect_dataset import inspect_config
+    from lerobot_ext.plugins import load_plugins
+
+    seen: list = []
+    for name, implementation in two_configure_plugins(seen).items():
+        extra_entry_points(name, implementation)
+    host = load_plugins(environ={})
+    cfg = inspect_config(host, bimodal_root, [])
+    assert cfg.batch_size == 2 * ExtTrainPipelineConfig.batch_size
+    assert seen == [cfg]
 
 
 def test_configure_policy_proposals_are_checked_merged_and_conflicts_named() -> None:

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import ast
 import inspect
+import logging
 import sys
 import types
 from pathlib import Path
 
 import pytest
 from helpers import IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags
+from test_docs import all_hookspecs
 
 from lerobot_ext import hookimpl, hookspecs
 from lerobot_ext.cli.train import main
 from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.errors import PluginLoadError
 from lerobot_ext.hookspecs import hookspec
-from lerobot_ext.step_timing import PHASES
+from lerobot_ext.step_timing import PHASE_KEYS, STEP
 
 HOOK_NAMES = sorted(
     name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "lerobot_ext_spec")
 )
+# ... and the hooks the installed plugins add with register_hookspecs.
+EVERY_HOOK = sorted(all_hookspecs())
 
 
 class Recorder:
@@ -107,6 +111,18 @@ class Recorder:
         self._record("request_stop", step=step, rank=rank, world_size=world_size)
 
     @hookimpl
+    def checkpoint_writing(self, cfg, step, checkpoint_dir, rank):
+        self._record("checkpoint_writing", step=step, checkpoint_dir=checkpoint_dir, rank=rank)
+
+    @hookimpl
+    def before_first_batch(self, cfg, dataloader, start_step, rank):
+        self._record("before_first_batch", dataloader=dataloader, start_step=start_step, rank=rank)
+
+    @hookimpl
+    def around_evaluation(self, cfg, policy, step, rank):
+        self._record("around_evaluation", policy=policy, step=step, rank=rank)
+
+    @hookimpl
     def on_train_start(self, cfg, rank, world_size, start_step, device):
         self._record(
             "on_train_start", cfg=cfg, rank=rank, world_size=world_size, start_step=start_step, device=device
@@ -156,7 +172,7 @@ def _train(
 def test_the_recorder_covers_every_hookspec() -> None:
     implemented = sorted(name for name in vars(Recorder) if name in HOOK_NAMES)
     assert implemented == HOOK_NAMES
-    assert len(HOOK_NAMES) == 24  # 6 registration, 12 transforming, 6 lifecycle
+    assert len(HOOK_NAMES) == 27  # 6 registration, 14 transforming, 7 lifecycle (README's kinds)
 
 
 def test_every_hook_fires_in_order_with_documented_arguments(
@@ -168,8 +184,14 @@ def test_every_hook_fires_in_order_with_documented_arguments(
 
     names = recorder.names()
     # check_checkpoint: only when starting from a checkpoint (test_resume.py, test_third_party_plugin.py);
-    # env_policy_features: only in lerobot-eval-ext (test_inference.py); on_exception: below.
-    assert set(names) == set(HOOK_NAMES) - {"on_exception", "check_checkpoint", "env_policy_features"}
+    # env_policy_features: only in lerobot-eval-ext (test_inference.py); on_exception: below;
+    # around_evaluation: only with an --env to evaluate in (below).
+    assert set(names) == set(HOOK_NAMES) - {
+        "on_exception",
+        "check_checkpoint",
+        "env_policy_features",
+        "around_evaluation",
+    }
     expected = [
         "register_hookspecs",
         "register_policies",
@@ -186,6 +208,7 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "policy_made",
         "processors_made",
         "on_train_start",
+        "before_first_batch",
         "first_batch_ready",
         "on_step_end",
         "on_step_phases",
@@ -193,10 +216,12 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "on_step_end",
         "on_step_phases",
         "request_stop",
+        "checkpoint_writing",
         "on_checkpoint_saved",
         "on_step_end",
         "on_step_phases",
         "request_stop",
+        "checkpoint_writing",
         "on_checkpoint_saved",
         "on_train_end",
     ]
@@ -218,13 +243,16 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "start_step": 0,
         "device": "cpu",
     }
+    # The dataloader upstream iterates, before its first batch: the sampler at its start.
+    assert calls["before_first_batch"]["start_step"] == 0 and calls["before_first_batch"]["rank"] == 0
+    assert calls["before_first_batch"]["dataloader"].batch_sampler.sampler.state_dict()["epoch"] in (0, 1)
     step_ends = [kw for name, kw in recorder.calls if name == "on_step_end"]
     assert [kw["step"] for kw in step_ends] == [1, 2, 3]
     for kw in step_ends:
         assert {"loss", "grad_norm", "lr", "update_s", "dataloading_s"} <= set(kw["metrics"])
         assert kw["metrics"]["loss"] > 0 and (kw["rank"], kw["world_size"]) == (0, 1)
     phases = [kw["phases"] for name, kw in recorder.calls if name == "on_step_phases"]
-    assert all(set(p) == {*PHASES, "step", "between_steps"} and p["step"] > 0 for p in phases)
+    assert all(set(p) == set(PHASE_KEYS) and p[STEP] > 0 for p in phases)
     saved = [kw for name, kw in recorder.calls if name == "on_checkpoint_saved"]
     assert [(kw["step"], kw["checkpoint_dir"].name, kw["complete"]) for kw in saved] == [
         (2, "000002", True),
@@ -388,6 +416,40 @@ def test_processors_made_gets_the_pipelines_with_the_plugins_steps(
     assert call["rank"] == 0
 
 
+def test_first_batch_ready_may_set_the_random_state_the_first_update_draws_from(
+    bimodal_root, tmp_path, extra_entry_points, monkeypatch
+):
+    import torch
+    from lerobot.policies.diffusion.modeling_diffusion import DiffusionPolicy
+
+    seen: list[torch.Tensor] = []
+    original = DiffusionPolicy.forward
+
+    def forward(self, *args, **kwargs):
+        seen.append(torch.random.get_rng_state())  # what the update's noise is drawn from
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DiffusionPolicy, "forward", forward)
+
+    class PutsBackRandomState:
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        @hookimpl
+        def first_batch_ready(self, start_step):
+            self.calls.append(start_step)
+            torch.manual_seed(1234)
+
+    plugin = PutsBackRandomState()
+    extra_entry_points("rng", plugin)
+    assert _train(bimodal_root, tmp_path / "run", 2, monkeypatch, ["--save_checkpoint=false"]) == 0
+    assert plugin.calls == [0]  # once, before the first update
+    torch.manual_seed(1234)
+    # The first update draws from exactly the state the hook set: nothing runs in between.
+    assert torch.equal(seen[0], torch.random.get_rng_state())
+    assert not torch.equal(seen[1], seen[0])
+
+
 def test_request_stop_from_one_plugin_checkpoints_and_ends_the_run(
     bimodal_root, tmp_path, extra_entry_points, monkeypatch, capsys
 ):
@@ -402,7 +464,7 @@ def test_request_stop_from_one_plugin_checkpoints_and_ends_the_run(
     extra_entry_points("stop_at_two", StopAtTwo())
     assert _train(bimodal_root, tmp_path / "run", 5, monkeypatch, ["--save_freq=100"]) == 0
     names = recorder.names()
-    assert names[-3:] == ["request_stop", "on_checkpoint_saved", "on_train_end"]
+    assert names[-4:] == ["request_stop", "checkpoint_writing", "on_checkpoint_saved", "on_train_end"]
     assert [kw["step"] for name, kw in recorder.calls if name == "on_step_end"] == [1, 2]
     assert dict(recorder.calls)["on_train_end"]["step"] == 2 and "on_exception" not in names
     assert (tmp_path / "run" / "checkpoints" / "000002" / "pretrained_model" / "model.safetensors").is_file()
@@ -479,6 +541,113 @@ def test_the_profiler_asks_other_plugins_for_advice_through_its_own_hook(extra_e
     assert any(tip.startswith("--data_cache=") for tip in tips)  # the data_cache plugin's
 
 
+def test_around_evaluation_contexts_wrap_each_in_training_evaluation(
+    bimodal_root, tmp_path, extra_entry_points, monkeypatch
+):
+    import contextlib
+
+    from lerobot.scripts import lerobot_train
+
+    events: list[tuple] = []
+
+    def evaluate(*, policy, **kwargs):
+        events.append(("eval", type(policy).__name__))
+        if len([e for e in events if e[0] == "eval"]) == 2:
+            raise RuntimeError("simulator crashed")
+        return {"overall": {"pc_success": 0.0, "avg_sum_reward": 0.0, "eval_s": 0.0}}
+
+    def plugin(name):
+        class Wraps:
+            @hookimpl
+            def around_evaluation(self, cfg, policy, step, rank):
+                @contextlib.contextmanager
+                def around():
+                    events.append((f"enter {name}", step, rank, type(policy).__name__))
+                    try:
+                        yield
+                    finally:
+                        events.append((f"exit {name}", step))
+
+                return around()
+
+        return Wraps()
+
+    extra_entry_points("a_inner", plugin("a"))
+    extra_entry_points("b_outer", plugin("b"))  # registered last: asked first, so the outer context
+    monkeypatch.setattr(lerobot_train, "eval_policy_all", evaluate)
+    monkeypatch.setattr(lerobot_train, "_make_eval_envs", lambda cfg: contextlib.nullcontext({}))
+    env = ["--env.type=so101_pickplace", "--env_eval_freq=2", "--eval.n_episodes=1", "--eval.batch_size=1"]
+    with pytest.raises(RuntimeError, match="simulator crashed"):
+        _train(bimodal_root, tmp_path / "run", 4, monkeypatch, env)
+    assert events == [
+        ("enter b", 2, 0, "DiffusionPolicy"),
+        ("enter a", 2, 0, "DiffusionPolicy"),
+        ("eval", "DiffusionPolicy"),
+        ("exit a", 2),
+        ("exit b", 2),
+        ("enter b", 4, 0, "DiffusionPolicy"),
+        ("enter a", 4, 0, "DiffusionPolicy"),
+        ("eval", "DiffusionPolicy"),
+        ("exit a", 4),  # a failed evaluation still exits every context
+        ("exit b", 4),
+    ]
+
+    class Swallows:
+        @hookimpl
+        def around_evaluation(self):
+            return contextlib.suppress(RuntimeError)
+
+    extra_entry_points("swallows", Swallows())
+    events.clear()  # the second evaluation fails again, and nothing may hide it
+    errors: list[str] = []
+    collect = logging.Handler(logging.ERROR)
+    collect.emit = lambda record: errors.append(record.getMessage())
+    logging.getLogger("lerobot_ext").addHandler(collect)
+    try:
+        assert _train(bimodal_root, tmp_path / "run1", 4, monkeypatch, env) == 2
+    finally:
+        logging.getLogger("lerobot_ext").removeHandler(collect)
+    assert (
+        len(errors) == 1
+        and "swallowed the evaluation's error (RuntimeError('simulator crashed'))" in errors[0]
+    )
+
+    class Sloppy:
+        @hookimpl
+        def around_evaluation(self):
+            return "not a context"
+
+    extra_entry_points("sloppy", Sloppy())
+    assert _train(bimodal_root, tmp_path / "run2", 2, monkeypatch, env) == 2
+
+
+def test_checkpoint_writing_adds_files_to_the_atomic_checkpoint(
+    bimodal_root, tmp_path, extra_entry_points, monkeypatch
+):
+    seen: list[tuple] = []
+
+    class Adds:
+        @hookimpl
+        def checkpoint_writing(self, step, checkpoint_dir):
+            final = checkpoint_dir.with_name(f"{step:06d}")
+            seen.append((checkpoint_dir.name, final.exists(), (final.parent / "last").exists()))
+            (checkpoint_dir / "calibration.json").write_text(f'{{"step": {step}}}')
+            if step == 4:
+                raise RuntimeError("disk full while adding a file")
+
+    extra_entry_points("adds", Adds())
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="disk full"):
+        _train(bimodal_root, out, 4, monkeypatch)
+    # Written into <step>.partial/ before it was committed, and committed with it.
+    assert seen == [("000002.partial", False, False), ("000004.partial", False, True)]
+    checkpoints = out / "checkpoints"
+    assert (checkpoints / "000002" / "calibration.json").read_text() == '{"step": 2}'
+    # A failure while adding leaves no checkpoint of that step that looks complete.
+    assert not (checkpoints / "000004").exists()
+    assert (checkpoints / "last").resolve().name == "000002"
+
+
 # --------------------------------------------------------------------------- the meta-test
 
 # Each hook, and the test of its documented behaviour (not only that it fires).
@@ -499,18 +668,29 @@ BEHAVIOUR_TESTS = {
     "env_policy_features": "test_dataset_hooks.py::test_env_policy_features_first_answer_wins_and_is_validated",
     "policy_made": "test_long_runs.py::test_a_disk_without_room_for_one_checkpoint_is_refused_before_training",
     "processors_made": "test_hooks.py::test_processors_made_gets_the_pipelines_with_the_plugins_steps",
-    "first_batch_ready": "test_long_runs.py::test_an_interrupted_run_resumed_with_the_same_command_ends_with_the_same_weights",
+    "first_batch_ready": "test_hooks.py::test_first_batch_ready_may_set_the_random_state_the_first_update_draws_from",
     "request_stop": "test_hooks.py::test_request_stop_from_one_plugin_checkpoints_and_ends_the_run",
+    "around_evaluation": "test_hooks.py::test_around_evaluation_contexts_wrap_each_in_training_evaluation",
+    "checkpoint_writing": "test_hooks.py::test_checkpoint_writing_adds_files_to_the_atomic_checkpoint",
+    "before_first_batch": "test_long_runs.py::test_an_interrupted_run_resumed_in_a_later_epoch_ends_with_the_same_weights",
     "on_train_start": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
     "on_step_end": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
     "on_step_phases": "test_profile.py::test_phases_add_up_to_the_step_and_match_upstreams_own_timers",
     "on_checkpoint_saved": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
     "on_train_end": "test_distributed.py::test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks",
     "on_exception": "test_hooks.py::test_on_exception_fires_with_the_exception",
+    # Hooks built-in plugins add with register_hookspecs.
+    "profile_advice": "test_hooks.py::test_the_profiler_asks_other_plugins_for_advice_through_its_own_hook",
+    "register_demo_layouts": "test_commands.py::test_a_plugin_adds_a_demo_layout_through_the_demo_plugins_hook",
 }
 
 
-@pytest.mark.parametrize("hook", HOOK_NAMES)
+def test_the_meta_test_covers_the_hooks_plugins_add() -> None:
+    # Every hook a loaded built-in plugin adds is checked below, like lerobot_ext.hookspecs' own.
+    assert {"profile_advice", "register_demo_layouts"} <= set(EVERY_HOOK) - set(HOOK_NAMES)
+
+
+@pytest.mark.parametrize("hook", EVERY_HOOK)
 def test_every_hook_has_a_test_of_its_documented_behaviour(hook) -> None:
     assert hook in BEHAVIOUR_TESTS, f"no behaviour test is named for hook {hook}"
     module, function = BEHAVIOUR_TESTS[hook].split("::")

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import logging
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from helpers import REPO
 from lerobot.configs.policies import PreTrainedConfig
+from test_docs import public_api
 
 from lerobot_ext import hookimpl
-from lerobot_ext.adapters.base import RobotAdapter
 from lerobot_ext.cli.listing import print_plugins
 from lerobot_ext.errors import PluginConflictError, PluginHookError, PluginLoadError
 from lerobot_ext.plugins import PluginHost, load_plugins
+from lerobot_ext.robot_adapter import RobotAdapter
 from lerobot_ext.upstream.versions import for_installed
 
 
@@ -213,3 +217,112 @@ def test_a_registration_hook_may_take_no_arguments(extra_entry_points) -> None:
     host = load_plugins(environ={})
     assert calls == ["called"]
     assert next(i for i in host.infos if i.name == "side_effects").status == "loaded"
+
+
+# --------------------------------------------------------------------------- the public API
+
+SRC = REPO / "src" / "lerobot_ext"
+# The packages of the built-in plugins (the entry points of pyproject.toml).
+FEATURE_PACKAGES = (
+    "transforms",
+    "adapters",
+    "cameras",
+    "profiling",
+    "demo",
+    "data_cache",
+    "long_runs",
+    "ema",
+    "action_mse",
+)
+# The core - every module outside the feature packages, and the seams - only dispatches: it must
+# not import a feature package at all.
+CORE = [
+    *(path for path in sorted(SRC.rglob("*.py")) if path.relative_to(SRC).parts[0] not in FEATURE_PACKAGES),
+    *sorted((REPO / "patches").glob("*.py")),
+]
+
+
+def lerobot_ext_imports(path: Path) -> list[tuple[str, str | None, int]]:
+    """``(module, name or None for a module import, line)`` of every import of lerobot_ext in
+    ``path`` - at the top, inside functions and under TYPE_CHECKING alike."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] == "lerobot_ext":
+                found.extend((node.module, alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.extend(
+                (alias.name, None, node.lineno)
+                for alias in node.names
+                if alias.name.split(".")[0] == "lerobot_ext"
+            )
+    return found
+
+
+def non_public_imports(files: list[Path], own_package: str | None = None) -> list[str]:
+    """The imports in ``files`` of lerobot_ext names README's public API table does not list
+    (``own_package``'s own modules are its own business)."""
+    api = public_api()
+    bad = []
+    for path in files:
+        for module, name, line in lerobot_ext_imports(path):
+            if own_package and (module == own_package or module.startswith(own_package + ".")):
+                continue
+            public = name in api.get(module, {}) if name is not None else False
+            if not public:
+                where = f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path.name}:{line}"
+                bad.append(f"{where}: {module}" + (f".{name}" if name else " (a module import)"))
+    return bad
+
+
+def test_the_built_in_plugins_import_only_the_public_api() -> None:
+    bad = []
+    for package in FEATURE_PACKAGES:
+        bad += non_public_imports(sorted((SRC / package).rglob("*.py")), f"lerobot_ext.{package}")
+    for source in sorted((REPO / "plugins").glob("*/src")):
+        bad += non_public_imports(sorted(source.rglob("*.py")))
+    bad += non_public_imports(sorted((REPO / "tests" / "third_party").rglob("*.py")))
+    assert bad == [], "not in README's public API table:\n" + "\n".join(bad)
+
+
+def test_the_public_api_check_sees_a_non_public_import(tmp_path) -> None:
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(
+        "import lerobot_ext.registry\n"
+        "from lerobot_ext.dataset_changes import DatasetChange, apply_changes\n"
+        "def f():\n    from lerobot_ext.transforms.steps import StateFilterStep\n"
+    )
+    assert [entry.split(": ", 1)[1] for entry in non_public_imports([plugin])] == [
+        "lerobot_ext.registry (a module import)",
+        "lerobot_ext.dataset_changes.apply_changes",
+        "lerobot_ext.transforms.steps.StateFilterStep",
+    ]
+
+
+def test_the_core_imports_no_feature_package() -> None:
+    features = tuple(f"lerobot_ext.{package}" for package in FEATURE_PACKAGES)
+    assert len(CORE) > 30 and SRC / "training.py" in CORE and REPO / "patches" / "cycle.py" in CORE
+    bad = [
+        f"{path.relative_to(REPO)}:{line}: {imported}"
+        for path in CORE
+        for module, name, line in lerobot_ext_imports(path)
+        # `from lerobot_ext import transforms` imports the package too.
+        for imported in (module, f"{module}.{name}" if name else module)
+        if imported in features or imported.startswith(tuple(f"{feature}." for feature in features))
+    ]
+    assert bad == []
+
+
+def test_the_0_1_adapter_import_path_still_works_and_says_where_to_go() -> None:
+    # Plugins written against 0.1.0's README import the adapter contract from adapters.base.
+    import importlib
+    import sys
+
+    import lerobot_ext.robot_adapter as contract
+
+    sys.modules.pop("lerobot_ext.adapters.base", None)
+    with pytest.warns(DeprecationWarning, match="lerobot_ext.robot_adapter"):
+        old = importlib.import_module("lerobot_ext.adapters.base")
+    assert old.RobotAdapter is contract.RobotAdapter
+    assert old.AdapterChoice is contract.AdapterChoice
+    assert old.layout_of is contract.layout_of

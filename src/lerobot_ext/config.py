@@ -17,12 +17,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lerobot.configs.train import TrainPipelineConfig
 
-from lerobot_ext.errors import ConfigError
+from lerobot_ext.errors import ConfigError, PluginHookError
 from lerobot_ext.registry import ConfigField
+
+if TYPE_CHECKING:
+    from lerobot_ext.plugins import PluginHost
 
 FIELDS_FILE = "lerobot_ext_fields.json"
 
@@ -81,14 +84,23 @@ def build_config_class(specs: Sequence[ConfigField]) -> type[ExtTrainPipelineCon
     return cls
 
 
-def check_name_list(flag: str, names: Sequence[str], example: str) -> None:
-    """A list flag of names (``--camera_keys=[a,b]``) with an empty or blank-padded entry: say how
-    to write it, naming the entries."""
-    bad = [name for name in names if not name or "," in name or name != name.strip()]
-    if bad:
-        raise ConfigError(
-            f"--{flag} has malformed entries {bad}; write the list in brackets without spaces: --{flag}={example}"
-        )
+def apply_configure_hooks(cfg: ExtTrainPipelineConfig, host: PluginHost) -> ExtTrainPipelineConfig:
+    """Chain ``configure``: each implementation sees the config the previous one returned.
+
+    The one way a config goes through the ``configure`` hooks - for a run and for ``lerobot-ext
+    inspect`` alike, so both see the same config.
+    """
+    for impl in host.impls("configure"):
+        result = host.call_impl(impl, cfg=cfg)
+        if result is None:
+            continue
+        if not isinstance(result, type(cfg)):
+            raise PluginHookError(
+                f"plugin '{impl.plugin_name}' returned {type(result).__name__} from configure; expected None "
+                f"or the config it was given (a {type(cfg).__name__})"
+            )
+        cfg = result
+    return cfg
 
 
 def extension_fields(config_class: type = ExtTrainPipelineConfig) -> list[dataclasses.Field]:

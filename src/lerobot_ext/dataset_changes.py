@@ -26,8 +26,8 @@ from lerobot_ext.layout import DatasetDescription
 from lerobot_ext.plugins import call_each
 
 if TYPE_CHECKING:
-    from lerobot_ext.adapters.base import AdapterChoice, RobotAdapter
     from lerobot_ext.plugins import PluginHost
+    from lerobot_ext.robot_adapter import AdapterChoice, RobotAdapter
 
 log = get_logger("dataset")
 
@@ -165,7 +165,7 @@ def class_path(cls: type) -> str:
 
 def choose_adapter(host: PluginHost, cfg: Any, dataset: DatasetDescription) -> AdapterChoice | None:
     """Ask ``select_robot_adapter``; the first non-``None`` answer wins."""
-    from lerobot_ext.adapters.base import AdapterChoice
+    from lerobot_ext.robot_adapter import AdapterChoice
 
     adapters = host.registry.robot_adapters
     for plugin, result in call_each(

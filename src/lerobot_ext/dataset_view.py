@@ -1,4 +1,4 @@
-"""A dataset seen through transformed metadata, for upstream's training loop."""
+"""A dataset seen through the metadata the plugins' changes left, for upstream's training loop."""
 
 from __future__ import annotations
 

@@ -35,14 +35,6 @@ class DatasetLayoutError(ConfigError):
     """A dataset does not have the state/action layout a transform or adapter needs."""
 
 
-class DataCacheError(ConfigError):
-    """A decoded-sample cache cannot be built or used as asked (no room, wrong folder, ...)."""
-
-
-class StaleCacheError(DataCacheError):
-    """A cache no longer matches its dataset (or the decoder and lerobot it was built with)."""
-
-
 class TrainingStopped(Exception):
     """Not an error: a plugin asked the run to stop (``request_stop``); the run ends cleanly."""
 

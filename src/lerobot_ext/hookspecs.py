@@ -10,8 +10,8 @@ Hooks are called with keyword arguments only; an implementation may accept any s
 hook's arguments (pluggy passes only the ones it names). Do not give an implementation's
 arguments default values: pluggy never passes an argument that has a default.
 
-lerobot-ext's own features - the transforms, robot adapters, camera selection, the profiler -
-are plugins that use these hooks and nothing else. The kinds:
+lerobot-ext's own features are plugins that use these hooks (and the public API listed in the
+README) and nothing else. The kinds:
 
 * **registration** hooks (``register_*``) run once per process, right after the plugins are
   loaded, and receive a ``register`` callable. Two plugins registering the same name is a
@@ -20,8 +20,10 @@ are plugins that use these hooks and nothing else. The kinds:
   the dataset the policy is built from (``select_robot_adapter``, ``transform_dataset``,
   ``wrap_dataset``), what a checkpoint must match (``check_checkpoint``), the features a policy
   is built with for a simulator (``env_policy_features``), what is measured
-  (``step_phase_timing``). Their return values are validated by the caller, and a wrong type is
-  a :class:`~lerobot_ext.errors.PluginHookError` naming the plugin.
+  (``step_phase_timing``), what an in-training evaluation evaluates (``around_evaluation``),
+  where a resumed run's data continues (``before_first_batch``). Their return values are
+  validated by the caller, and a wrong type is a :class:`~lerobot_ext.errors.PluginHookError`
+  naming the plugin.
 * **observing** hooks (``on_*``) are lifecycle events. They return ``None`` and must not change
   training: no mutation of ``cfg``, no random numbers drawn from the global generators. They fire
   in every process of a distributed run (``torchrun`` / ``accelerate launch``), each call with
@@ -44,14 +46,16 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import contextlib
+
     from lerobot.configs.policies import PreTrainedConfig
     from lerobot.configs.types import PolicyFeature
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
 
-    from lerobot_ext.adapters.base import AdapterChoice, RobotAdapter
     from lerobot_ext.config import ExtTrainPipelineConfig
     from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
     from lerobot_ext.layout import DatasetDescription
+    from lerobot_ext.robot_adapter import AdapterChoice, RobotAdapter
 
 PROJECT_NAME = "lerobot_ext"
 
@@ -80,11 +84,11 @@ def register_policies(register: Callable[[str, type[PreTrainedConfig]], None]) -
 
 @hookspec
 def register_robot_adapters(register: Callable[[RobotAdapter], None]) -> None:
-    """Register robot adapters (instances of ``lerobot_ext.adapters.base.RobotAdapter``).
+    """Register robot adapters (instances of ``lerobot_ext.robot_adapter.RobotAdapter``).
 
-    Called once per process after plugins load. An adapter tells the transforms and
-    ``lerobot-ext inspect`` how a robot's state and action vectors are laid out; which one a
-    run uses is decided by :func:`select_robot_adapter`.
+    Called once per process after plugins load. An adapter tells plugins (through
+    ``lerobot_ext.robot_adapter.layout_of``) and ``lerobot-ext inspect`` how a robot's state and
+    action vectors are laid out; which one a run uses is decided by :func:`select_robot_adapter`.
 
     :param register: call ``register(adapter)``; ``adapter.name`` must be unique.
     """
@@ -152,7 +156,11 @@ def register_upstream_names(register: Callable[..., None]) -> None:
         ``"lerobot.policies.diffusion.modeling_diffusion.DiffusionModel._prepare_global_conditioning"``
         (the longest importable module, then attributes) and ``why`` what the plugin uses it for.
         ``register(path, why, parameters=("name", ...))`` also checks that the callable still
-        takes those arguments by name. Several plugins may declare the same name.
+        takes those arguments by name (for a dataclass, that it still has those fields). A path
+        ``"pkg.module.Class().attr"`` names an attribute instances get in ``__init__``, checked in
+        the class's source without building one. ``check=`` (a function returning ``None`` when
+        the name behaves as the plugin relies on, else what is wrong) checks a behaviour rather
+        than a name. Several plugins may declare the same name.
     """
 
 
@@ -164,7 +172,8 @@ def configure(cfg: ExtTrainPipelineConfig) -> ExtTrainPipelineConfig | None:
     """Check and adjust the run's config after the command line is parsed, before training.
 
     Chained: each implementation gets the config the previous one returned (a ``tryfirst``
-    implementation that replaces the config - ``--auto_resume`` - is seen by all the others).
+    implementation that replaces the config - e.g. with the one of a run it continues - is seen by
+    all the others). ``lerobot-ext inspect`` chains it the same way.
     Called once per process, before upstream's ``cfg.validate()`` and before any data is read:
     the place to refuse a bad value of a plugin's own flag with a ``ConfigError`` that names
     the value and the fix. Note that upstream resolves ``--policy.path`` and ``--resume`` inside
@@ -222,7 +231,7 @@ def select_robot_adapter(
 
     :param dataset: the dataset as stored (features, stats, robot_type, modality.json).
     :param adapters: every registered adapter by name.
-    :return: ``AdapterChoice(adapter, reason)`` (``lerobot_ext.adapters.base``), or ``None`` to
+    :return: ``AdapterChoice(adapter, reason)`` (``lerobot_ext.robot_adapter``), or ``None`` to
         leave the choice to other plugins. A requested adapter that does not exist should be a
         ``ConfigError`` listing the registered ones.
     """
@@ -313,8 +322,19 @@ def processors_made(cfg: ExtTrainPipelineConfig, preprocessor: Any, postprocesso
     """The policy's pre- and postprocessor exist, with the plugins' steps in them.
 
     Called in every process, before the first step. They are the pipelines training uses and the
-    checkpoint saves; keep a reference to process batches as training does (the ``action_mse``
-    plugin does), but do not change them here - add steps through :func:`transform_dataset`.
+    checkpoint saves; keep a reference to process batches as training does (e.g. to evaluate
+    on held-out data), but do not change them here - add steps through :func:`transform_dataset`.
+    """
+
+
+@hookspec
+def before_first_batch(cfg: ExtTrainPipelineConfig, dataloader: Any, start_step: int, rank: int) -> None:
+    """The training dataloader exists and its first batch is fetched next.
+
+    Called once in every process, after :func:`on_train_start`. ``dataloader`` is the one upstream
+    iterates (accelerate's prepared dataloader); ``start_step`` is non-zero when resuming. An
+    implementation may position it - not replace it - for what follows: the ``long_runs`` plugin
+    sets a resumed run's epoch there, which accelerate would restart at 0. Return ``None``.
     """
 
 
@@ -325,7 +345,7 @@ def first_batch_ready(cfg: ExtTrainPipelineConfig, rank: int, start_step: int) -
     Called once in every process, after :func:`on_train_start`. Unlike the lifecycle hooks it may
     set process state the first step depends on: creating the data iterator draws from torch's
     random generator, so this is where a resumed run can put back the random state its checkpoint
-    recorded (the ``long_runs`` plugin does, which makes a resumed run continue exactly).
+    recorded, so that a resumed run continues exactly.
     """
 
 
@@ -338,7 +358,27 @@ def request_stop(cfg: ExtTrainPipelineConfig, step: int, rank: int, world_size: 
     under torchrun - saves a checkpoint of this step (the same atomic write as every checkpoint),
     fires :func:`on_checkpoint_saved`, then ends the run as a finished one: :func:`on_train_end`
     fires (``step`` is the last step done) and the process exits 0. With ``--save_checkpoint=false``
-    the run stops after the step without a checkpoint.
+    the run stops after the step without a checkpoint. The core logs only that the run stopped,
+    why, and where its checkpoint is; what the user can do next is the asking plugin's to say
+    (e.g. in its :func:`on_train_end`).
+    """
+
+
+@hookspec
+def around_evaluation(
+    cfg: ExtTrainPipelineConfig, policy: Any, step: int, rank: int
+) -> contextlib.AbstractContextManager[Any] | None:
+    """Wrap one in-training environment evaluation (``--env.type=... --env_eval_freq=N``).
+
+    Called right before upstream evaluates the policy in its environments, in the process that
+    evaluates (upstream's main process; the others wait at its barrier). ``policy`` is the policy
+    being evaluated (unwrapped from DDP), ``step`` the step after which the evaluation runs. Return
+    a context manager, or ``None`` to leave the evaluation alone: every context returned is entered
+    in hook order before the evaluation and exited in reverse order after it, also when the
+    evaluation fails. A context may change what is evaluated - the ``ema`` plugin puts the EMA
+    weights in the policy on lerobot 0.6.1 (``--ema.use_for_eval``), as 0.6.2 does itself - but
+    must leave the policy exactly as it found it when it exits: training goes on with it. A context
+    must not swallow the evaluation's exception (that is a ``PluginHookError``).
     """
 
 
@@ -398,6 +438,20 @@ def on_step_phases(
         ``step``: ``between_steps``, the time from the previous step's end to this step's
         start (upstream's logging, evaluation, checkpointing; 0 for the first step). On CUDA
         every boundary is synchronised, so GPU work is charged to the phase that launched it.
+    """
+
+
+@hookspec
+def checkpoint_writing(cfg: ExtTrainPipelineConfig, step: int, checkpoint_dir: Path, rank: int) -> None:
+    """Add files to the checkpoint of ``step`` while it is being written.
+
+    Called in every process that runs upstream's save (the main process on lerobot 0.6.1; every
+    rank from 0.6.2), right after upstream wrote the checkpoint into ``checkpoint_dir`` - the
+    ``<step>.partial/`` folder - and before it is renamed to ``<step>/`` and ``checkpoints/last``
+    moves to it. Files written here are part of that one atomic checkpoint: a crash before the
+    rename leaves no checkpoint that looks complete, with or without them (the ``ema`` plugin
+    writes ``pretrained_model_ema/`` and ``training_state/ema_state.pt`` here on 0.6.1). An
+    exception ends the run without the checkpoint. Return ``None``.
     """
 
 

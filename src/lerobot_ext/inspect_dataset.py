@@ -1,4 +1,7 @@
-"""``lerobot-ext inspect``: a dataset's robot adapter, state/action groups, ranges and constants."""
+"""``lerobot-ext inspect``: a dataset's robot adapter, state/action groups, ranges and constants,
+and what the loaded plugins' flags would change - through the hooks a run uses, the
+``configure`` chain included. It knows no plugin: it shows each plugin's own summary of its
+``DatasetChange`` and the features that change (new shapes, removed features)."""
 
 from __future__ import annotations
 
@@ -6,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.adapters.base import layout_of
 from lerobot_ext.dataset_changes import apply_changes, choose_adapter
 from lerobot_ext.errors import ConfigError
 from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, VectorLayout
-from lerobot_ext.plugins import PluginHost, call_each
+from lerobot_ext.plugins import PluginHost
+from lerobot_ext.robot_adapter import layout_of
 
 
 @dataclass
@@ -35,7 +38,10 @@ class InspectReport:
     notes: list[str]
     vectors: list[VectorReport]
     cameras: list[str]
-    transforms: list[str] = field(default_factory=list)
+    #: ``plugin: summary`` of each plugin's ``DatasetChange``, in hook order.
+    changes: list[str] = field(default_factory=list)
+    #: What the changes leave: ``changed`` ``{feature: {"shape": new, "was": old or None}}`` and
+    #: ``removed`` features.
     result: dict[str, Any] = field(default_factory=dict)
 
 
@@ -84,7 +90,7 @@ def inspect_config(host: PluginHost, root: str | Path, flags: list[str]) -> Any:
     import draccus
 
     from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv
-    from lerobot_ext.config import ExtTrainPipelineConfig
+    from lerobot_ext.config import ExtTrainPipelineConfig, apply_configure_hooks
 
     load_description(root)  # a folder that is not a dataset: say so before any plugin looks at it
     config_class = host.config_class
@@ -98,8 +104,8 @@ def inspect_config(host: PluginHost, root: str | Path, flags: list[str]) -> Any:
     except (SystemExit, Exception) as exc:
         raise ConfigError(f"lerobot-ext inspect: cannot read {' '.join(flags)}: {exc}") from exc
     assert isinstance(cfg, ExtTrainPipelineConfig)
-    call_each(host, "configure", cfg=cfg)
-    return cfg
+    # Chained exactly as for a run: a plugin may replace the config the others then see.
+    return apply_configure_hooks(cfg, host)
 
 
 def inspect_dataset(root: str | Path, host: PluginHost, cfg: Any) -> InspectReport:
@@ -131,18 +137,32 @@ def inspect_dataset(root: str | Path, host: PluginHost, cfg: Any) -> InspectRepo
     )
     applied = apply_changes(host, cfg, dataset, adapter)
     if applied.changed:
-        report.transforms = [
+        report.changes = [
             f"{plugin}: {change.summary}" for plugin, change in applied.changes if change.summary
         ]
-        report.result = {
-            key: applied.dataset.width(key)
-            for key in (STATE_KEY, ACTION_KEY)
-            if applied.dataset.width(key) is not None
-        }
-        report.result["cameras"] = [
-            key for key, ft in applied.dataset.features.items() if ft.get("dtype") in ("video", "image")
-        ]
+        report.result = feature_changes(dataset.features, applied.dataset.features)
     return report
+
+
+def _shape(feature: dict[str, Any]) -> list[int] | None:
+    shape = feature.get("shape")
+    return None if shape is None else [int(n) for n in shape]
+
+
+def feature_changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The features whose shape changed or that are new, and the ones that are gone."""
+    changed = {
+        key: {"shape": _shape(feature), "was": _shape(before[key]) if key in before else None}
+        for key, feature in after.items()
+        if key not in before or _shape(before[key]) != _shape(feature)
+    }
+    return {"changed": changed, "removed": [key for key in before if key not in after]}
+
+
+def _fmt_shape(shape: list[int] | None) -> str:
+    if shape is None:
+        return "?"
+    return f"{shape[0]}-D" if len(shape) == 1 else "x".join(str(n) for n in shape)
 
 
 def _fmt(value: float | None) -> str:
@@ -172,11 +192,13 @@ def format_report(report: InspectReport, per_dim: bool = True) -> str:
                 f"{_fmt(dim['min']):>10} {_fmt(dim['max']):>10}{flag}"
             )
         lines.append(f"  constant dims: {vector.constant_dims or 'none'}")
-    if report.transforms or report.result:
+    if report.changes or report.result:
         lines.append("")
         lines.append("with the requested flags:")
-        lines.extend(f"  {summary}" for summary in report.transforms)
-        for key, value in report.result.items():
-            shown = ", ".join(value) if isinstance(value, list) else f"{value}-D"
-            lines.append(f"  -> {key}: {shown}")
+        lines.extend(f"  {summary}" for summary in report.changes)
+        for key, change in report.result.get("changed", {}).items():
+            was = f" (was {_fmt_shape(change['was'])})" if change["was"] is not None else " (new)"
+            lines.append(f"  -> {key}: {_fmt_shape(change['shape'])}{was}")
+        if report.result.get("removed"):
+            lines.append(f"  -> removed: {', '.join(report.result['removed'])}")
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """Plugin discovery and the plugin manager (pluggy project ``lerobot_ext``).
 
-Plugins are found through entry points in the ``lerobot_ext`` group - the same way our own
-built-in features (transforms, robot adapters, profiler) and the ``flow`` policy join.
+Plugins are found through entry points in the ``lerobot_ext`` group - lerobot-ext's own
+built-in features join the same way as a third party's.
+
+Public for plugins: :data:`hookimpl`, :func:`current_hooks` and :func:`current_implementations`.
 
 Environment:
 
@@ -17,7 +19,7 @@ import functools
 import importlib.metadata
 import os
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -291,10 +293,26 @@ _CURRENT: PluginHost | None = None
 def current_hooks() -> Any:
     """The hook caller of the plugins this process loaded last (``pm.hook``).
 
-    For a plugin that calls a hook it (or another plugin) added with ``register_hookspecs``,
-    e.g. the profiler asking other plugins for advice. ``None`` before any plugin is loaded.
+    For a plugin that calls a hook it (or another plugin) added with ``register_hookspecs``:
+    ``current_hooks().my_hook(arg=...)`` returns the non-``None`` answers in hook order. ``None``
+    before any plugin is loaded.
     """
     return _CURRENT.hook if _CURRENT is not None else None
+
+
+def current_implementations(hook_name: str) -> list[tuple[str, Callable[..., Any]]]:
+    """``(plugin name, call)`` per implementation of a hook of the plugins this process loaded last.
+
+    In the one hook order; ``call(**kwargs)`` passes the implementation the arguments it names.
+    For a plugin calling a hook it added with ``register_hookspecs`` one implementation at a
+    time - to name the plugin behind a bad answer or a conflict, or to hand each its own
+    ``register``. An empty list before any plugin is loaded, or when no loaded plugin added
+    ``hook_name``.
+    """
+    host = _CURRENT
+    if host is None or not hasattr(host.pm.hook, hook_name):
+        return []
+    return [(impl.plugin_name, functools.partial(host.call_impl, impl)) for impl in host.impls(hook_name)]
 
 
 def load_plugins(environ: Mapping[str, str] | None = None) -> PluginHost:

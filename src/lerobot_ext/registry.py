@@ -92,8 +92,13 @@ class Registry:
             return register_command
         if kind == "upstream_names":
 
-            def register_upstream_name(path: str, why: str, parameters: tuple[str, ...] = ()) -> None:
-                self.add_upstream_name(plugin_name, path, why, parameters)
+            def register_upstream_name(
+                path: str,
+                why: str,
+                parameters: tuple[str, ...] = (),
+                check: Callable[[], str | None] | None = None,
+            ) -> None:
+                self.add_upstream_name(plugin_name, path, why, parameters, check)
 
             return register_upstream_name
 
@@ -118,7 +123,7 @@ class Registry:
         if not isinstance(name, str) or not name.isidentifier():
             raise PluginHookError(
                 f"plugin '{plugin_name}' registered a policy named {name!r}; a policy type name "
-                "must be a Python identifier such as 'flow'"
+                "must be a Python identifier such as 'my_policy'"
             )
         if not (isinstance(config_class, type) and issubclass(config_class, PreTrainedConfig)):
             raise PluginHookError(
@@ -143,7 +148,7 @@ class Registry:
         if not isinstance(name, str) or not name.isidentifier():
             raise PluginHookError(
                 f"plugin '{plugin_name}' registered a config field named {name!r}; a flag name must "
-                "be a Python identifier such as 'camera_keys'"
+                "be a Python identifier such as 'my_flag'"
             )
         if name in {f.name for f in dataclasses.fields(TrainPipelineConfig)}:
             raise PluginConflictError(
@@ -176,7 +181,14 @@ class Registry:
             )
         self._claim("commands", plugin_name, name, Command(name, help_, configure, run, plugin_name))
 
-    def add_upstream_name(self, plugin_name: str, path: str, why: str, parameters: tuple[str, ...]) -> None:
+    def add_upstream_name(
+        self,
+        plugin_name: str,
+        path: str,
+        why: str,
+        parameters: tuple[str, ...],
+        check: Callable[[], str | None] | None = None,
+    ) -> None:
         from lerobot_ext.upstream.names import UpstreamName
 
         if not isinstance(path, str) or not path or not isinstance(why, str):
@@ -184,12 +196,20 @@ class Registry:
                 f"plugin '{plugin_name}' registered upstream name {path!r} ({why!r}); expected "
                 "register('package.module.Name', 'what the plugin uses it for')"
             )
+        if check is not None and not callable(check):
+            raise PluginHookError(
+                f"plugin '{plugin_name}' registered upstream name {path!r} with check={check!r}; expected "
+                "a function returning None when the name is as the plugin uses it, else what is wrong"
+            )
+        kind = "behaviour" if check is not None else ""
         self.upstream_names.append(
-            UpstreamName(path, why, parameters=tuple(parameters), relied_on_by=plugin_name)
+            UpstreamName(
+                path, why, kind=kind, parameters=tuple(parameters), check=check, relied_on_by=plugin_name
+            )
         )
 
     def add_object(self, kind: str, plugin_name: str, obj: Any) -> None:
-        from lerobot_ext.adapters.base import RobotAdapter
+        from lerobot_ext.robot_adapter import RobotAdapter
 
         if not isinstance(obj, RobotAdapter):
             raise PluginHookError(

@@ -1,5 +1,9 @@
 """Phase boundaries of one training step, marked by the seams when a plugin asks for timings.
 
+Public for plugins: :class:`Phase`, :data:`PHASES`, :data:`STEP`, :data:`BETWEEN_STEPS` and
+:data:`PHASE_KEYS` (the keys of ``on_step_phases``' ``phases``) and
+:func:`synchronisation_method`. :class:`Mark` and :class:`StepClock` are the seams' side.
+
 The seams call :meth:`StepClock.mark` at each boundary; :meth:`StepClock.phases` turns the
 marks into contiguous intervals, so the phases of a step add up to its wall time. On CUDA each
 mark first synchronises the device: GPU work launched in a phase is charged to that phase rather
@@ -41,6 +45,12 @@ class Mark(enum.StrEnum):
 
 
 PHASES = tuple(phase.value for phase in Phase)
+#: The other two keys of ``on_step_phases``' ``phases``: the step's wall time (the phases add up
+#: to it) and the time since the previous step ended (upstream's logging, evaluation, checkpoints).
+STEP = "step"
+BETWEEN_STEPS = "between_steps"
+#: Every key of ``phases``, in report order.
+PHASE_KEYS = (*PHASES, STEP, BETWEEN_STEPS)
 
 # Boundary marks in step order, and the phase each one starts. A boundary that was never marked
 # (e.g. a policy update that does not call accelerator.backward) folds its phase into the
@@ -106,8 +116,8 @@ class StepClock:
             copy = min(marks[Mark.H2D_END] - marks[Mark.H2D_START], out[Phase.PREPROCESS])
             out[Phase.H2D_COPY] = copy
             out[Phase.PREPROCESS] -= copy
-        out["step"] = present[-1][0] - present[0][0] if present else 0.0
+        out[STEP] = present[-1][0] - present[0][0] if present else 0.0
         # Upstream's logging, evaluation and checkpointing happen between two steps.
         start = marks.get(Mark.DATA_START)
-        out["between_steps"] = start - self._previous_end if start is not None and self._previous_end else 0.0
+        out[BETWEEN_STEPS] = start - self._previous_end if start is not None and self._previous_end else 0.0
         return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lerobot_ext import dataset_changes
-from lerobot_ext.config import ExtTrainPipelineConfig
+from lerobot_ext.config import ExtTrainPipelineConfig, apply_configure_hooks
 from lerobot_ext.console import get_logger
 from lerobot_ext.dataset_view import DatasetWithMetadata
 from lerobot_ext.errors import PluginConflictError, PluginHookError, TrainingStopped
@@ -161,6 +161,11 @@ class TrainingRun:
             device=self.device_type,
         )
 
+    def before_first_batch(self, dataloader: Any) -> None:
+        self.hook.before_first_batch(
+            cfg=self.cfg, dataloader=dataloader, start_step=self.start_step, rank=self.rank
+        )
+
     def first_batch_fetched(self) -> None:
         self.hook.first_batch_ready(cfg=self.cfg, rank=self.rank, start_step=self.start_step)
 
@@ -219,21 +224,18 @@ class TrainingRun:
         raise TrainingStopped(self.stop_reason or "stop requested", self.step, checkpoint)
 
     def stopped(self, stop: TrainingStopped) -> None:
-        """End a stopped run like a finished one: on_train_end, then the process group goes."""
-        if self.accelerator is not None:
-            self.accelerator.end_training()  # the end_training seam fires on_train_end first
-        self.train_ended()
+        """End a stopped run like a finished one: on_train_end, then the process group goes.
+
+        What to do next is up to the plugin that asked to stop (e.g. in its ``on_train_end``)."""
         where = (
             f"; the checkpoint of step {stop.step} is complete in {stop.checkpoint}"
             if stop.checkpoint
-            else (" without a checkpoint (--save_checkpoint=false)")
+            else " without a checkpoint (--save_checkpoint=false)"
         )
-        log.warning(
-            "stopped after step %s: %s%s. Continue with the same command and --auto_resume=true.",
-            stop.step,
-            stop.reason,
-            where,
-        )
+        log.warning("stopped after step %s: %s%s", stop.step, stop.reason, where)
+        if self.accelerator is not None:
+            self.accelerator.end_training()  # the end_training seam fires on_train_end first
+        self.train_ended()
 
     @contextlib.contextmanager
     def inside_checkpoint_save(self) -> Iterator[None]:
@@ -242,6 +244,10 @@ class TrainingRun:
             yield
         finally:
             self.saving_checkpoint = False
+
+    def checkpoint_writing(self, step: int, checkpoint_dir: Path) -> None:
+        """Upstream wrote the checkpoint into its ``.partial`` folder; the plugins add theirs."""
+        self.hook.checkpoint_writing(cfg=self.cfg, step=step, checkpoint_dir=checkpoint_dir, rank=self.rank)
 
     def checkpoint_barrier_passed(self) -> None:
         """The first barrier after a save (not one inside it) is where every rank knows it is complete."""
@@ -261,23 +267,37 @@ class TrainingRun:
         self.ended = True
         self.hook.on_train_end(cfg=self.cfg, step=self.step, rank=self.rank, world_size=self.world_size)
 
+    @contextlib.contextmanager
+    def evaluating(self, policy: Any) -> Iterator[None]:
+        """The ``eval_policy_all`` event: the ``around_evaluation`` contexts, entered in hook order."""
+        with contextlib.ExitStack() as stack:
+            for plugin, context in call_each(
+                self.host, "around_evaluation", cfg=self.cfg, policy=policy, step=self.step, rank=self.rank
+            ):
+                if context is None:
+                    continue
+                if not isinstance(context, contextlib.AbstractContextManager):
+                    raise PluginHookError(
+                        f"plugin '{plugin}' returned {context!r} from around_evaluation; expected a "
+                        "context manager (e.g. from @contextlib.contextmanager) or None"
+                    )
+                stack.enter_context(context)
+            failure: BaseException | None = None
+            try:
+                yield
+            except BaseException as exc:
+                failure = exc
+                raise
+        # Only reached with a failure when a context's __exit__ swallowed it: upstream would go on
+        # without the evaluation's results.
+        if failure is not None:
+            raise PluginHookError(
+                f"an around_evaluation context swallowed the evaluation's error ({failure!r}); a "
+                "context must let it through"
+            ) from failure
+
     def failed(self, exception: BaseException) -> None:
         self.hook.on_exception(cfg=self.cfg, exception=exception, rank=self.rank)
-
-
-def apply_configure_hooks(cfg: ExtTrainPipelineConfig, host: PluginHost) -> ExtTrainPipelineConfig:
-    """Chain ``configure``: each implementation sees the config the previous one returned."""
-    for impl in host.impls("configure"):
-        result = host.call_impl(impl, cfg=cfg)
-        if result is None:
-            continue
-        if not isinstance(result, type(cfg)):
-            raise PluginHookError(
-                f"plugin '{impl.plugin_name}' returned {type(result).__name__} from configure; expected None "
-                f"or the config it was given (a {type(cfg).__name__})"
-            )
-        cfg = result
-    return cfg
 
 
 def run_training(cfg: ExtTrainPipelineConfig, host: PluginHost) -> TrainingRun:

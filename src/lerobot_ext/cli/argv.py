@@ -3,6 +3,9 @@
 * A bare boolean flag of a plugin means ``=true``: ``--force_action_keep_dims``.
 * A sub-config with an ``enable`` switch takes the switch directly: ``--profile``,
   ``--profile=false`` become ``--profile.enable=true|false``.
+* ``--name value`` becomes ``--name=value``: draccus and upstream's parser read both, and after
+  this so does everything else in one way (the checks here, the plugins through
+  ``lerobot_ext.cli.train.command_flags``).
 * A flag whose first segment is no config field is an error that names it and suggests the
   closest field, instead of draccus's 200-line usage dump.
 """
@@ -21,6 +24,8 @@ from lerobot_ext.errors import UnknownFlagError
 _BOOL_WORDS = {"true", "false", "yes", "no", "1", "0", "on", "off"}
 # Flags upstream's parser understands that are not fields of the config.
 _PARSER_FLAGS = {"config_path", "help"}
+# Flags of lerobot-train-ext that never take a value (the next word is not theirs).
+_VALUELESS = {"help", "plugins", "json"}
 
 
 def _split(arg: str) -> tuple[str, str | None]:
@@ -126,9 +131,23 @@ def _quoted_list(value: str) -> str:
     return "[" + ",".join(f'"{item}"' for item in items) + "]"
 
 
+def flag_values(args: Sequence[str]) -> dict[str, str]:
+    """``{dotted name: value text}`` of the ``--name=value`` flags in normalised ``args``, in the
+    order given; a flag given twice counts once, with its last value (as the parser reads it)."""
+    out: dict[str, str] = {}
+    for arg in args:
+        if arg.startswith("--"):
+            name, value = _split(arg)
+            if value is not None:
+                out.pop(name, None)
+                out[name] = value
+    return out
+
+
 def normalize_argv(args: Sequence[str], config_class: type) -> list[str]:
-    """Rewrite the plugins' flags into the ``--name=value`` form draccus accepts everywhere:
-    boolean switches get their value, string lists get quoted items."""
+    """Rewrite the flags into the ``--name=value`` form draccus accepts everywhere: the
+    space-separated ``--name value`` is joined, boolean switches get their value, string lists
+    get quoted items."""
     bools, enables = _switches(config_class)
     string_lists = _string_lists(config_class)
     out: list[str] = []
@@ -140,6 +159,15 @@ def normalize_argv(args: Sequence[str], config_class: type) -> list[str]:
             out.append(arg)
             continue
         name, value = _split(arg)
+        if (
+            value is None
+            and name not in bools | enables | _VALUELESS
+            and i < len(args)
+            and not args[i].startswith("--")
+        ):
+            value = args[i]  # the space-separated form: --steps 5000
+            i += 1
+            arg = f"--{name}={value}"
         if name in string_lists and value is not None:
             out.append(f"--{name}={_quoted_list(value)}")
             continue

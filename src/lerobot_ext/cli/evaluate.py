@@ -2,8 +2,8 @@
 
 Every ``lerobot-eval`` flag works unchanged. The plugins are loaded (policy types included), and
 the ``make_policy`` seam (see ``lerobot_ext.patches.eval_make_policy``) asks them through
-``env_policy_features`` which features a checkpoint's policy has - e.g. the narrower action head
-of an ``--action_keep_dims`` checkpoint whose saved postprocessor pads back to the robot's width.
+``env_policy_features`` which features a checkpoint's policy has - e.g. a narrower action head
+than the environment's, for a checkpoint whose saved postprocessor pads back to the robot's width.
 """
 
 from __future__ import annotations

@@ -3,8 +3,7 @@
 lerobot-ext inspect DIR [--<plugin flag>=...]      explain a dataset's layout, and what the flags would do
 lerobot-ext plugins [--json]                       same as lerobot-train-ext --plugins
 lerobot-ext doctor [--json] [-v]                   is the installed lerobot supported?
-lerobot-ext <command> ...                          commands plugins add (register_commands), e.g.
-                                                   demo-dataset (the built-in `demo` plugin)
+lerobot-ext <command> ...                          the commands plugins add (register_commands)
 """
 
 from __future__ import annotations
@@ -28,8 +27,9 @@ def _parser(host: PluginHost) -> argparse.ArgumentParser:
     inspect = sub.add_parser(
         "inspect",
         help="explain a dataset's state/action layout, and what the plugins' flags would do to it",
-        description="Any flag a plugin declares (e.g. --state_filtered_keys=[...], --action_keep_dims=N, "
-        "--camera_keys=[...], --robot_adapter=NAME) shows what it would leave.",
+        description="Any flag a loaded plugin declares shows what it would leave.",
+        epilog=_plugin_flags_epilog(host),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     inspect.add_argument("root", help="the dataset's root folder (with meta/info.json)")
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
@@ -49,14 +49,28 @@ def _parser(host: PluginHost) -> argparse.ArgumentParser:
     return parser
 
 
+def _plugin_flags_epilog(host: PluginHost) -> str:
+    """The loaded plugins' flags, listed as ``lerobot-train-ext --help`` lists them."""
+    from lerobot_ext.cli.argv import plugin_fields_help
+
+    if not host.registry.config_fields:
+        return "no loaded plugin declares a flag"
+    return plugin_fields_help(host.config_class).strip("\n")
+
+
 def _inspect(host: PluginHost, args: argparse.Namespace, flags: list[str]) -> None:
     from lerobot_ext.inspect_dataset import format_report, inspect_config, inspect_dataset
 
-    # The report itself lists what the plugins would do; their run-time log lines would repeat it.
-    get_logger("dataset").setLevel("WARNING")
-    get_logger("transforms").setLevel("WARNING")
-    cfg = inspect_config(host, args.root, flags)
-    report = inspect_dataset(args.root, host, cfg)
+    # The report lists what the plugins would do; the info lines they log in a run would repeat
+    # it. Warnings (and errors) still show.
+    logger = get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        cfg = inspect_config(host, args.root, flags)
+        report = inspect_dataset(args.root, host, cfg)
+    finally:
+        logger.setLevel(level)
     if args.json:
         print(json.dumps(dataclasses.asdict(report), indent=2))
     else:
