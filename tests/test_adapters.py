@@ -10,10 +10,10 @@ import types
 import pytest
 from helpers import run_cli
 
-from lerobot_ext.adapters.base import select_adapter
 from lerobot_ext.adapters.gr2 import ACTION_35, FourierGR2Adapter, state_names
 from lerobot_ext.adapters.modality import ModalityJsonAdapter
 from lerobot_ext.adapters.robocasa import ACTION_BASE_FIRST, RobocasaAdapter, action_order
+from lerobot_ext.adapters.selection import select_adapter
 from lerobot_ext.adapters.vla_caps import raised_caps
 from lerobot_ext.adapters.vla_caps_plugin import configure_policy
 from lerobot_ext.demo import write_demo_dataset
@@ -108,7 +108,7 @@ def test_the_stats_action_order_beats_a_disagreeing_modality_json(mislabelled_ro
     note = next(note for note in report.notes if "disagrees" in note)
     assert "meta/modality.json disagrees with the data" in note
     assert "base_motion [0:4] (data: [7:11])" in note and "the action order is EE-first" in note
-    assert report.result["action"] == 7
+    assert report.result["changed"]["action"] == {"shape": [7], "was": [12]}
     consistent = load_description(robocasa_root)[0]
     assert not any("disagrees" in note for note in RobocasaAdapter().notes(consistent))
 
@@ -214,7 +214,7 @@ def test_inspect_explains_a_dataset(robocasa_root):
     assert "action order: EE-first" in out
     assert "[46:53] robot0_joint_vel = joint_velocity" in out
     assert "constant dims: [7, 8, 9, 10, 11]" in out
-    assert "-> observation.state: 30-D" in out and "-> action: 7-D" in out
+    assert "-> observation.state: 30-D (was 53-D)" in out and "-> action: 7-D (was 12-D)" in out
     assert "transforms: observation.state 53 -> 30 dims" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("11 ") and "control_mode" in line)
     assert row.split()[-3:] == ["-1", "-1", "constant"]
@@ -223,6 +223,7 @@ def test_inspect_explains_a_dataset(robocasa_root):
 
     report = json.loads(as_json)
     assert report["adapter"] == "robocasa" and report["vectors"][1]["constant_dims"] == [7, 8, 9, 10, 11]
+    assert report["changes"] == [] and report["result"] == {}  # no flag: nothing would change
 
 
 def test_inspect_refuses_a_folder_that_is_not_a_dataset(tmp_path):

@@ -13,9 +13,15 @@ import sys
 import types
 
 import pytest
-from helpers import IMAGE_FLAGS, REPO, TINY_DIFFUSION, USERS_FILTER, dataset_flags, train_in_process
-
-from lerobot_ext.upstream.versions import for_installed
+from helpers import (
+    IMAGE_FLAGS,
+    REPO,
+    TINY_DIFFUSION,
+    USERS_FILTER,
+    dataset_flags,
+    load_weights,
+    train_in_process,
+)
 
 CAMERAS = ("robot0_agentview_left", "robot0_agentview_right", "robot0_eye_in_hand")
 
@@ -91,9 +97,10 @@ POLICIES = {
 }
 
 
-# Where lerobot has EMA of the weights (0.6.2), the flow run keeps a shadow too: its separately
-# saved pretrained_model_ema/ must carry the transform steps just like pretrained_model/.
-EMA = for_installed({"0.6.1": {}, "0.6.2": {"flow": ["--ema.enable=true"]}})
+# The flow run keeps an EMA shadow too - lerobot's own from 0.6.2, the lerobot-ext `ema` plugin's on
+# 0.6.1 (the same flag and checkpoint layout): its separately saved pretrained_model_ema/ must
+# carry the transform steps just like pretrained_model/.
+EMA = {"flow": ["--ema.enable=true"]}
 
 
 def deploy(checkpoint) -> dict:
@@ -119,6 +126,10 @@ def test_checkpoint_takes_full_observation_and_returns_full_action(policy, roboc
     ]
     assert train_in_process(args) == 0
     models = ["pretrained_model", *(["pretrained_model_ema"] if policy in EMA else [])]
+    if policy in EMA:  # a real shadow, not a copy of the live weights
+        live = load_weights(out / "checkpoints" / "last")
+        shadow = load_weights(out / "checkpoints" / "last", "pretrained_model_ema")
+        assert live.keys() == shadow.keys() and any(not live[k].equal(shadow[k]) for k in live)
     for model in models:
         result = deploy(out / "checkpoints" / "last" / model)
         assert result["ext_imported_before_loading"] is False

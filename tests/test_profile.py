@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import statistics
 import time
 
 import pytest
@@ -23,18 +24,19 @@ from lerobot_ext import hookimpl
 from lerobot_ext.profiling.advice import RunSettings, advice, verdict
 from lerobot_ext.profiling.plugin import plugin as profiler
 from lerobot_ext.profiling.stats import PhaseStats
+from lerobot_ext.step_timing import BETWEEN_STEPS, PHASES, STEP, Phase
 from lerobot_ext.upstream.versions import for_installed
 
 SLEEP = 0.08
 # upstream's per-step timer -> the phases of ours that measure the same span. lerobot 0.6.1's
 # data_s covers next() and the preprocessor; 0.6.2 splits it into data_s and prep_s (#4344).
-UPDATE = ("forward", "backward", "optimizer")
+UPDATE = (Phase.FORWARD, Phase.BACKWARD, Phase.OPTIMIZER)
 UPSTREAM_TIMERS = for_installed(
     {
-        "0.6.1": {"dataloading_s": ("data_wait", "preprocess", "h2d_copy"), "update_s": UPDATE},
+        "0.6.1": {"dataloading_s": (Phase.DATA_WAIT, Phase.PREPROCESS, Phase.H2D_COPY), "update_s": UPDATE},
         "0.6.2": {
-            "dataloading_s": ("data_wait",),
-            "preprocessing_s": ("preprocess", "h2d_copy"),
+            "dataloading_s": (Phase.DATA_WAIT,),
+            "preprocessing_s": (Phase.PREPROCESS, Phase.H2D_COPY),
             "update_s": UPDATE,
         },
     }
@@ -69,8 +71,7 @@ def _csv_flags(out):
 
 
 def _largest_phase(summary):
-    phases = {k: v for k, v in summary["phases"].items() if k not in ("step", "between_steps")}
-    return max(phases, key=lambda k: phases[k]["mean_ms"])
+    return max(PHASES, key=lambda k: summary["phases"][k]["mean_ms"])
 
 
 # The verdict tests pit a sleep against work made negligible, so they hold on a loaded machine
@@ -109,8 +110,8 @@ def test_slow_dataset_is_highly_data_bound(bimodal_root, tmp_path, monkeypatch):
     monkeypatch.setattr(DiffusionPolicy, "forward", _cheap_forward)
     summary = _profile_run(bimodal_root, tmp_path / "run")
     assert summary["verdict"]["level"] == "HIGHLY"
-    assert _largest_phase(summary) == "data_wait"
-    assert summary["phases"]["data_wait"]["mean_ms"] >= 4 * SLEEP * 1e3 * 0.9  # batch of 4 sleeps
+    assert _largest_phase(summary) == Phase.DATA_WAIT
+    assert summary["phases"][Phase.DATA_WAIT]["mean_ms"] >= 4 * SLEEP * 1e3 * 0.9  # batch of 4 sleeps
     assert any(tip.startswith("--num_workers=") and "(now 0" in tip for tip in summary["advice"])
 
 
@@ -128,8 +129,8 @@ def test_slow_forward_is_not_data_bound(bimodal_root, tmp_path, monkeypatch):
     monkeypatch.setattr(LeRobotDataset, "__getitem__", _cached_getitem(LeRobotDataset.__getitem__))
     summary = _profile_run(bimodal_root, tmp_path / "run")
     assert summary["verdict"]["level"] == "NOT"
-    assert _largest_phase(summary) == "forward"
-    assert summary["phases"]["forward"]["mean_ms"] >= 600 * 0.95
+    assert _largest_phase(summary) == Phase.FORWARD
+    assert summary["phases"][Phase.FORWARD]["mean_ms"] >= 600 * 0.95
     assert any("forward pass dominates" in tip for tip in summary["advice"])
 
 
@@ -159,18 +160,23 @@ def test_phases_add_up_to_the_step_and_match_upstreams_own_timers(
         "--policy.use_separate_rgb_encoder_per_camera=false",
     )
     assert sorted(recorder.phases) == [1, 2, 3, 4, 5, 6]
-    for step, phases in recorder.phases.items():
-        parts = sum(
-            phases[p]
-            for p in ("data_wait", "preprocess", "h2d_copy", "forward", "backward", "optimizer", "hooks")
-        )
-        assert parts == pytest.approx(phases["step"], rel=1e-9)
-        # Upstream times the same work with its own clocks; where a clock measures what some
-        # of our phases measure, the two must agree within 5%.
-        for timer, covered in UPSTREAM_TIMERS.items():
-            ours = sum(phases[p] for p in covered)
-            theirs = recorder.metrics[step][timer]
-            assert ours == pytest.approx(theirs, rel=0.05, abs=2e-4), (step, timer, covered)
+    for phases in recorder.phases.values():
+        assert sum(phases[p] for p in PHASES) == pytest.approx(phases[STEP], rel=1e-9)
+    # Upstream times the same work with its own clocks. Where a clock measures what some of our
+    # phases measure, those phases must cover its work (not less than it: a boundary inside that
+    # work) and no other phase's (not more by a twentieth of the step: a boundary on the far side
+    # of another phase). Bounds, not equality, over the steps' medians: on a loaded machine the
+    # few lines between our clock and upstream's take whatever time the scheduler gives them.
+    step_time = statistics.median(phases[STEP] for phases in recorder.phases.values())
+    for timer, covered in UPSTREAM_TIMERS.items():
+        pairs = [
+            (sum(phases[p] for p in covered), recorder.metrics[step][timer])
+            for step, phases in recorder.phases.items()
+        ]
+        extra = statistics.median(ours - theirs for ours, theirs in pairs)
+        typical = statistics.median(theirs for _, theirs in pairs)
+        assert extra >= -max(0.05 * typical, 2e-4), (timer, covered, pairs)
+        assert extra <= max(0.05 * step_time, 2e-4), (timer, covered, pairs, step_time)
 
 
 def test_report_files_are_written_and_parse(bimodal_root, tmp_path):
@@ -181,13 +187,11 @@ def test_report_files_are_written_and_parse(bimodal_root, tmp_path):
     rows = list(csv.DictReader((out / "profile" / "steps.csv").read_text().splitlines()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     assert [r["warmup"] for r in rows] == ["1", "0", "0", "0", "0", "0"]
-    assert {"data_wait_ms", "forward_ms", "step_ms", "between_steps_ms"} <= set(rows[0])
+    assert {f"{column}_ms" for column in (*PHASES, STEP, BETWEEN_STEPS)} <= set(rows[0])
     assert summary["measured_steps"] == 5 and summary["warmup_steps_skipped"] == 1
     assert (summary["first_step"], summary["last_step"]) == (2, 6)
     assert summary["method"] == "perf_counter (CPU)" and summary["ranks"] == 1
-    percents = [
-        v["percent_of_step"] for k, v in summary["phases"].items() if k not in ("step", "between_steps")
-    ]
+    percents = [summary["phases"][phase]["percent_of_step"] for phase in PHASES]
     assert sum(percents) == pytest.approx(100.0, abs=0.01)
     report = (out / "profile" / "report.txt").read_text()
     assert report.startswith("profile: steps 2-6 (1 warm-up steps skipped), 1 rank, perf_counter (CPU)")
@@ -280,7 +284,7 @@ def test_phase_means_go_to_wandb_when_it_is_on(monkeypatch):
     )
     session = ProfileSession(cfg, rank=0, world_size=1, start_step=0)
     for step in (1, 2):
-        session.record(step, {"data_wait": 0.01, "forward": 0.02, "step": 0.03})
+        session.record(step, {Phase.DATA_WAIT: 0.01, Phase.FORWARD: 0.02, STEP: 0.03})
     assert logged and logged[0][0] == 2
     assert logged[0][1]["profile/data_wait_ms"] == pytest.approx(10.0)
     assert logged[0][1]["profile/step_ms"] == pytest.approx(30.0)
@@ -288,7 +292,7 @@ def test_phase_means_go_to_wandb_when_it_is_on(monkeypatch):
 
 def _stats(**percent):
     out = {name: PhaseStats(p / 1000, p / 1000, p / 1000, p / 1000, p) for name, p in percent.items()}
-    out.setdefault("between_steps", PhaseStats(0, 0, 0, 0, 0))
+    out.setdefault(BETWEEN_STEPS, PhaseStats(0, 0, 0, 0, 0))
     return out
 
 
@@ -393,8 +397,8 @@ def test_torchrun_writes_one_report_with_the_slowest_rank(bimodal_root, tmp_path
         values = [float(r[column]) for r in rows if r["rank"] == str(rank) and r["warmup"] == "0"]
         return sum(values) / len(values)
 
-    assert summary["phases"]["step"]["mean_ms"] == pytest.approx(mean(reported, "step_ms"), rel=1e-3)
-    assert summary["phases"]["hooks"]["mean_ms"] == pytest.approx(mean(reported, "hooks_ms"), rel=1e-3)
+    assert summary["phases"][STEP]["mean_ms"] == pytest.approx(mean(reported, "step_ms"), rel=1e-3)
+    assert summary["phases"][Phase.HOOKS]["mean_ms"] == pytest.approx(mean(reported, "hooks_ms"), rel=1e-3)
     # Only rank 1 sleeps in its hook: a lower bound of that sleep there, and rank 0 below it, show
     # each rank's own timings are kept (no upper bound on a wall time).
     assert mean(1, "hooks_ms") >= 45 and mean(0, "hooks_ms") < mean(1, "hooks_ms")
@@ -406,7 +410,7 @@ def test_gpu_boundaries_are_synchronised_before_reading_the_clock(monkeypatch):
     before the timestamp, so queued GPU work lands in the phase that launched it."""
     import torch
 
-    from lerobot_ext.step_timing import StepClock
+    from lerobot_ext.step_timing import Mark, StepClock
 
     events = []
     monkeypatch.setattr(torch.cuda, "synchronize", lambda: events.append("sync"))
@@ -414,7 +418,14 @@ def test_gpu_boundaries_are_synchronised_before_reading_the_clock(monkeypatch):
     clock = StepClock("cuda")
     assert clock.method == "CUDA-synchronised at phase boundaries"
     clock.start_step()
-    for name in ("data_end", "update_start", "backward_start", "optimizer_start", "update_end", "hooks_end"):
+    for name in (
+        Mark.DATA_END,
+        Mark.UPDATE_START,
+        Mark.BACKWARD_START,
+        Mark.OPTIMIZER_START,
+        Mark.UPDATE_END,
+        Mark.HOOKS_END,
+    ):
         clock.mark(name)
     assert events == ["sync", "clock"] * 7
     assert StepClock("cpu").method == "perf_counter (CPU)"

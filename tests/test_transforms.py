@@ -289,7 +289,7 @@ def test_filtering_every_state_dim_is_refused():
 
 
 def test_unknown_robot_adapter_lists_the_registered_ones(robocasa):
-    from lerobot_ext.adapters.base import select_adapter
+    from lerobot_ext.adapters.selection import select_adapter
 
     adapters = load_plugins(environ={}).registry.robot_adapters
     with pytest.raises(

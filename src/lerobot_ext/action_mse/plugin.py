@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lerobot_ext.action_mse.upstream_names import register_upstream_names as _register_upstream_names
 from lerobot_ext.console import get_logger
 from lerobot_ext.errors import ConfigError
 from lerobot_ext.plugins import hookimpl
@@ -38,6 +39,9 @@ class ActionMseConfig:
 
 
 class ActionMsePlugin:
+    # A hook (lerobot-ext doctor checks the names): module-level in upstream_names.py.
+    register_upstream_names = staticmethod(_register_upstream_names)
+
     def __init__(self) -> None:
         self.policy: Any = None
         self.preprocessor: Any = None

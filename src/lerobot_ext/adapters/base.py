@@ -1,100 +1,28 @@
-"""Robot adapters: what lerobot-ext knows about a robot's state and action layout."""
+"""Deprecated home of the robot adapter contract; use :mod:`lerobot_ext.robot_adapter`.
+
+Plugins written against lerobot-ext 0.1.0 import ``RobotAdapter``, ``AdapterChoice`` and
+``layout_of`` from here (the 0.1.0 README said to). The contract moved to the core so that the
+core does not depend on the adapters plugin; this module keeps those plugins working and says
+where the names live now. It will be removed in 0.3.0.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import warnings
 
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, Group, VectorLayout, vector_layout
+from lerobot_ext.robot_adapter import (
+    MATCH_GENERIC,
+    MATCH_ROBOT_TYPE,
+    AdapterChoice,
+    RobotAdapter,
+    layout_of,
+)
 
-# How strongly an adapter claims a dataset; the highest score wins.
-MATCH_ROBOT_TYPE = 100
-MATCH_GENERIC = 10
+warnings.warn(
+    "lerobot_ext.adapters.base is deprecated: import RobotAdapter, AdapterChoice and layout_of "
+    "from lerobot_ext.robot_adapter",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
-
-class RobotAdapter:
-    """Subclass this and register an instance through the ``register_robot_adapters`` hook.
-
-    Override what your robot needs; the defaults know nothing.
-    """
-
-    #: Unique name, used by ``--robot_adapter=<name>``.
-    name: str = ""
-    #: One line for ``lerobot-ext inspect`` and ``--plugins``.
-    description: str = ""
-    #: ``robot_type`` values (meta/info.json) this adapter is chosen for automatically.
-    robot_types: tuple[str, ...] = ()
-
-    def match_score(self, dataset: DatasetDescription) -> int:
-        """0 if this adapter does not know the dataset; higher wins among adapters."""
-        return MATCH_ROBOT_TYPE if dataset.robot_type in self.robot_types else 0
-
-    def aliases(self) -> Mapping[str, tuple[str, ...]]:
-        """Other spellings of group names, ``{group_name: (alias, ...)}``."""
-        return {}
-
-    def state_groups(self, dataset: DatasetDescription) -> list[Group] | None:
-        """The named groups of ``observation.state`` for this dataset, or None if unknown."""
-        return None
-
-    def action_groups(self, dataset: DatasetDescription) -> list[Group] | None:
-        """The named groups of ``action`` for this dataset, or None if unknown."""
-        return None
-
-    def groups_from_data(self, dataset: DatasetDescription, key: str) -> bool:
-        """True when this adapter's table for ``key`` was read off the data (e.g. its stats).
-
-        Such a table outranks ``meta/modality.json`` where the two disagree; a table that only
-        follows the robot type and width does not. Say in ``notes`` what you found.
-        """
-        return False
-
-    def notes(self, dataset: DatasetDescription) -> list[str]:
-        """Findings worth telling the user (e.g. which action order the data has)."""
-        return []
-
-
-def layout_of(dataset: DatasetDescription, key: str, adapter: RobotAdapter | None) -> VectorLayout | None:
-    """The layout of ``key`` (state or action) from the dataset's own names and the adapter."""
-    if adapter is None:
-        return vector_layout(dataset, key)
-    table = (
-        adapter.state_groups(dataset)
-        if key == STATE_KEY
-        else adapter.action_groups(dataset)
-        if key == ACTION_KEY
-        else None
-    )
-    return vector_layout(
-        dataset, key, table, adapter.name, adapter.aliases(), adapter.groups_from_data(dataset, key)
-    )
-
-
-@dataclass(frozen=True)
-class AdapterChoice:
-    """What ``select_robot_adapter`` returns: the adapter for a dataset, and why it was chosen."""
-
-    adapter: RobotAdapter
-    reason: str
-
-
-def select_adapter(
-    adapters: Mapping[str, RobotAdapter], dataset: DatasetDescription, requested: str | None
-) -> AdapterChoice | None:
-    """``requested`` if given, else the adapter that claims the dataset most strongly."""
-    if requested:
-        if requested not in adapters:
-            raise ConfigError(
-                f"--robot_adapter={requested} is not a registered robot adapter; registered: "
-                f"{', '.join(sorted(adapters)) or 'none'} (see `lerobot-train-ext --plugins`)"
-            )
-        return AdapterChoice(adapters[requested], "chosen with --robot_adapter")
-    scored = [(adapter.match_score(dataset), name) for name, adapter in adapters.items()]
-    scored = [s for s in scored if s[0] > 0]
-    if not scored:
-        return None
-    adapter = adapters[max(scored)[1]]
-    if dataset.robot_type in adapter.robot_types:
-        return AdapterChoice(adapter, f"chosen for robot_type {dataset.robot_type!r}")
-    return AdapterChoice(adapter, "chosen by its match on the dataset")
+__all__ = ["MATCH_GENERIC", "MATCH_ROBOT_TYPE", "AdapterChoice", "RobotAdapter", "layout_of"]

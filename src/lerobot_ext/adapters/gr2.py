@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lerobot_ext.adapters.base import RobotAdapter
 from lerobot_ext.adapters.robocasa import _table
 from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, Group
+from lerobot_ext.robot_adapter import RobotAdapter
 
 ARM_JOINTS = (
     "shoulder_pitch",

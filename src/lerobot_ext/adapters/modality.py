@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lerobot_ext.adapters.base import MATCH_GENERIC, RobotAdapter
 from lerobot_ext.layout import DatasetDescription
+from lerobot_ext.robot_adapter import MATCH_GENERIC, RobotAdapter
 
 
 class ModalityJsonAdapter(RobotAdapter):

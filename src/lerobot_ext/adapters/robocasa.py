@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lerobot_ext.adapters.base import RobotAdapter
 from lerobot_ext.layout import (
     ACTION_KEY,
     MODALITY_ALIASES,
@@ -15,6 +14,7 @@ from lerobot_ext.layout import (
     conflicts,
     groups_from_modality,
 )
+from lerobot_ext.robot_adapter import RobotAdapter
 
 
 def _table(spec: list[tuple[str, int]]) -> list[Group]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lerobot_ext.adapters.upstream_names import register_upstream_names  # noqa: F401 (a hook)
 from lerobot_ext.adapters.vla_caps import raised_caps
 from lerobot_ext.console import get_logger
 from lerobot_ext.plugins import hookimpl

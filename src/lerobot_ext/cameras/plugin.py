@@ -16,10 +16,11 @@ from typing import Any
 
 from lerobot_ext.cameras.selection import CAMERA_PREFIX, keep_cameras
 from lerobot_ext.cameras.steps import DropObservationsStep
-from lerobot_ext.config import check_name_list
+from lerobot_ext.cameras.upstream_names import register_upstream_names  # noqa: F401 (a hook)
 from lerobot_ext.console import get_logger
 from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint, class_path
 from lerobot_ext.errors import ConfigError
+from lerobot_ext.flags import check_name_list
 from lerobot_ext.layout import DatasetDescription
 from lerobot_ext.plugins import hookimpl
 
@@ -34,19 +35,6 @@ def register_config_fields(register: Callable[..., None]) -> None:
         [],
         help="keep only these cameras, e.g. [robot0_eye_in_hand,robot0_agentview_left] (short or full "
         f"{CAMERA_PREFIX}<name> names): the others are not decoded, and the policy is built without them",
-    )
-
-
-@hookimpl
-def register_upstream_names(register: Callable[..., None]) -> None:
-    register(
-        "lerobot.datasets.lerobot_dataset.LeRobotDataset",
-        "dropped cameras leave the dataset's meta.info.features and reader.delta_indices, so its "
-        "reader does not decode them",
-    )
-    register(
-        "lerobot.datasets.dataset_reader.DatasetReader",
-        "the reader decodes the video features of its metadata (meta.video_keys)",
     )
 
 

@@ -17,7 +17,14 @@ hookspec = pluggy.HookspecMarker("lerobot_ext")
 def register_demo_layouts(register: Callable[..., None]) -> None:
     """Add layouts to ``lerobot-ext demo-dataset --layout``.
 
-    :param register: call ``register(name, write, help)``; ``write(root, episodes=, frames=,
-        image_size=, seed=, overwrite=)`` writes the dataset to ``root`` and returns it (take the
-        keyword arguments you need and ``**_`` for the rest). A name already taken is an error.
+    Called by the ``demo`` plugin each time ``lerobot-ext`` builds the command (and runs it), one
+    implementation at a time in the one hook order.
+
+    :param register: call ``register(name, write, help)``. ``write(root, ...)`` writes the dataset
+        to ``root`` and returns it; it takes the options it names, from ``episodes``, ``frames``,
+        ``image_size``, ``seed``, ``action_order``, ``depth`` and ``overwrite`` - each passed
+        as given on the command line or its default. An option given that ``write`` does not name
+        is refused with one line (a ``**kwargs`` parameter receives nothing), and a parameter
+        other than these must have a default. A name another plugin (or ``demo`` itself) registered
+        is a ``PluginConflictError`` naming both plugins.
     """

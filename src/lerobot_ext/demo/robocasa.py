@@ -135,8 +135,9 @@ def episode(rng: np.random.Generator, frames: int, image_size: int, order: str) 
 
 
 def write(
-    root: Path, episodes: int, frames: int, image_size: int, seed: int, order: str, overwrite: bool
+    root: Path, episodes: int, frames: int, image_size: int, seed: int, action_order: str, overwrite: bool
 ) -> Path:
+    order = action_order
     rng = np.random.default_rng(seed)
     return write_dataset(
         root,

@@ -3,8 +3,11 @@
 * ``policy_made``: the main process makes the shadow (diffusers' ``EMAModel``), restored from the
   checkpoint on ``--resume``;
 * ``on_step_end``: one EMA update per optimisation step (the live weights are not touched);
-* ``on_checkpoint_saved``: ``pretrained_model_ema/`` (a deployable copy of ``pretrained_model/``
-  with the shadow weights, written to ``.partial`` and renamed) and ``training_state/ema_state.pt``.
+* ``checkpoint_writing``: ``pretrained_model_ema/`` (a deployable copy of ``pretrained_model/``
+  with the shadow weights) and ``training_state/ema_state.pt``, inside the checkpoint being
+  written, so they are committed with it atomically;
+* ``around_evaluation``: with ``--ema.use_for_eval`` (default true, as upstream) in-training env
+  evaluation (``--env_eval_freq``) sees the shadow's weights; the live ones are back after it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lerobot_ext.console import get_logger
+from lerobot_ext.ema.upstream_names import register_upstream_names as _register_upstream_names
 from lerobot_ext.errors import ConfigError
 from lerobot_ext.plugins import hookimpl
 from lerobot_ext.upstream.versions import for_installed
@@ -41,10 +45,16 @@ class EmaConfig:
     power: float = 0.75
     min_decay: float = 0.0
     max_decay: float = 0.9999
+    # Evaluate the EMA weights (instead of the live ones) in in-training env evaluation
+    # (--env_eval_freq). The offline eval loss (--eval_steps) always uses the live weights.
+    use_for_eval: bool = True
 
 
 class EmaPlugin:
     """The plugin object (entry point ``ema = lerobot_ext.ema.plugin:plugin``)."""
+
+    # A hook (lerobot-ext doctor checks the names): module-level in upstream_names.py.
+    register_upstream_names = staticmethod(_register_upstream_names)
 
     def __init__(self) -> None:
         self.shadow: Any = None
@@ -69,6 +79,12 @@ class EmaPlugin:
             )
         if ema.decay is not None and not 0.0 <= ema.decay <= 1.0:
             raise ConfigError(f"--ema.decay={ema.decay} must be in [0, 1], e.g. 0.999")
+        clamp = (EmaConfig.min_decay, EmaConfig.max_decay)
+        if ema.decay is not None and (ema.min_decay, ema.max_decay) != clamp:
+            raise ConfigError(
+                f"--ema.decay={ema.decay} (a constant decay) and --ema.min_decay/--ema.max_decay (the "
+                "schedule's clamp) are mutually exclusive: set one or the other"
+            )
         if ema.inv_gamma <= 0 or ema.power <= 0 or ema.update_after_step < 0:
             raise ConfigError(
                 f"--ema.inv_gamma={ema.inv_gamma}, --ema.power={ema.power} must be > 0 and "
@@ -99,15 +115,23 @@ class EmaPlugin:
         if cfg.resume and cfg.checkpoint_path is not None:
             state = Path(cfg.checkpoint_path) / "training_state" / EMA_STATE
             if state.is_file():
-                self.shadow.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
+                try:
+                    saved = torch.load(state, map_location="cpu", weights_only=True)
+                except Exception as exc:  # a damaged file: say which, not pickle's traceback
+                    raise ConfigError(
+                        f"--ema: cannot read {state} ({type(exc).__name__}: {exc}); resume from another "
+                        "checkpoint, or delete that file to restart the shadow from the current weights"
+                    ) from exc
+                self.shadow.load_state_dict(saved)
                 log.info("--ema: shadow resumed from %s", state)
             else:
                 log.warning("--ema: resuming without %s; the shadow restarts from the current weights", state)
 
-    @hookimpl
-    def on_step_end(self, rank: int) -> None:
-        if self.shadow is not None and rank == 0:
-            self.shadow.step(self.policy.parameters())
+    @hookimpl(trylast=True)  # after every other plugin's step hooks (action_mse's measures live weights)
+    def on_step_end(self, cfg: Any, step: int, rank: int) -> None:
+        if self.shadow is None or rank != 0:
+            return
+        self.shadow.step(self.policy.parameters())
 
     @contextlib.contextmanager
     def shadow_weights(self) -> Iterator[None]:
@@ -121,26 +145,36 @@ class EmaPlugin:
             self.shadow.restore(parameters)
 
     @hookimpl
-    def on_checkpoint_saved(self, checkpoint_dir: Path, rank: int) -> None:
+    def around_evaluation(self, cfg: Any, policy: Any) -> contextlib.AbstractContextManager[None] | None:
+        if self.shadow is None or not cfg.ema.use_for_eval or policy is not self.policy:
+            return None
+        log.info("--ema.use_for_eval: evaluating the EMA weights")
+        return self.shadow_weights()
+
+    @hookimpl
+    def checkpoint_writing(self, checkpoint_dir: Path, rank: int) -> None:
+        """Into the checkpoint being written (``<step>.partial/``): committed with it, atomically."""
         if self.shadow is None or rank != 0:
             return
         import torch
 
         checkpoint_dir = Path(checkpoint_dir)
         torch.save(self.shadow.state_dict(), checkpoint_dir / "training_state" / EMA_STATE)
-        final = checkpoint_dir / EMA_DIR
-        partial = checkpoint_dir / f"{EMA_DIR}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
         # The configs and saved processors of pretrained_model/, the shadow's weights.
-        shutil.copytree(checkpoint_dir / "pretrained_model", partial)
+        shutil.copytree(checkpoint_dir / "pretrained_model", checkpoint_dir / EMA_DIR)
         with self.shadow_weights():
-            self.policy.save_pretrained(partial)
-        shutil.rmtree(final, ignore_errors=True)
-        partial.rename(final)
+            self.policy.save_pretrained(checkpoint_dir / EMA_DIR)
+
+    def _finish(self) -> None:
+        self.shadow = self.policy = None
 
     @hookimpl
     def on_train_end(self) -> None:
-        self.shadow = self.policy = None
+        self._finish()
+
+    @hookimpl
+    def on_exception(self) -> None:
+        self._finish()
 
 
 plugin = EmaPlugin()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lerobot_ext.profiling.stats import PhaseStats
+from lerobot_ext.step_timing import BETWEEN_STEPS, PHASES, STEP, Phase
 
 MODERATE = 5.0  # % of the step spent waiting for the DataLoader
 HIGH = 20.0
@@ -29,7 +30,7 @@ class Verdict:
 
 
 def verdict(summary: dict[str, PhaseStats]) -> Verdict:
-    pct = summary["data_wait"].percent
+    pct = summary[Phase.DATA_WAIT].percent
     level = "HIGHLY" if pct >= HIGH else "MODERATELY" if pct >= MODERATE else "NOT"
     return Verdict(level, pct)
 
@@ -118,10 +119,10 @@ def advice(summary: dict[str, PhaseStats], settings: RunSettings, found: Verdict
             if not settings.persistent_workers:
                 tips.append("--persistent_workers=true (now false: workers restart every epoch)")
     else:
-        phases = {k: v for k, v in summary.items() if k not in ("step", "between_steps", "data_wait")}
+        phases = {k: summary[k] for k in PHASES if k != Phase.DATA_WAIT}
         largest = max(phases, key=lambda k: phases[k].percent)
         share = phases[largest].percent
-        if largest in ("forward", "backward"):
+        if largest in (Phase.FORWARD, Phase.BACKWARD):
             if settings.device == "cpu":
                 tips.append(
                     f"the model's {largest} pass dominates ({share:.1f}%) and runs on the CPU: train on a GPU"
@@ -136,20 +137,20 @@ def advice(summary: dict[str, PhaseStats], settings: RunSettings, found: Verdict
                     f"--batch_size={settings.batch_size * 2} (now {settings.batch_size}) if memory allows: "
                     "larger batches use the GPU better"
                 )
-        elif largest == "optimizer":
+        elif largest == Phase.OPTIMIZER:
             tips.append(
                 f"the optimizer step takes {share:.1f}%: a fused/foreach optimizer or fewer parameters help"
             )
-        elif largest in ("preprocess", "h2d_copy"):
+        elif largest in (Phase.PREPROCESS, Phase.H2D_COPY):
             tips.append(
                 f"{largest} takes {share:.1f}% in the training process: move work into the dataset "
                 "(DataLoader workers) or keep images uint8 until the device (--dataset.return_uint8=true)"
             )
-        elif largest == "hooks":
+        elif largest == Phase.HOOKS:
             tips.append(f"plugin hooks take {share:.1f}% of each step: see `lerobot-train-ext --plugins`")
-    if summary["between_steps"].mean > 0.1 * max(summary["step"].mean, 1e-9):
+    if summary[BETWEEN_STEPS].mean > 0.1 * max(summary[STEP].mean, 1e-9):
         tips.append(
             "time between steps (logging, evaluation, checkpoints) is "
-            f"{summary['between_steps'].mean * 1e3:.1f} ms per step on average: raise --log_freq / --save_freq"
+            f"{summary[BETWEEN_STEPS].mean * 1e3:.1f} ms per step on average: raise --log_freq / --save_freq"
         )
     return tips

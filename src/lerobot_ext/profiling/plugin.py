@@ -16,9 +16,10 @@ from lerobot_ext.profiling.advice import RunSettings, advice, verdict
 from lerobot_ext.profiling.config import ProfileConfig
 from lerobot_ext.profiling.ranks import gather_to_main
 from lerobot_ext.profiling.report import log_line, table, write_chart, write_csv, write_json
-from lerobot_ext.profiling.stats import COLUMNS, STEP, StepRecords, window_means
+from lerobot_ext.profiling.stats import COLUMNS, StepRecords, window_means
 from lerobot_ext.profiling.trace import TraceWindow
-from lerobot_ext.step_timing import synchronisation_method
+from lerobot_ext.profiling.upstream_names import register_upstream_names as _register_upstream_names
+from lerobot_ext.step_timing import STEP, synchronisation_method
 
 log = get_logger("profiler")
 
@@ -182,6 +183,9 @@ class Profiler:
     def __init__(self) -> None:
         self.session: ProfileSession | None = None
         self.last_report: dict[str, Any] | None = None
+
+    # A hook (lerobot-ext doctor checks the names): module-level in upstream_names.py.
+    register_upstream_names = staticmethod(_register_upstream_names)
 
     @hookimpl
     def register_hookspecs(self, register: Callable[[object], None]) -> None:

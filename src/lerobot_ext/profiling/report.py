@@ -7,16 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.profiling.stats import BETWEEN, COLUMNS, STEP, PhaseStats, StepRecords
-from lerobot_ext.step_timing import PHASES
+from lerobot_ext.profiling.stats import COLUMNS, PhaseStats, StepRecords
+from lerobot_ext.step_timing import BETWEEN_STEPS, PHASES, STEP, Phase
 
-LABELS = {"h2d_copy": "h2d_copy", STEP: "step (wall)", BETWEEN: "between steps"}
+LABELS = {STEP: "step (wall)", BETWEEN_STEPS: "between steps"}
 
 
 def log_line(step: int, window: int, means: dict[str, float], rank_note: str = "") -> str:
     step_ms = means[STEP] * 1e3
     parts = " | ".join(f"{phase} {means[phase] * 1e3:.1f}" for phase in PHASES)
-    share = 100.0 * means["data_wait"] / means[STEP] if means[STEP] > 0 else 0.0
+    share = 100.0 * means[Phase.DATA_WAIT] / means[STEP] if means[STEP] > 0 else 0.0
     return (
         f"profile @ step {step} (mean of last {window} steps{rank_note}, ms): {parts} | step {step_ms:.1f} "
         f"(data wait {share:.0f}%)"
@@ -35,7 +35,7 @@ def table(summary: dict[str, PhaseStats], header: str) -> list[str]:
     for phase in PHASES:
         lines.append(row(phase, summary[phase], f"{summary[phase].percent:.1f}%"))
     lines.append(row(STEP, summary[STEP], "100.0%"))
-    lines.append(row(BETWEEN, summary[BETWEEN], "(outside)"))
+    lines.append(row(BETWEEN_STEPS, summary[BETWEEN_STEPS], "(outside)"))
     return lines
 
 

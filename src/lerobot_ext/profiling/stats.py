@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lerobot_ext.step_timing import PHASES
+from lerobot_ext.step_timing import PHASE_KEYS, STEP
 
-STEP = "step"
-BETWEEN = "between_steps"
-COLUMNS = (*PHASES, STEP, BETWEEN)
+# One column per key of on_step_phases' phases: the phases, the step's wall time, between steps.
+COLUMNS = PHASE_KEYS
 
 
 @dataclass

@@ -11,8 +11,8 @@ from lerobot_ext.dataset_changes import DatasetChange
 from lerobot_ext.layout import DatasetDescription
 
 if TYPE_CHECKING:
-    from lerobot_ext.adapters.base import RobotAdapter
     from lerobot_ext.config import ExtTrainPipelineConfig
+    from lerobot_ext.robot_adapter import RobotAdapter
 
 
 @dataclass

@@ -7,16 +7,17 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from lerobot_ext.adapters.base import RobotAdapter
-from lerobot_ext.config import check_name_list
 from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
 from lerobot_ext.errors import ConfigError
+from lerobot_ext.flags import check_name_list
 from lerobot_ext.layout import DatasetDescription
 from lerobot_ext.plugins import hookimpl
+from lerobot_ext.robot_adapter import RobotAdapter
 from lerobot_ext.transforms.action_keep import ActionKeepTransform
 from lerobot_ext.transforms.base import DataTransform, TransformContext
 from lerobot_ext.transforms.checkpoints import check_matches, padded_action_width
 from lerobot_ext.transforms.state_filter import StateFilterTransform
+from lerobot_ext.transforms.upstream_names import register_upstream_names  # noqa: F401 (a hook)
 
 # Applied in this order: the action slice sees the state filter's result.
 TRANSFORMS: tuple[DataTransform, ...] = (StateFilterTransform(), ActionKeepTransform())

@@ -10,20 +10,48 @@ from .configuration_flow import FlowConfig
 
 hookimpl = pluggy.HookimplMarker("lerobot_ext")
 
-# The upstream names the flow policy is built from; `lerobot-ext doctor` checks each one.
+# Every upstream name the flow policy is built from; `lerobot-ext doctor` checks each one, and
+# lerobot-ext's tests check that every lerobot import of this package is listed here.
 _DIFFUSION = "lerobot.policies.diffusion.modeling_diffusion"
+_CONSTANTS = "lerobot.utils.constants"
 UPSTREAM_NAMES = (
-    (f"{_DIFFUSION}.DiffusionConditionalUnet1d", "the velocity network (Diffusion Policy's 1-D U-Net)"),
-    (f"{_DIFFUSION}.DiffusionRgbEncoder", "the camera encoder, as Diffusion Policy's"),
+    (
+        f"{_DIFFUSION}.DiffusionConditionalUnet1d",
+        "the velocity network (Diffusion Policy's 1-D U-Net)",
+        ("config", "global_cond_dim"),
+    ),
+    (f"{_DIFFUSION}.DiffusionRgbEncoder", "the camera encoder, as Diffusion Policy's", ("config",)),
     (
         f"{_DIFFUSION}.DiffusionModel._prepare_global_conditioning",
-        "builds the observation conditioning exactly as Diffusion Policy does",
+        "builds the observation conditioning exactly as Diffusion Policy does (it reads only "
+        "self.config and self.rgb_encoder, which the flow model provides)",
+        ("batch",),
     ),
-    ("lerobot.policies.common.flow_matching.euler_integrate", "the Euler ODE solver"),
-    ("lerobot.policies.common.flow_matching.sample_time_beta", "pi0's noisy-end time sampling"),
-    ("lerobot.policies.utils.populate_queues", "observation queues for select_action"),
-    ("lerobot.processor.make_default_pre_post_processors", "the flow policy's processors"),
-    ("lerobot.optim.DiffuserSchedulerConfig", "the learning-rate schedule, as Diffusion Policy's"),
+    ("lerobot.policies.common.flow_matching.euler_integrate", "the Euler ODE solver", ()),
+    (
+        "lerobot.policies.common.flow_matching.sample_time_beta",
+        "pi0's noisy-end time sampling",
+        ("alpha", "beta", "scale", "offset"),
+    ),
+    ("lerobot.policies.pretrained.PreTrainedPolicy", "the flow policy's base class", ()),
+    ("lerobot.policies.utils.populate_queues", "observation queues for select_action", ("exclude_keys",)),
+    ("lerobot.policies.utils.get_device_from_parameters", "the device sampled noise is made on", ()),
+    ("lerobot.policies.utils.get_dtype_from_parameters", "the dtype sampled noise is made in", ()),
+    ("lerobot.processor.make_default_pre_post_processors", "the flow policy's processors", ()),
+    ("lerobot.processor.PolicyAction", "the postprocessor's output type", ()),
+    ("lerobot.processor.PolicyProcessorPipeline", "the pipelines' type", ()),
+    ("lerobot.configs.PreTrainedConfig", "the flow config's base class (registered as type 'flow')", ()),
+    ("lerobot.configs.NormalizationMode", "the default normalisation of each feature type", ()),
+    ("lerobot.optim.AdamConfig", "the optimizer preset", ("lr", "betas", "eps", "weight_decay")),
+    (
+        "lerobot.optim.DiffuserSchedulerConfig",
+        "the learning-rate schedule, as Diffusion Policy's",
+        ("name", "num_warmup_steps"),
+    ),
+    *(
+        (f"{_CONSTANTS}.{name}", "batch keys", ())
+        for name in ("ACTION", "OBS_STATE", "OBS_ENV_STATE", "OBS_IMAGES")
+    ),
 )
 
 
@@ -35,6 +63,6 @@ def register_policies(register):
 
 @hookimpl
 def register_upstream_names(register):
-    """Contract: `register(path: str, why: str) -> None`."""
-    for path, why in UPSTREAM_NAMES:
-        register(path, why)
+    """Contract: `register(path: str, why: str, parameters: tuple[str, ...] = ()) -> None`."""
+    for path, why, parameters in UPSTREAM_NAMES:
+        register(path, why, parameters=parameters)
