@@ -8,8 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 venv=.venv; [ "${LEROBOT:-release}" = head ] && venv=.venv-head
+# nproc reports OMP_NUM_THREADS when it is set: count the cores with it unset.
+workers=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 2)
+[ "$workers" -gt 4 ] && workers=4
 export HF_HUB_OFFLINE=1 WANDB_MODE=disabled OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-workers=$(nproc 2>/dev/null || echo 2); [ "$workers" -gt 4 ] && workers=4
 parallel=(-n "$workers")
 for arg in "$@"; do
   case "$arg" in -n|-n*|--numprocesses*|-p) parallel=() ;; esac

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -69,10 +71,37 @@ def write_plugin_distribution(site: Path, name: str, module_source: str) -> Path
 def run_cli(
     args: list[str], env: dict[str, str] | None = None, timeout: int = 600, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run a console script of this venv (``args[0]``) in a subprocess, returning its output."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    """Run a console script of this venv (``args[0]``) in a subprocess, returning its output.
+
+    A command still running after ``timeout`` seconds fails the test with where each thread of
+    each of its processes stood (faulthandler's dump on SIGABRT, sent to its process group: the
+    ranks under torchrun too) and the end of what it printed; then the whole group is killed, so
+    no orphan keeps the test waiting on its output."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1", **(env or {})}
     command = [str(BIN / args[0]), *args[1:]]
-    result = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO)
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
+        cwd=REPO,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for sig, wait in ((signal.SIGABRT, 30), (signal.SIGKILL, None)):
+                with contextlib.suppress(ProcessLookupError):  # the group already ended
+                    os.killpg(process.pid, sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    stdout, stderr = process.communicate(timeout=wait)
+                    break
+            raise AssertionError(
+                f"{' '.join(command)} still ran after {timeout} s\n--- stdout\n{stdout[-4000:]}\n"
+                f"--- stderr (the stacks at the end)\n{stderr[-12000:]}"
+            ) from None
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} failed ({result.returncode})\n--- stdout\n{result.stdout[-4000:]}\n"
@@ -116,16 +145,22 @@ def read_json(path: Path) -> Any:
 def train_in_process(args: list[str]) -> int:
     """``lerobot-train-ext`` in this process (faster than a subprocess: no second import of torch).
 
-    Restores ``sys.argv``, which upstream's parser reads and lerobot-train-ext sets.
+    Restores ``sys.argv``, which upstream's parser reads and lerobot-train-ext sets, and the root
+    logger's handlers, which upstream's ``init_logging`` replaces.
     """
+    import logging
+
     from lerobot_ext.cli.train import main
 
-    saved = sys.argv
+    saved, handlers = sys.argv, list(logging.root.handlers)
     sys.argv = ["lerobot-train-ext"]
     try:
         return main(args)
     finally:
         sys.argv = saved
+        # Upstream's init_logging puts a handler on sys.stderr as it is now - pytest's capsys
+        # stream in a test that uses it, closed after it: later tests' log lines would fail.
+        logging.root.handlers[:] = handlers
 
 
 def load_weights(checkpoint: Path, model: str = "pretrained_model") -> dict[str, Any]:

@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
 import re
 import subprocess
 import sys
+import tomllib
 import zipfile
+from collections.abc import Callable
 
 import pytest
 from helpers import REPO, run_cli, write_plugin_distribution
 
-from lerobot_ext import hookspecs
 from lerobot_ext.plugins import load_plugins
 
 README = (REPO / "README.md").read_text()
-HOOKS = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "lerobot_ext_spec")]
+HOST = load_plugins(environ={})  # every installed plugin
+
+
+def all_hookspecs() -> dict[str, Callable[..., object]]:
+    """Every hook of the installed plugins: lerobot_ext.hookspecs' and those a plugin adds with
+    register_hookspecs (the profiler's profile_advice, the demo plugin's register_demo_layouts)."""
+    return {
+        name: caller.spec.function
+        for name, caller in vars(HOST.pm.hook).items()
+        if getattr(caller, "spec", None) is not None
+    }
+
+
+HOOKSPECS = all_hookspecs()
+HOOKS = sorted(HOOKSPECS)
 
 
 def _hook_row(hook: str) -> str:
@@ -28,14 +44,41 @@ def _hook_row(hook: str) -> str:
 def test_every_hook_is_documented_with_its_signature(hook):
     row = _hook_row(hook)
     assert row, f"README's hook table has no row for {hook}"
-    arguments = ", ".join(inspect.signature(getattr(hookspecs, hook)).parameters)
+    spec = HOOKSPECS[hook]
+    arguments = ", ".join(name for name in inspect.signature(spec).parameters if name != "self")
     assert f"`{hook}({arguments})" in row, f"README's row for {hook} does not show {hook}({arguments})"
-    assert (getattr(hookspecs, hook).__doc__ or "").strip(), (
-        f"hookspecs.{hook} has no docstring (the contract)"
-    )
+    assert (spec.__doc__ or "").strip(), f"{spec.__module__}.{hook} has no docstring (the contract)"
 
 
-FIELDS = [spec.name for spec in load_plugins(environ={}).registry.config_fields]
+def public_api() -> dict[str, dict[str, str]]:
+    """README's public API table: ``{module: {name: purpose}}``."""
+    block = README.split("<!-- public-api -->", 1)[1].strip().split("\n\n", 1)[0]
+    api: dict[str, dict[str, str]] = {}
+    for line in block.splitlines()[2:]:  # after the header and the |---| row
+        module, names, purpose = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        for name in re.findall(r"`([^`]+)`", names):
+            api.setdefault(module.strip("`"), {})[name] = purpose
+    return api
+
+
+def test_every_public_name_exists_and_says_what_it_is_for():
+    api = public_api()
+    assert {"lerobot_ext", "lerobot_ext.dataset_changes", "lerobot_ext.errors"} <= set(api)
+    for module, names in api.items():
+        imported = importlib.import_module(module)
+        for name, purpose in names.items():
+            assert hasattr(imported, name), f"README declares {module}.{name} public, but it does not exist"
+            assert len(purpose.split()) >= 3, f"README gives {module}.{name} no purpose"
+
+
+def test_the_plugins_section_lists_every_built_in_plugin():
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"]["lerobot_ext"]
+    section = README.split("\n## Plugins\n", 1)[1].split("\n### ", 1)[0]
+    listed = set(re.findall(r"^- `(\w+)`: \S", section, re.M))
+    assert set(declared) <= listed, f"README's Plugins section does not list {set(declared) - listed}"
+
+
+FIELDS = [spec.name for spec in HOST.registry.config_fields]
 
 
 @pytest.mark.parametrize("field", FIELDS)
