@@ -179,8 +179,7 @@ def test_sigterm_to_the_process_group_with_workers_then_the_same_command_ends_wi
     assert (checkpoints / "last").resolve() == (checkpoints / "000023").resolve()
     assert (checkpoints / "000023" / "training_state" / "training_step.json").is_file()
 
-    again = subprocess.run(command(out), env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stderr[-4000:]
+    run_cli(command(out), env=env, timeout=300)
     # The uninterrupted run, here: forked workers start faster and serve the same batches (the
     # order is the sampler's; persistent workers draw their seed once, whatever the start method).
     whole = tmp_path / "whole"
@@ -213,13 +212,8 @@ def test_a_process_whose_workers_block_the_stop_signals_still_exits(tmp_path, co
     script = tmp_path / "loader_left_open.py"
     script.write_text(LOADER_LEFT_OPEN)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    try:
-        done = subprocess.run(
-            [str(BIN / "python"), str(script), context], capture_output=True, text=True, env=env, timeout=120
-        )
-    except subprocess.TimeoutExpired as hung:
-        pytest.fail(f"the process did not exit after its last line: {hung.stderr!r}")
-    assert done.returncode == 0, done.stderr[-3000:]
+    # run_cli fails the test with the stacks of a process that does not exit after its last line.
+    done = run_cli(["python", str(script), context], env=env, timeout=120)
     assert "Traceback" not in done.stderr, done.stderr[-3000:]  # torch's "worker killed by signal"
     pids = [int(pid) for pid in done.stdout.split()]
     assert len(pids) == 2
