@@ -218,8 +218,14 @@ def test_an_evaluation_refuses_the_demonstrations_start_states():
     env.close()
 
 
+@pytest.mark.parametrize(
+    "seed, batch_size, seeds, highest_start",
+    # 20 episodes in batches of 2 use seeds seed..seed+19; in batches of 3, seven full batches: 21.
+    [(999990, 2, "999990..1000009", "999,980"), (999980, 3, "999980..1000000", "999,979")],
+    ids=["batches_fill_the_episodes", "the_last_batch_is_not_full"],
+)
 def test_in_training_evaluation_on_demonstration_seeds_is_refused_before_training(
-    bimodal_root, tmp_path, capsys
+    seed, batch_size, seeds, highest_start, bimodal_root, tmp_path, capsys
 ):
     out = tmp_path / "run"
     command = [
@@ -230,13 +236,14 @@ def test_in_training_evaluation_on_demonstration_seeds_is_refused_before_trainin
         "--env.type=so101_pickplace",
         "--env_eval_freq=1",
         "--eval.n_episodes=20",
-        "--eval.batch_size=2",
-        "--seed=999990",
+        f"--eval.batch_size={batch_size}",
+        f"--seed={seed}",
     ]
     assert train_in_process(command) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ERROR lerobot-ext")]
     assert len(errors) == 1, errors
-    assert "--seed=999990" in errors[0] and "999990..1000009" in errors[0] and "999,980" in errors[0]
+    assert f"--seed={seed}" in errors[0] and seeds in errors[0]
+    assert f"at most {highest_start}" in errors[0]
     assert not out.exists()
 
 

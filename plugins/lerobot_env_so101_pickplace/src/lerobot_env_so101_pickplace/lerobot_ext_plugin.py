@@ -28,9 +28,10 @@ def register_demo_layouts(register):
 
 @hookimpl
 def configure(cfg: Any) -> None:
-    """In-training evaluation seeds episode i with ``--seed + i``: refuse, before training, a run
-    whose evaluation would reach the demonstrations' start states (the env would refuse them at
-    the first evaluation, after the training time was spent)."""
+    """In-training evaluation seeds episode i with ``--seed + i``, a whole batch of
+    ``--eval.batch_size`` envs at a time (the last batch too, when it is not full): refuse, before
+    training, a run whose evaluation would reach the demonstrations' start states (the env would
+    refuse them at the first evaluation, after the training time was spent)."""
     from .configuration_so101_pickplace import SO101PickPlaceEnvConfig
     from .env import EVAL_SEEDS_BELOW
     from .errors import EvaluationSeedError
@@ -39,10 +40,11 @@ def configure(cfg: Any) -> None:
         return
     if cfg.env_eval_freq <= 0 or cfg.seed is None:
         return
-    episodes = cfg.eval.n_episodes
-    if cfg.seed + episodes > EVAL_SEEDS_BELOW:
+    envs = max(cfg.eval.batch_size, 1)
+    seeds = -(-cfg.eval.n_episodes // envs) * envs  # lerobot's eval_policy seeds every env of every batch
+    if cfg.seed + seeds > EVAL_SEEDS_BELOW:
         raise EvaluationSeedError(
             f"--seed={cfg.seed} with --env.type=so101_pickplace: in-training evaluation would start "
-            f"episodes from seeds {cfg.seed}..{cfg.seed + episodes - 1}, and seeds >= {EVAL_SEEDS_BELOW:,} "
-            f"are the demonstrations' start states; use a --seed of at most {EVAL_SEEDS_BELOW - episodes:,}"
+            f"episodes from seeds {cfg.seed}..{cfg.seed + seeds - 1}, and seeds >= {EVAL_SEEDS_BELOW:,} "
+            f"are the demonstrations' start states; use a --seed of at most {EVAL_SEEDS_BELOW - seeds:,}"
         )
