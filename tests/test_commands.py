@@ -220,3 +220,12 @@ def test_the_python_api_refuses_an_option_a_layout_does_not_take_as_the_command_
     with pytest.raises(ConfigError, match="--image-size: the bimodal layout does not take it"):
         write_demo_dataset("bimodal", tmp_path / "b", episodes=2, frames=4, image_size=32)
     assert not (tmp_path / "b").exists()
+
+
+def test_the_python_api_takes_a_flag_set_to_false_as_left_out_as_the_command_does(tmp_path) -> None:
+    """``depth=False`` (and ``overwrite=False``) is what the command passes for a flag not given:
+    the robocasa layout, which takes no ``depth``, writes as if it were left out."""
+    from lerobot_ext.demo import write_demo_dataset
+
+    root = write_demo_dataset("robocasa", tmp_path / "r", episodes=1, frames=4, depth=False, overwrite=False)
+    assert (root / "meta" / "info.json").is_file()

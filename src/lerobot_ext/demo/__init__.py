@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lerobot_ext.demo.layouts import ACTION_ORDERS, BUILT_IN_LAYOUTS, built_in_layouts, check_options
+from lerobot_ext.demo.layouts import ACTION_ORDERS, BUILT_IN_LAYOUTS, built_in_layouts
 from lerobot_ext.errors import ConfigError
 
 LAYOUTS = BUILT_IN_LAYOUTS
@@ -32,26 +32,20 @@ def write_demo_dataset(
     Each layout takes the options its writer names (``bimodal`` has no camera, so no
     ``image_size``; ``depth`` is the GR2 layout's alone); an option given to a layout that does
     not take it is a ``ConfigError``, as on the command line - never ignored. Options left out
-    get the command line's defaults.
+    (``None``, or ``False`` for ``overwrite`` and ``depth``) get the command line's defaults.
     """
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown demo layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
-    given = {
-        name: value
-        for name, value in {
-            "episodes": episodes,
-            "frames": frames,
-            "image_size": image_size,
-            "seed": seed,
-            "action_order": action_order,
-            "overwrite": overwrite,
-            "depth": depth,
-        }.items()
-        if value is not None
+    options = {
+        "episodes": episodes,
+        "frames": frames,
+        "image_size": image_size,
+        "seed": seed,
+        "action_order": action_order,
+        "overwrite": overwrite,
+        "depth": depth,
     }
-    check_options(given)
-    chosen = built_in_layouts()[layout]
-    return chosen.write(Path(root), **chosen.options(given))
+    return built_in_layouts()[layout].write_dataset(root, options)
 
 
 __all__ = ["ACTION_ORDERS", "LAYOUTS", "write_demo_dataset"]

@@ -17,7 +17,7 @@ hookspec = pluggy.HookspecMarker("lerobot_ext")
 def register_demo_layouts(register: Callable[..., None]) -> None:
     """Add layouts to ``lerobot-ext demo-dataset --layout``.
 
-    Called by the ``demo`` plugin each time ``lerobot-ext`` builds the command (and runs it), one
+    Called by the ``demo`` plugin each time ``lerobot-ext`` builds its commands, one
     implementation at a time in the one hook order.
 
     :param register: call ``register(name, write, help)``. ``write(root, ...)`` writes the dataset

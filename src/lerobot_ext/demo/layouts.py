@@ -76,6 +76,16 @@ class Layout:
             )
         return {option: given.get(option, OPTIONS[option]) for option in self.takes}
 
+    def write_dataset(self, root: str | Path, given: Mapping[str, Any]) -> Path:
+        """Write this layout to ``root`` with the options ``given`` and return the folder.
+
+        An option left out - ``None``, or ``False`` for a flag (``0`` is a value given) - gets its
+        default; a value no layout can write, or an option this layout does not take, is a
+        ``ConfigError``."""
+        given = {option: value for option, value in given.items() if value is not None and value is not False}
+        check_options(given)
+        return self.write(Path(root), **self.options(given))
+
 
 def _layout(name: Any, write: Any, help_: Any, plugin: str) -> Layout:
     if not isinstance(name, str) or not name or not callable(write) or not isinstance(help_, str):

@@ -35,24 +35,17 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--action-order", choices=ACTION_ORDERS, help=f"default {OPTIONS['action_order']}")
     parser.add_argument("--depth", action="store_true", help="add the head camera's depth video")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --root")
+    parser.set_defaults(demo_layouts=layouts)  # _run writes with the layouts listed here
 
 
 def _run(args: argparse.Namespace) -> int:
     import datasets
 
-    from lerobot_ext.demo.layouts import OPTIONS, all_layouts, check_options
+    from lerobot_ext.demo.layouts import OPTIONS
 
-    # Options left out are None (store_true flags: False); 0 is a value given.
-    given = {
-        option: value
-        for option in OPTIONS
-        if (value := getattr(args, option)) is not None and value is not False
-    }
-    check_options(given)
-    layout = all_layouts()[args.layout]
-    options = layout.options(given)
+    layout = args.demo_layouts[args.layout]
     datasets.disable_progress_bars()
-    root = layout.write(args.root, **options)
+    root = layout.write_dataset(args.root, {option: getattr(args, option) for option in OPTIONS})
     print(f"wrote {args.layout} demo dataset to {root}")
     return 0
 
