@@ -11,9 +11,12 @@ rank's files are in ``<step>.partial/``. What 0.6.2 writes after it - the EMA we
 (``pretrained_model_ema/``, ``training_state/ema_state.pt``) - goes into ``<step>/`` before
 upstream moves ``checkpoints/last`` to it: ``last`` only ever points at a complete checkpoint.
 Before the rename, ``checkpoint_writing`` lets plugins add their own files to ``<step>.partial/``,
-so what they write is part of the same atomic checkpoint.
+so what they write is part of the same atomic checkpoint; where every rank saves, the rename waits
+at a barrier for every rank's hooks.
 
-Supported lerobot versions: 0.6.1, 0.6.2 (both pass ``checkpoint_dir`` by name).
+Supported lerobot versions: 0.6.1, 0.6.2 (both pass ``checkpoint_dir`` and ``step`` by name;
+0.6.2's collective save also takes ``accelerator``, which is how the wrapper knows every rank is in
+it - tests/test_distributed.py fails on a version whose every-rank save stops passing it).
 """
 
 from __future__ import annotations
@@ -57,7 +60,12 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
         bound.arguments["checkpoint_dir"] = partial
         with run.inside_checkpoint_save():
             result = original(*bound.args, **bound.kwargs)
-            run.checkpoint_writing(int(bound.arguments.get("step", run.step)), partial)
+            run.checkpoint_writing(int(bound.arguments["step"]), partial)
+            # A save every rank runs (0.6.2 passes its accelerator) has every rank's hooks write
+            # into <step>.partial/: the main process renames it only once all of them are done.
+            accelerator = bound.arguments.get("accelerator")
+            if accelerator is not None and accelerator.num_processes > 1:
+                accelerator.wait_for_everyone()
         if main:
             commit(partial, final)
         return result

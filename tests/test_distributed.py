@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from importlib.metadata import version
 
 import pytest
 from helpers import BIN, IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags, run_cli, write_plugin_distribution
@@ -34,6 +35,16 @@ def on_train_start(rank, world_size, start_step):
 @hookimpl
 def on_step_end(step, metrics, rank, world_size):
     _log("on_step_end", rank=rank, world_size=world_size, step=step, loss=metrics["loss"])
+
+@hookimpl
+def checkpoint_writing(step, checkpoint_dir, rank):
+    # Rank 1 writes late: its file must still land in the one atomic checkpoint, not after the
+    # main process renamed <step>.partial/ to <step>/.
+    import time
+    if rank:
+        time.sleep(1)
+    (checkpoint_dir / f"written_by_rank{rank}.txt").write_text(str(step))
+    _log("checkpoint_writing", rank=rank, step=step)
 
 @hookimpl
 def on_checkpoint_saved(step, checkpoint_dir, rank):
@@ -76,8 +87,19 @@ def test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks(robocasa_root,
     )
     assert result.returncode == 0
 
+    checkpoint = tmp_path / "run" / "checkpoints" / "000003"
+    # lerobot 0.6.1 saves in the main process only; from 0.6.2 every rank runs the save.
+    writers = (0,) if version("lerobot") == "0.6.1" else (0, 1)
+    assert sorted(p.name for p in checkpoint.glob("written_by_rank*")) == [
+        f"written_by_rank{rank}.txt" for rank in writers
+    ]
     for rank in (0, 1):
         events = [json.loads(line) for line in (logs / f"rank{rank}.jsonl").read_text().splitlines()]
+        writing = [e for e in events if e["event"] == "checkpoint_writing"]
+        assert writing == (
+            [{"event": "checkpoint_writing", "rank": rank, "step": 3}] if rank in writers else []
+        )
+        events = [e for e in events if e["event"] != "checkpoint_writing"]
         assert [e["event"] for e in events] == [
             "on_train_start",
             "on_step_end",

@@ -450,7 +450,8 @@ def checkpoint_writing(cfg: ExtTrainPipelineConfig, step: int, checkpoint_dir: P
     ``<step>.partial/`` folder - and before it is renamed to ``<step>/`` and ``checkpoints/last``
     moves to it. Files written here are part of that one atomic checkpoint: a crash before the
     rename leaves no checkpoint that looks complete, with or without them (the ``ema`` plugin
-    writes ``pretrained_model_ema/`` and ``training_state/ema_state.pt`` here on 0.6.1). An
+    writes ``pretrained_model_ema/`` and ``training_state/ema_state.pt`` here on 0.6.1). Where
+    every rank runs the save, the rename waits until every rank's implementations returned. An
     exception ends the run without the checkpoint. Return ``None``.
     """
 
