@@ -127,8 +127,8 @@ class EmaPlugin:
             else:
                 log.warning("--ema: resuming without %s; the shadow restarts from the current weights", state)
 
-    @hookimpl(trylast=True)  # after every other plugin's step hooks (action_mse's measures live weights)
-    def on_step_end(self, cfg: Any, step: int, rank: int) -> None:
+    @hookimpl  # the shadow's update reads the live weights and never writes them: any order
+    def on_step_end(self, rank: int) -> None:
         if self.shadow is None or rank != 0:
             return
         self.shadow.step(self.policy.parameters())
@@ -160,8 +160,13 @@ class EmaPlugin:
 
         checkpoint_dir = Path(checkpoint_dir)
         torch.save(self.shadow.state_dict(), checkpoint_dir / "training_state" / EMA_STATE)
-        # The configs and saved processors of pretrained_model/, the shadow's weights.
-        shutil.copytree(checkpoint_dir / "pretrained_model", checkpoint_dir / EMA_DIR)
+        # The configs and saved processors of pretrained_model/ (not its weights: save_pretrained
+        # writes the shadow's next, and a VLA's weights are gigabytes to copy for nothing).
+        shutil.copytree(
+            checkpoint_dir / "pretrained_model",
+            checkpoint_dir / EMA_DIR,
+            ignore=shutil.ignore_patterns("model.safetensors"),  # what save_pretrained writes
+        )
         with self.shadow_weights():
             self.policy.save_pretrained(checkpoint_dir / EMA_DIR)
 
