@@ -167,3 +167,15 @@ def load_weights(checkpoint: Path, model: str = "pretrained_model") -> dict[str,
     from safetensors.torch import load_file
 
     return load_file(str(checkpoint / model / "model.safetensors"))
+
+
+def same_tensors(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """The same names, and every tensor equal bit for bit."""
+    import torch
+
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    """Two checkpoints' policy weights are bit-identical."""
+    return same_tensors(load_weights(a), load_weights(b))

@@ -10,7 +10,7 @@ import types
 
 import pytest
 import torch
-from helpers import TINY_DIFFUSION, dataset_flags, load_weights, train_in_process
+from helpers import TINY_DIFFUSION, dataset_flags, load_weights, same_tensors, train_in_process
 
 from lerobot_ext import hookimpl
 from lerobot_ext.ema.plugin import UPSTREAM_HAS_EMA, EmaConfig
@@ -87,10 +87,6 @@ class Recorder:
         return {"overall": {"eval_s": 0.0, "avg_sum_reward": 0.0, "pc_success": 0.0, "video_paths": []}}
 
 
-def same(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
 @pytest.mark.slow
 def test_in_training_evaluation_sees_the_ema_weights_and_training_goes_on_from_the_live_ones(
     bimodal_root, tmp_path, extra_entry_points, monkeypatch
@@ -113,14 +109,14 @@ def test_in_training_evaluation_sees_the_ema_weights_and_training_goes_on_from_t
         runs[use] = (recorder.evaluated, dict(recorder.live), checkpoint)
     evaluated, live, checkpoint = runs["true"]
     assert len(evaluated) == 2
-    assert not same(evaluated[0], live[2])
-    assert same(evaluated[1], load_weights(checkpoint, "pretrained_model_ema"))
-    assert not same(evaluated[1], load_weights(checkpoint))
+    assert not same_tensors(evaluated[0], live[2])
+    assert same_tensors(evaluated[1], load_weights(checkpoint, "pretrained_model_ema"))
+    assert not same_tensors(evaluated[1], load_weights(checkpoint))
     evaluated, live, plain = runs["false"]
-    assert same(evaluated[0], live[2]) and same(evaluated[1], load_weights(plain))
+    assert same_tensors(evaluated[0], live[2]) and same_tensors(evaluated[1], load_weights(plain))
     # The swap was undone before step 3: training went on from the live weights, exactly.
-    assert same(runs["true"][1][3], runs["false"][1][3])
-    assert same(load_weights(checkpoint), load_weights(plain))
+    assert same_tensors(runs["true"][1][3], runs["false"][1][3])
+    assert same_tensors(load_weights(checkpoint), load_weights(plain))
 
 
 class StopAt:
@@ -148,7 +144,7 @@ def test_a_resumed_run_continues_the_ema_shadow(bimodal_root, tmp_path, extra_en
         load_weights(run / "checkpoints" / "000004", "pretrained_model_ema") for run in (resumed, whole)
     )
     # Equal only if the shadow was restored: restarted from the step-2 weights it would differ.
-    assert same(mine, theirs)
+    assert same_tensors(mine, theirs)
 
 
 @pytest.mark.slow
@@ -197,7 +193,7 @@ def test_action_mse_is_logged_with_fixed_noise_and_leaves_training_alone(bimodal
         load_weights(measured / "checkpoints" / "000004"),
         load_weights(plain / "checkpoints" / "000004"),
     )
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[1])
+    assert same_tensors(*weights)
     rows = list(csv.DictReader((measured / "action_mse.csv").read_text().splitlines()))
     assert [int(r["step"]) for r in rows] == [2, 4]
     assert all(float(r["heldout_action_mse"]) > 0 for r in rows)

@@ -15,7 +15,6 @@ import types
 from pathlib import Path
 
 import pytest
-import torch
 from helpers import (
     BIN,
     REPO,
@@ -23,6 +22,7 @@ from helpers import (
     dataset_flags,
     load_weights,
     run_cli,
+    same_weights,
     train_in_process,
     write_plugin_distribution,
 )
@@ -76,11 +76,6 @@ def job(root: Path, out: Path, *extra: str) -> list[str]:
         f"--output_dir={out}",
         *extra,
     ]
-
-
-def same_weights(a: Path, b: Path) -> bool:
-    mine, theirs = load_weights(a), load_weights(b)
-    return mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in theirs)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1], ids=["SIGTERM", "SIGUSR1"])
