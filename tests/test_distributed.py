@@ -119,3 +119,17 @@ def test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks(robocasa_root,
     assert (tmp_path / "cache" / "manifest.json").is_file() and not list(tmp_path.glob("cache.partial-*"))
     assert "building it (once) before training starts, while the other ranks (1) wait" in result.stderr
     assert "match the decoder bit for bit" in result.stderr
+
+
+def test_the_launch_environment_is_read_with_its_defaults_for_values_no_launcher_sets(monkeypatch):
+    from lerobot_ext.launch import launch_rank, launch_world_size
+
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert (launch_rank(), launch_world_size()) == (3, 4)
+    monkeypatch.setenv("RANK", "")
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    assert (launch_rank(), launch_world_size()) == (0, 1)  # not a traceback from a log call
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    assert (launch_rank(), launch_world_size()) == (0, 1)

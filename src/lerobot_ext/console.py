@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable
 
+from lerobot_ext.launch import launch_rank
+
 LOGGER_NAME = "lerobot_ext"
-
-
-def _launch_rank() -> int:
-    # torchrun and accelerate export RANK before the process starts, so the rank is known long
-    # before torch.distributed is initialised.
-    try:
-        return int(os.environ.get("RANK", "0"))
-    except ValueError:
-        return 0
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -46,7 +38,7 @@ def setup_console_logging(level: int = logging.INFO) -> logging.Logger:
         handler.setFormatter(logging.Formatter("%(levelname)s lerobot-ext: %(message)s"))
         logger.addHandler(handler)
     logger.propagate = False
-    logger.setLevel(level if _launch_rank() == 0 else max(level, logging.WARNING))
+    logger.setLevel(level if launch_rank() == 0 else max(level, logging.WARNING))
     return logger
 
 

@@ -11,11 +11,19 @@ from __future__ import annotations
 import os
 
 
+def _from_environment(name: str, default: int) -> int:
+    # A value that is not a number is no launcher's: torch.distributed refuses it, and says so.
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
 def launch_rank() -> int:
     """This process's global rank in its launch (0 outside torchrun/accelerate)."""
-    return int(os.environ.get("RANK", "0"))
+    return _from_environment("RANK", 0)
 
 
 def launch_world_size() -> int:
     """How many processes the launch started (1 outside torchrun/accelerate)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return _from_environment("WORLD_SIZE", 1)
