@@ -230,6 +230,17 @@ def test_the_saved_pipeline_format_check_fails_when_the_format_changes(monkeypat
     assert "a saved step is no longer" in name.problem()
 
 
+def test_a_name_with_a_check_and_parameters_needs_both_to_hold() -> None:
+    def fine() -> None:
+        return None
+
+    path = "lerobot.scripts.lerobot_train.save_checkpoint"
+    assert UpstreamName(path, "", parameters=("checkpoint_dir",), check=fine).problem() is None
+    moved = UpstreamName(path, "", parameters=("checkpoint_dir", "folder"), check=fine)
+    assert moved.problem() == "no longer takes folder"
+    assert UpstreamName(path, "", parameters=("folder",), check=lambda: "gone").problem() == "gone"
+
+
 def test_instance_attributes_are_found_in_the_source_without_making_an_instance() -> None:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 

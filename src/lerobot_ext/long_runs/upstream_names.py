@@ -48,12 +48,9 @@ NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 
 def sampler_position() -> str | None:
-    """A resumed run is positioned from the sampler's ``state_dict()`` (``epoch``, ``start_index``)
-    through accelerate's ``DataLoaderShard.set_epoch`` and its ``iteration`` counter (data_order)."""
-    from accelerate.data_loader import DataLoaderShard
+    """A resumed run is positioned from the sampler's ``state_dict()`` (``epoch``, ``start_index``);
+    accelerate's ``DataLoaderShard.set_epoch`` and ``iteration`` are names of their own (above)."""
     from lerobot.datasets.sampler import EpisodeAwareSampler
-
-    from lerobot_ext.upstream.names import instance_has
 
     sampler = EpisodeAwareSampler([0], [4])
     sampler.set_epoch(3)
@@ -64,8 +61,7 @@ def sampler_position() -> str | None:
         or not isinstance(state.get("start_index"), int)
     ):
         return f"EpisodeAwareSampler.state_dict() no longer holds the epoch and start_index (got {state!r})"
-    missing = [n for n in ("set_epoch", "iteration") if not instance_has(DataLoaderShard, n)]
-    return f"accelerate's DataLoaderShard has no {', '.join(missing)}" if missing else None
+    return None
 
 
 @hookimpl
@@ -73,7 +69,7 @@ def register_upstream_names(register: Callable[..., None]) -> None:
     for path, why, parameters in NAMES:
         register(path, why, parameters=parameters)
     register(
-        "lerobot.datasets.sampler.EpisodeAwareSampler (epoch, start_index) / accelerate DataLoaderShard.set_epoch",
+        "lerobot.datasets.sampler.EpisodeAwareSampler().state_dict() (epoch, start_index)",
         "a resumed run continues in the epoch it stopped in, and its random state is put back only "
         "where the uninterrupted run drew none",
         check=sampler_position,

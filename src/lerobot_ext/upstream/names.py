@@ -50,7 +50,8 @@ class InstanceAttribute:
     name: str
 
 
-def _assigned_in(cls: type) -> set[str]:
+@functools.cache  # doctor asks for many attributes of a few classes
+def _assigned_in(cls: type) -> frozenset[str]:
     """Names assigned as ``self.<name>`` (or annotated) anywhere in ``cls``'s own source."""
     try:
         source = textwrap.dedent(inspect.getsource(cls))
@@ -71,7 +72,7 @@ def _assigned_in(cls: type) -> set[str]:
                     names.add(target.attr)
             elif isinstance(target, ast.Name) and isinstance(node, ast.AnnAssign):
                 names.add(target.id)  # a class-level annotation: a dataclass field
-    return names
+    return frozenset(names)
 
 
 def instance_has(cls: type, name: str) -> bool:
@@ -126,7 +127,6 @@ def _packages_distributions() -> dict[str, list[str]]:
     return importlib.metadata.packages_distributions()
 
 
-@functools.cache
 def distribution_of(package: str) -> str:
     """The installed distribution that provides the top-level ``package`` (or the package's name)."""
     found = _packages_distributions().get(package)
@@ -145,7 +145,7 @@ class UpstreamName:
 
     ``check`` returns ``None`` when the name is as expected, else what is wrong; without one,
     the dotted ``path`` must resolve. ``parameters`` are arguments a call passes or reads by name
-    (for a class: its constructor's, so a dataclass's fields). ``kind`` defaults to ``private``
+    (for a class: its constructor's, so a dataclass's fields), checked with or without a ``check``. ``kind`` defaults to ``private``
     for a path with a ``_private`` part, else ``name``.
     """
 
@@ -182,8 +182,12 @@ class UpstreamName:
         """``None`` when the installed upstream has this name as lerobot-ext uses it."""
         try:
             if self.check is not None:
-                return self.check()
-            target = resolve_dotted(self.path)
+                found = self.check()
+                if found is not None or not self.parameters:
+                    return found
+                target = resolve_dotted(self.dotted)  # a check and the parameters: both must hold
+            else:
+                target = resolve_dotted(self.path)
         except (LerobotExtError, AttributeError, ImportError) as exc:
             return str(exc)
         except Exception as exc:  # an import error deep in upstream is a finding, not a crash
@@ -362,15 +366,6 @@ def _pretrained_config_registry() -> str | None:
     return f"PreTrainedConfig has no {', '.join(missing)}" if missing else None
 
 
-def _instance_attributes(cls_path: str, attributes: Iterable[str]) -> Check:
-    def check() -> str | None:
-        cls = resolve_dotted(cls_path)
-        missing = [name for name in attributes if not instance_has(cls, name)]
-        return f"{cls_path} instances have no {', '.join(missing)}" if missing else None
-
-    return check
-
-
 # --------------------------------------------------------------------------- the core's list
 
 _METADATA_ATTRIBUTES = ("root", "robot_type", "fps", "features", "stats", "info", "camera_keys")
@@ -441,12 +436,12 @@ OTHER_NAMES: tuple[UpstreamName, ...] = (
         kind="private",
         check=_dataset_info_is_a_dataclass,
     ),
-    UpstreamName(
-        "lerobot.datasets.lerobot_dataset.LeRobotDatasetMetadata",
-        f"lerobot-ext inspect and the dataset hooks read a dataset's {', '.join(_METADATA_ATTRIBUTES)}",
-        check=_instance_attributes(
-            "lerobot.datasets.lerobot_dataset.LeRobotDatasetMetadata", _METADATA_ATTRIBUTES
-        ),
+    *(
+        UpstreamName(
+            f"lerobot.datasets.lerobot_dataset.LeRobotDatasetMetadata().{attribute}",
+            "lerobot-ext inspect and the dataset hooks read it from a dataset's metadata",
+        )
+        for attribute in _METADATA_ATTRIBUTES
     ),
     UpstreamName(
         "lerobot.processor.ProcessorStep",
@@ -491,7 +486,6 @@ def seam_names() -> list[UpstreamName]:
     names = []
     for entry in (*SEAMS, *EVAL_SEAMS, eval_make_policy.INNER):
         seam = entry.current()
-        module = importlib.import_module(seam.make_wrapper.__module__)
 
         def check(seam: Any = seam) -> str | None:
             seam.resolve()
@@ -500,7 +494,7 @@ def seam_names() -> list[UpstreamName]:
         names.append(
             UpstreamName(
                 seam.target,
-                f"seam ({module.__name__.rsplit('.', 1)[-1]}): {seam.why}",
+                f"seam ({seam.make_wrapper.__module__.rsplit('.', 1)[-1]}): {seam.why}",
                 kind="seam",
                 parameters=seam.parameters,
                 check=check,
