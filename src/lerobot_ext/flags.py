@@ -1,4 +1,4 @@
-"""Checks a plugin runs on its own flags in ``configure`` (public for plugins)."""
+"""Reading and checking flag values in a plugin's ``configure`` (public for plugins)."""
 
 from __future__ import annotations
 
@@ -16,3 +16,13 @@ def check_name_list(flag: str, names: Sequence[str], example: str) -> None:
         raise ConfigError(
             f"--{flag} has malformed entries {bad}; write the list in brackets without spaces: --{flag}={example}"
         )
+
+
+#: The spellings of true read in a flag's raw text and in environment variables (LEROBOT_EXT_STRICT_PLUGINS).
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+
+def is_true(text: str | None) -> bool:
+    """Whether a flag's raw text (a bare switch reads as ``true``) or an environment variable's
+    means true; ``None``, a flag not given, is false."""
+    return text is not None and text.strip().lower() in TRUE_WORDS

@@ -28,6 +28,7 @@ import pluggy
 from lerobot_ext import hookspecs
 from lerobot_ext.console import get_logger
 from lerobot_ext.errors import PluginConflictError, PluginHookError, PluginLoadError
+from lerobot_ext.flags import is_true
 from lerobot_ext.registry import KINDS, LISTED_KINDS, Registry
 
 ENTRY_POINT_GROUP = "lerobot_ext"
@@ -63,10 +64,6 @@ class PluginInfo:
             "hooks": self.hooks,
             "registered": self.registered,
         }
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def allow_list(environ: Mapping[str, str]) -> set[str] | None:
@@ -168,7 +165,7 @@ class PluginHost:
         if entry_points is None:
             entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         allowed = allow_list(environ)
-        strict = _truthy(environ.get(ENV_STRICT))
+        strict = is_true(environ.get(ENV_STRICT))
         seen: set[str] = set()
         for ep in sorted(entry_points, key=lambda e: e.name):
             dist_name, version = _distribution(ep)

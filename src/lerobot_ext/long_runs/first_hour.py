@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from lerobot_ext.errors import ConfigError
+from lerobot_ext.flags import is_true
 
 # What lerobot reads of a LeRobot v3 dataset's metadata (lerobot.datasets.utils' paths).
 INFO = "meta/info.json"
 STATS = "meta/stats.json"
 TASKS = "meta/tasks.parquet"
 EPISODES = "meta/episodes"
-_TRUE = {"true", "1", "yes", "on"}
 
 
 def check_output_dir(cfg: Any) -> None:
@@ -106,11 +106,6 @@ def missing_dataset_files(root: Path, repo_id: str, episodes: list[int] | None) 
     if absent:
         return f"{len(absent)} of its {len(expected)} data and video files are missing ({_first(absent)})"
     return None
-
-
-def is_true(text: str | None) -> bool:
-    """Whether a flag's text says true, as draccus reads a bool (a bare switch is ``true``)."""
-    return text is not None and text.strip().lower() in _TRUE
 
 
 def check_resume_flags(flags: dict[str, str]) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from lerobot_ext.cli.train import command_flags
 from lerobot_ext.console import get_logger
 from lerobot_ext.errors import ConfigError
+from lerobot_ext.flags import is_true
 from lerobot_ext.long_runs import first_hour
 from lerobot_ext.long_runs.auto_resume import last_checkpoint_config, resumed_config
 from lerobot_ext.long_runs.data_order import continue_sampler_epoch, restore_rng_after_first_batch
@@ -123,9 +124,9 @@ def on_train_end(cfg: Any, step: int, rank: int) -> None:
     last = last_checkpoint_config(Path(cfg.output_dir))
     if last is not None:
         flags = command_flags()
-        if first_hour.is_true(flags.get("auto_resume")):
+        if is_true(flags.get("auto_resume")):
             how = "re-run the same command"
-        elif first_hour.is_true(flags.get("resume")):
+        elif is_true(flags.get("resume")):
             how = f"--resume=true --config_path={last}"
         else:
             how = "the same command and --auto_resume=true"
