@@ -584,7 +584,7 @@ def test_a_second_build_of_the_same_cache_is_refused_while_one_runs(robocasa_roo
 def test_training_waits_for_another_build_and_uses_its_cache(
     robocasa_root, robocasa_cache, tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(locking, "WAIT_POLL_S", 0.05)
+    monkeypatch.setattr(locking, "LOCK_POLL_S", 0.05)
     monkeypatch.setattr(build_module, "_build", lambda *a, **k: pytest.fail("built a second time"))
     folder = tmp_path / "cache"
     holding, release = threading.Event(), threading.Event()
@@ -651,7 +651,7 @@ def test_a_non_main_process_never_builds(robocasa_root, tmp_path, monkeypatch) -
 def test_other_processes_wait_for_the_main_build_without_a_barrier(
     robocasa_root, robocasa_cache, tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(plugin, "POLL_S", 0.05)
+    monkeypatch.setattr(plugin, "RANK_POLL_S", 0.05)
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     folder = tmp_path / "cache"

@@ -23,8 +23,9 @@ from lerobot_ext.data_cache.folders import FolderState, classify
 
 log = get_logger("data_cache")
 
-WAIT_POLL_S = 1.0
-WAIT_REPORT_S = 30.0
+# A second build of one cache (another run, another shell) waits for the lock: poll and report.
+LOCK_POLL_S = 1.0
+LOCK_REPORT_S = 30.0
 LEFTOVER_KINDS = ("partial", "replaced")
 
 
@@ -91,13 +92,18 @@ def _holder(lock_file: Path) -> str:
     return text or "another process"
 
 
+def lock_path(cache_dir: Path) -> Path:
+    """The lock file a build of ``cache_dir`` holds (beside it: the cache folder is replaced whole)."""
+    return cache_dir.with_name(cache_dir.name + ".lock")
+
+
 @contextlib.contextmanager
 def build_lock(
     cache_dir: Path, wait: bool, on_wait: Callable[[str, float], None] | None = None
 ) -> Iterator[None]:
     """Hold the build lock of ``cache_dir``: raise :class:`CacheBusyError` if another process holds
-    it, or (``wait``) wait for it, calling ``on_wait(holder, seconds)`` every ``WAIT_REPORT_S``."""
-    lock_file = cache_dir.with_name(cache_dir.name + ".lock")
+    it, or (``wait``) wait for it, calling ``on_wait(holder, seconds)`` every ``LOCK_REPORT_S``."""
+    lock_file = lock_path(cache_dir)
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     started, reported = time.monotonic(), 0.0
     while True:
@@ -113,10 +119,10 @@ def build_lock(
                     f"`lerobot-ext cache info {cache_dir}` then says what it holds"
                 ) from None
             waited = time.monotonic() - started
-            if on_wait is not None and waited - reported >= WAIT_REPORT_S:
+            if on_wait is not None and waited - reported >= LOCK_REPORT_S:
                 on_wait(holder, waited)
                 reported = waited
-            time.sleep(WAIT_POLL_S)
+            time.sleep(LOCK_POLL_S)
             continue
         # The holder before us may have unlinked the file after we opened it: then our lock is on
         # a file nobody else sees, so start again with the file now at that path.

@@ -104,7 +104,7 @@ class Manifest:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DamagedCacheError(
                 f"the data cache at {folder} is damaged: its {MANIFEST} cannot be read ({exc}); rebuild "
-                f"it with `lerobot-ext cache build <dataset root> --cache_dir {folder} --overwrite`"
+                f"it with `{rebuild_command('<dataset root>', folder)}`"
             ) from None
         version = data.get("format") if isinstance(data, dict) else None
         if version != FORMAT:

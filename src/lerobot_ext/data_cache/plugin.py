@@ -23,6 +23,7 @@ from typing import Any
 from lerobot_ext.console import get_logger
 from lerobot_ext.data_cache.errors import DataCacheError, StaleCacheError
 from lerobot_ext.data_cache.folders import MANIFEST
+from lerobot_ext.data_cache.locking import lock_path
 from lerobot_ext.data_cache.manifest import Manifest, decoder_versions, rebuild_command, stale_reasons
 from lerobot_ext.data_cache.upstream_names import register_upstream_names  # noqa: F401 (a hook)
 from lerobot_ext.errors import ConfigError
@@ -32,9 +33,10 @@ from lerobot_ext.plugins import hookimpl
 log = get_logger("data_cache")
 
 SPOT_CHECKS = 3
-# Other processes poll for the main process's build this often, and say they still wait this often.
-POLL_S = 2.0
-WAIT_REPORT_S = 300.0
+# Under torchrun the other ranks poll for the main process's build this often, and say they still
+# wait this often (a build of a large dataset takes many minutes: less chatter than LOCK_REPORT_S).
+RANK_POLL_S = 2.0
+RANK_REPORT_S = 300.0
 # How long they wait for the build to start (its lock file to appear) before giving up.
 START_GRACE_S = 600.0
 
@@ -98,7 +100,7 @@ def _build_before_the_process_group(cfg: Any) -> None:
 
 def wait_for_cache(folder: Path) -> None:
     """A non-main process: wait until the main process's build of ``folder`` is complete."""
-    lock = folder.with_name(folder.name + ".lock")
+    lock = lock_path(folder)
     started = reported = time.monotonic()
     while not (folder / MANIFEST).is_file():
         now = time.monotonic()
@@ -108,7 +110,7 @@ def wait_for_cache(folder: Path) -> None:
                 f"{START_GRACE_S:.0f} s and no build is running; see its log (the cache folder must be on "
                 "a filesystem every process sees, as the dataset is)"
             )
-        if now - reported >= WAIT_REPORT_S:
+        if now - reported >= RANK_REPORT_S:
             log.warning(
                 "rank %s: still waiting for the main process to build the data cache at %s (%.0f min; "
                 "its log shows the progress)",
@@ -117,7 +119,7 @@ def wait_for_cache(folder: Path) -> None:
                 (now - started) / 60,
             )
             reported = now
-        time.sleep(POLL_S)
+        time.sleep(RANK_POLL_S)
 
 
 @hookimpl(trylast=True)
