@@ -618,7 +618,16 @@ def test_around_evaluation_contexts_wrap_each_in_training_evaluation(
             return "not a context"
 
     extra_entry_points("sloppy", Sloppy())
-    assert _train(bimodal_root, tmp_path / "run2", 2, monkeypatch, env) == 2
+    errors.clear()
+    logging.getLogger("lerobot_ext").addHandler(collect)
+    try:
+        assert _train(bimodal_root, tmp_path / "run2", 2, monkeypatch, env) == 2
+    finally:
+        logging.getLogger("lerobot_ext").removeHandler(collect)
+    assert len(errors) == 1 and (
+        "plugin 'sloppy' returned 'not a context' from around_evaluation; expected a context manager"
+        in errors[0]
+    ), errors
 
 
 def test_checkpoint_writing_adds_files_to_the_atomic_checkpoint(
