@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lerobot_ext.demo import jobs
 
 REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
 BIN = Path(sys.executable).parent
 
 # The tiny jobs of lerobot_ext.demo.jobs, with the batch size the tests use.
@@ -179,3 +183,28 @@ def same_tensors(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def same_weights(a: Path, b: Path) -> bool:
     """Two checkpoints' policy weights are bit-identical."""
     return same_tensors(load_weights(a), load_weights(b))
+
+
+@functools.cache
+def all_hookspecs() -> dict[str, Callable[..., object]]:
+    """Every hook of the installed plugins: lerobot_ext.hookspecs' and those a plugin adds with
+    register_hookspecs (the profiler's profile_advice, the demo plugin's register_demo_layouts)."""
+    from lerobot_ext.plugins import load_plugins
+
+    host = load_plugins(environ={})  # every installed plugin
+    return {
+        name: caller.spec.function
+        for name, caller in vars(host.pm.hook).items()
+        if getattr(caller, "spec", None) is not None
+    }
+
+
+def public_api() -> dict[str, dict[str, str]]:
+    """README's public API table: ``{module: {name: purpose}}``."""
+    block = README.split("<!-- public-api -->", 1)[1].strip().split("\n\n", 1)[0]
+    api: dict[str, dict[str, str]] = {}
+    for line in block.splitlines()[2:]:  # after the header and the |---| row
+        module, names, purpose = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        for name in re.findall(r"`([^`]+)`", names):
+            api.setdefault(module.strip("`"), {})[name] = purpose
+    return api

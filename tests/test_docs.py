@@ -11,25 +11,13 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from collections.abc import Callable
 
 import pytest
-from helpers import REPO, run_cli, write_plugin_distribution
+from helpers import README, REPO, all_hookspecs, public_api, run_cli, write_plugin_distribution
 
 from lerobot_ext.plugins import load_plugins
 
-README = (REPO / "README.md").read_text()
 HOST = load_plugins(environ={})  # every installed plugin
-
-
-def all_hookspecs() -> dict[str, Callable[..., object]]:
-    """Every hook of the installed plugins: lerobot_ext.hookspecs' and those a plugin adds with
-    register_hookspecs (the profiler's profile_advice, the demo plugin's register_demo_layouts)."""
-    return {
-        name: caller.spec.function
-        for name, caller in vars(HOST.pm.hook).items()
-        if getattr(caller, "spec", None) is not None
-    }
 
 
 HOOKSPECS = all_hookspecs()
@@ -48,17 +36,6 @@ def test_every_hook_is_documented_with_its_signature(hook):
     arguments = ", ".join(name for name in inspect.signature(spec).parameters if name != "self")
     assert f"`{hook}({arguments})" in row, f"README's row for {hook} does not show {hook}({arguments})"
     assert (spec.__doc__ or "").strip(), f"{spec.__module__}.{hook} has no docstring (the contract)"
-
-
-def public_api() -> dict[str, dict[str, str]]:
-    """README's public API table: ``{module: {name: purpose}}``."""
-    block = README.split("<!-- public-api -->", 1)[1].strip().split("\n\n", 1)[0]
-    api: dict[str, dict[str, str]] = {}
-    for line in block.splitlines()[2:]:  # after the header and the |---| row
-        module, names, purpose = (cell.strip() for cell in line.strip().strip("|").split("|"))
-        for name in re.findall(r"`([^`]+)`", names):
-            api.setdefault(module.strip("`"), {})[name] = purpose
-    return api
 
 
 def test_every_public_name_exists_and_says_what_it_is_for():

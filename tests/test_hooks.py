@@ -10,8 +10,7 @@ import types
 from pathlib import Path
 
 import pytest
-from helpers import IMAGE_FLAGS, TINY_DIFFUSION, dataset_flags
-from test_docs import all_hookspecs
+from helpers import IMAGE_FLAGS, TINY_DIFFUSION, all_hookspecs, dataset_flags
 
 from lerobot_ext import hookimpl, hookspecs
 from lerobot_ext.cli.train import main

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import REPO, public_api
 from lerobot.configs.policies import PreTrainedConfig
-from test_docs import public_api
 
 from lerobot_ext import hookimpl
 from lerobot_ext.cli.listing import print_plugins

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, TINY_DIFFUSION, dataset_flags, deploy_checkpoint, read_json, run_cli
-from test_docs import public_api
+from helpers import REPO, TINY_DIFFUSION, dataset_flags, deploy_checkpoint, public_api, read_json, run_cli
 
 from lerobot_ext.cli import tool
 

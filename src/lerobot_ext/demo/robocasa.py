@@ -137,16 +137,15 @@ def episode(rng: np.random.Generator, frames: int, image_size: int, order: str) 
 def write(
     root: Path, episodes: int, frames: int, image_size: int, seed: int, action_order: str, overwrite: bool
 ) -> Path:
-    order = action_order
     rng = np.random.default_rng(seed)
     return write_dataset(
         root,
         repo_id="lerobot_ext_demo/robocasa_pnp",
         fps=FPS,
         robot_type="PandaOmron",
-        features=features(image_size, order),
-        episodes=(episode(rng, frames, image_size, order) for _ in range(episodes)),
+        features=features(image_size, action_order),
+        episodes=(episode(rng, frames, image_size, action_order) for _ in range(episodes)),
         task="pick the object and place it in the microwave",
-        modality=modality(order),
+        modality=modality(action_order),
         overwrite=overwrite,
     )
