@@ -23,13 +23,15 @@ One command does everything, side by side on one machine:
 
     python benchmarks/closed_loop.py [--demos 100] [--steps 2000] [--save_freq 500] [--seeds 0 1]
                                      [--episodes 50] [--policies diffusion flow] [--workdir DIR]
-                                     [--eval_only] [--normalize_env_state]
+                                     [--eval_only] [--normalize_env_state] [--report_from LOG]
 
 A longer-training comparison is the same command with more steps, e.g. ``--steps 12000
 --save_freq 4000 --workdir DIR``: the data in ``DIR`` is reused, each step budget trains in its
 own folders (the learning-rate schedule is fitted to the budget, so a shorter run is not
 continued), and evaluations already saved there are not run again. ``--eval_only`` evaluates and
-reports the checkpoints already in ``DIR`` without training.
+reports the checkpoints already in ``DIR`` without training; ``--report_from LOG`` prints the
+report again from the evaluation lines of an earlier run's printed output (e.g. a committed
+``benchmarks/results/closed_loop.txt``), running nothing.
 
 Needs the simulator: ``pip install -e ".[sim]" -e plugins/lerobot_env_so101_pickplace``.
 """
