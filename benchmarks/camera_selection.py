@@ -30,9 +30,10 @@ def make_dataset(root: Path, camera_keys: list[str]):
 
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from lerobot_ext.dataset_changes import apply_changes, choose_adapter, wrap_dataset
+    from lerobot_ext.context import RunContext
+    from lerobot_ext.dispatch import hooks_of, load_plugins
     from lerobot_ext.layout import DatasetDescription
-    from lerobot_ext.plugins import load_plugins
+    from lerobot_ext.training import planned_changes
 
     fps = 20
     delta = {f"observation.images.{cam}": [-1 / fps, 0.0] for cam in CAMERAS}
@@ -41,9 +42,11 @@ def make_dataset(root: Path, camera_keys: list[str]):
     host = load_plugins(environ={"LEROBOT_EXT_PLUGINS": "cameras,robot_adapters"})
     cfg = types.SimpleNamespace(camera_keys=camera_keys, robot_adapter=None)
     description = DatasetDescription.from_metadata(dataset.meta)
-    choice = choose_adapter(host, cfg, description)
-    applied = apply_changes(host, cfg, description, choice.adapter if choice else None)
-    return wrap_dataset(host, cfg, dataset, "train", applied)
+    hooks = hooks_of(host)
+    run = RunContext("benchmark", hooks)
+    applied = planned_changes(hooks, cfg, run, description)
+    wrapped, _ = hooks.chain("wrap_dataset", cfg=cfg, dataset=dataset, role="train", planned=applied, run=run)
+    return wrapped
 
 
 def item_ms(dataset, indices: list[int]) -> float:

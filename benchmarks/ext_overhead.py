@@ -20,13 +20,14 @@ from common import compare_on_tiny_job, median, rounds_arguments
 
 def seam_cost_per_step(repeats: int = 20000) -> float:
     """Seconds the update_policy + cycle seams add to one step when no plugin asks for timings."""
-    from lerobot_ext.patches import update_policy
-    from lerobot_ext.plugins import load_plugins
+    from lerobot_ext.context import RunContext
+    from lerobot_ext.dispatch import hooks_of, load_plugins
+    from lerobot_ext.seams import update_policy
     from lerobot_ext.training import TrainingRun
 
-    host = load_plugins()
+    hooks = hooks_of(load_plugins())
     cfg = types.SimpleNamespace(profile=types.SimpleNamespace(enable=False))
-    run = TrainingRun(cfg, host)
+    run = TrainingRun(cfg, RunContext("benchmark", hooks), hooks)
     meter = types.SimpleNamespace(val=0.5)
     tracker = types.SimpleNamespace(
         steps=0, metrics={k: meter for k in ("loss", "grad_norm", "lr", "update_s", "dataloading_s")}

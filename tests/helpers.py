@@ -6,7 +6,6 @@ import contextlib
 import functools
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -189,7 +188,7 @@ def same_weights(a: Path, b: Path) -> bool:
 def all_hookspecs() -> dict[str, Callable[..., object]]:
     """Every hook of the installed plugins: lerobot_ext.hookspecs' and those a plugin adds with
     register_hookspecs (the profiler's profile_advice, the demo plugin's register_demo_layouts)."""
-    from lerobot_ext.plugins import load_plugins
+    from lerobot_ext.dispatch import load_plugins
 
     host = load_plugins(environ={})  # every installed plugin
     return {
@@ -199,12 +198,19 @@ def all_hookspecs() -> dict[str, Callable[..., object]]:
     }
 
 
-def public_api() -> dict[str, dict[str, str]]:
-    """README's public API table: ``{module: {name: purpose}}``."""
-    block = README.split("<!-- public-api -->", 1)[1].strip().split("\n\n", 1)[0]
-    api: dict[str, dict[str, str]] = {}
-    for line in block.splitlines()[2:]:  # after the header and the |---| row
-        module, names, purpose = (cell.strip() for cell in line.strip().strip("|").split("|"))
-        for name in re.findall(r"`([^`]+)`", names):
-            api.setdefault(module.strip("`"), {})[name] = purpose
-    return api
+def context_of(host: Any, command: str = "train", **fields: Any) -> Any:
+    """A :class:`~lerobot_ext.context.RunContext` for ``host``'s hooks, as a command would make it."""
+    from lerobot_ext.context import RunContext
+    from lerobot_ext.dispatch import hooks_of
+
+    return RunContext(command, hooks_of(host), config_class=host.config_class, **fields)
+
+
+def training_run(host: Any, cfg: Any = None) -> Any:
+    """A :class:`~lerobot_ext.training.TrainingRun` of ``host``'s hooks, outside upstream's loop."""
+    import types
+
+    from lerobot_ext.dispatch import hooks_of
+    from lerobot_ext.training import TrainingRun
+
+    return TrainingRun(cfg if cfg is not None else types.SimpleNamespace(), context_of(host), hooks_of(host))

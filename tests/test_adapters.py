@@ -8,20 +8,19 @@ import shutil
 import types
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, training_run
 
 from lerobot_ext.adapters.gr2 import ACTION_35, FourierGR2Adapter, state_names
 from lerobot_ext.adapters.modality import ModalityJsonAdapter
 from lerobot_ext.adapters.robocasa import ACTION_BASE_FIRST, RobocasaAdapter, action_order
 from lerobot_ext.adapters.selection import select_adapter
-from lerobot_ext.adapters.vla_caps import raised_caps
-from lerobot_ext.adapters.vla_caps_plugin import configure_policy
 from lerobot_ext.demo import write_demo_dataset
+from lerobot_ext.dispatch import hooks_of, load_plugins, plugins_from
 from lerobot_ext.errors import ConfigError
-from lerobot_ext.inspect_dataset import inspect_config, inspect_dataset, load_description
+from lerobot_ext.inspect_dataset import inspect_with_flags, load_description
 from lerobot_ext.layout import DatasetDescription
-from lerobot_ext.plugins import PluginHost, load_plugins
-from lerobot_ext.training import TrainingRun
+from lerobot_ext.vla_caps.caps import raised_caps
+from lerobot_ext.vla_caps.plugin import configure_policy
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +92,7 @@ def test_the_stats_action_order_beats_a_disagreeing_modality_json(mislabelled_ro
     assert "dim 6 (gripper_close) in [-1, 1]" in str(excinfo.value)
 
     host = load_plugins(environ={})
-    report = inspect_dataset(
-        mislabelled_root, host, inspect_config(host, mislabelled_root, ["--action_keep_dims=7"])
-    )
+    report = inspect_with_flags(hooks_of(host), mislabelled_root, ["--action_keep_dims=7"])
     action = report.vectors[1]
     assert action.source == "robot adapter 'robocasa'"
     assert [action.dims[d]["group"] for d in (5, 6, 7, 11)] == [
@@ -171,8 +168,8 @@ def test_gr2_widths_raise_a_vlas_caps(config_class, gr2_features):
 
 def test_caps_are_applied_through_the_hook_and_logged(caplog, gr2_features):
     policy = _policy("lerobot.policies.smolvla.configuration_smolvla.SmolVLAConfig")
-    host = PluginHost.from_plugins({"vla_caps": types.SimpleNamespace(configure_policy=configure_policy)})
-    run = TrainingRun(types.SimpleNamespace(), host)
+    host = plugins_from({"vla_caps": types.SimpleNamespace(configure_policy=configure_policy)})
+    run = training_run(host)
     logger = logging.getLogger("lerobot_ext")
     logger.propagate = True
     try:

@@ -27,9 +27,9 @@ from lerobot.processor import TransitionKey
 from lerobot_ext.cameras.plugin import profile_advice
 from lerobot_ext.cameras.selection import keep_cameras, resolve
 from lerobot_ext.cameras.steps import DropObservationsStep
+from lerobot_ext.dispatch import hooks_of, load_plugins
 from lerobot_ext.errors import DatasetLayoutError
-from lerobot_ext.inspect_dataset import format_report, inspect_config, inspect_dataset, load_description
-from lerobot_ext.plugins import load_plugins
+from lerobot_ext.inspect_dataset import format_report, inspect_with_flags, load_description
 
 LEFT, RIGHT, WRIST = (
     "observation.images.robot0_agentview_left",
@@ -78,9 +78,7 @@ def test_the_saved_step_removes_the_other_cameras_from_a_full_observation() -> N
 
 def test_inspect_shows_what_camera_keys_would_keep(robocasa_root) -> None:
     host = load_plugins(environ={})
-    report = inspect_dataset(
-        robocasa_root, host, inspect_config(host, robocasa_root, ["--camera_keys=[robot0_eye_in_hand]"])
-    )
+    report = inspect_with_flags(hooks_of(host), robocasa_root, ["--camera_keys=[robot0_eye_in_hand]"])
     assert report.cameras == CAMERAS
     # inspect knows no camera: it shows the plugin's summary and the features the change removes.
     assert report.result == {"changed": {}, "removed": [c for c in CAMERAS if c != WRIST]}

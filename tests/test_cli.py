@@ -8,9 +8,9 @@ import logging
 import pytest
 from helpers import dataset_flags, run_cli, train_in_process
 
-from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv
+from lerobot_ext.argv import check_unknown_flags, normalize_argv
+from lerobot_ext.dispatch import load_plugins
 from lerobot_ext.errors import UnknownFlagError
-from lerobot_ext.plugins import load_plugins
 from lerobot_ext.video_backend import _UPSTREAM_LOGGER, MARKER, _DropTorchcodecFallbackWarning
 
 
@@ -137,7 +137,7 @@ def lab_plugin():
     def register_config_fields(register):
         register("lab_gain", float, 1.0, help="the lab's gain")
 
-    @hookimpl
+    @hookimpl(order=50)
     def transform_dataset(cfg, dataset):
         log.info("lab: info line of a run")
         log.warning("lab: gain %s is unusual", cfg.lab_gain)

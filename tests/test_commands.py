@@ -9,8 +9,8 @@ import pytest
 
 from lerobot_ext import hookimpl
 from lerobot_ext.cli import tool
+from lerobot_ext.dispatch import load_plugins, plugins_from
 from lerobot_ext.errors import ConfigError, PluginConflictError
-from lerobot_ext.plugins import PluginHost, load_plugins
 
 
 def command_plugin(name: str, calls: list):
@@ -77,9 +77,9 @@ def test_a_command_name_taken_by_lerobot_ext_or_another_plugin_is_refused() -> N
         PluginConflictError,
         match=r"'doctor' is registered by plugin 'sneaky', but lerobot-ext has that command",
     ):
-        PluginHost.from_plugins({"sneaky": command_plugin("doctor", [])})
+        plugins_from({"sneaky": command_plugin("doctor", [])})
     with pytest.raises(PluginConflictError, match=r"lerobot-ext command 'ping' is registered by two plugins"):
-        PluginHost.from_plugins({"a": command_plugin("ping", []), "b": command_plugin("ping", [])})
+        plugins_from({"a": command_plugin("ping", []), "b": command_plugin("ping", [])})
 
 
 # --------------------------------------------------------------------------- demo layouts
@@ -92,7 +92,7 @@ def layout_plugin(name: str, calls: list):
     def write(root, episodes, seed, overwrite):
         import numpy as np
 
-        from lerobot_ext.demo.writer import vector_feature, write_dataset
+        from lerobot_ext import vector_feature, write_dataset
 
         calls.append({"episodes": episodes, "seed": seed, "overwrite": overwrite})
         rng = np.random.default_rng(seed)

@@ -11,11 +11,10 @@ import pytest
 from helpers import TINY_DIFFUSION, dataset_flags, read_json, train_in_process
 
 from lerobot_ext import hookimpl
-from lerobot_ext.cli.argv import normalize_argv, plugin_fields_help
-from lerobot_ext.cli.train import parse_config
-from lerobot_ext.config import FIELDS_FILE, ExtTrainPipelineConfig, check_saved_fields
+from lerobot_ext.argv import normalize_argv, plugin_fields_help
+from lerobot_ext.config import FIELDS_FILE, ExtTrainPipelineConfig, check_saved_fields, parse_config
+from lerobot_ext.dispatch import load_plugins, plugins_from
 from lerobot_ext.errors import ConfigError, PluginConflictError, PluginHookError
-from lerobot_ext.plugins import PluginHost, load_plugins
 
 
 @dataclasses.dataclass
@@ -34,7 +33,7 @@ def fields_plugin(**fields):
 
 
 def test_a_plugin_field_is_a_flag_of_the_assembled_config(monkeypatch) -> None:
-    host = PluginHost.from_plugins(
+    host = plugins_from(
         {"lab": fields_plugin(gripper_gain=(float, 1.0), joints=(list[str], []), smoothing=(Smoothing, None))}
     )
     config_class = host.config_class
@@ -68,19 +67,17 @@ def test_two_plugins_declaring_one_field_is_an_error_naming_both() -> None:
         PluginConflictError,
         match=r"config field \(flag\) 'gain' is registered by two plugins: '\w+' and '\w+'",
     ):
-        PluginHost.from_plugins(
-            {"lab_a": fields_plugin(gain=(float, 1.0)), "lab_b": fields_plugin(gain=(int, 2))}
-        )
+        plugins_from({"lab_a": fields_plugin(gain=(float, 1.0)), "lab_b": fields_plugin(gain=(int, 2))})
 
 
 def test_a_field_lerobot_train_already_has_is_refused() -> None:
     with pytest.raises(PluginConflictError, match=r"plugin 'greedy'.*lerobot-train already has --batch_size"):
-        PluginHost.from_plugins({"greedy": fields_plugin(batch_size=(int, 8))})
+        plugins_from({"greedy": fields_plugin(batch_size=(int, 8))})
 
 
 def test_a_field_name_must_be_an_identifier() -> None:
     with pytest.raises(PluginHookError, match=r"plugin 'odd' registered a config field named 'my-flag'"):
-        PluginHost.from_plugins({"odd": fields_plugin(**{"my-flag": (int, 0)})})
+        plugins_from({"odd": fields_plugin(**{"my-flag": (int, 0)})})
 
 
 def test_a_saved_field_whose_plugin_is_not_loaded_names_field_and_plugin(tmp_path) -> None:
@@ -132,7 +129,7 @@ def test_plugin_fields_are_saved_with_their_owners_and_restored_on_resume(
 
     # Resuming without the plugin that owns a saved field is refused, naming both.
     every_other = [
-        name for name in load_plugins(environ={}).plugin_names() if name not in ("lab", "observer")
+        name for name in load_plugins(environ={}).names_with_status() if name not in ("lab", "observer")
     ]
     monkeypatch.setenv("LEROBOT_EXT_PLUGINS", ",".join([*every_other, "observer"]))
     capsys.readouterr()

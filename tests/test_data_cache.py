@@ -638,13 +638,17 @@ def _cfg(folder: Path, root: Path | None = None) -> types.SimpleNamespace:
     return types.SimpleNamespace(data_cache=str(folder), dataset=dataset)
 
 
+# What a run context says in the second of two processes.
+RANK_1_OF_2 = types.SimpleNamespace(rank=1, world_size=2)
+
+
 def test_a_non_main_process_never_builds(robocasa_root, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("RANK", "1")
     folder = tmp_path / "cache"
     with pytest.raises(
         DataCacheError, match=rf"rank 1: the main process did not build the data cache at {folder}"
     ):
-        plugin.wrap_dataset(_cfg(folder), upstream_dataset(robocasa_root), "train")
+        plugin.wrap_dataset(_cfg(folder), upstream_dataset(robocasa_root), "train", run=RANK_1_OF_2)
     assert not folder.exists()
 
 
@@ -656,12 +660,14 @@ def test_other_processes_wait_for_the_main_build_without_a_barrier(
     monkeypatch.setenv("RANK", "1")
     folder = tmp_path / "cache"
     threading.Timer(0.3, lambda: shutil.copytree(robocasa_cache, folder)).start()
-    plugin.configure(_cfg(folder, robocasa_root))  # returns once the main process's cache is there
+    plugin.configure(
+        _cfg(folder, robocasa_root), run=RANK_1_OF_2
+    )  # returns once the main process's cache is there
     assert (folder / MANIFEST).is_file()
     # No build ever starts (say, rank 0 sees another filesystem): a clear error, not a hang.
     monkeypatch.setattr(plugin, "START_GRACE_S", 0.1)
     with pytest.raises(DataCacheError, match=r"rank 1: the main process has not built the data cache at .*"):
-        plugin.configure(_cfg(tmp_path / "never", robocasa_root))
+        plugin.configure(_cfg(tmp_path / "never", robocasa_root), run=RANK_1_OF_2)
 
 
 def test_profile_suggests_the_cache_when_data_bound() -> None:

@@ -8,26 +8,49 @@ import json
 import types
 
 import pytest
+from helpers import context_of, training_run
 from lerobot.processor import ProcessorStep
 
 from lerobot_ext import hookimpl
-from lerobot_ext.config import ExtTrainPipelineConfig, apply_configure_hooks
-from lerobot_ext.dataset_changes import (
-    AppliedChanges,
-    DatasetChange,
-    SavedCheckpoint,
-    apply_changes,
-    check_checkpoint,
-    choose_adapter,
-    install_steps,
-    wrap_dataset,
-)
+from lerobot_ext.config import ExtTrainPipelineConfig
+from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
+from lerobot_ext.dispatch import hooks_of, plugins_from
 from lerobot_ext.errors import ConfigError, PluginConflictError, PluginHookError
 from lerobot_ext.evaluation import EvaluationRun
 from lerobot_ext.layout import DatasetDescription
-from lerobot_ext.plugins import PluginHost
+from lerobot_ext.pipeline_steps import install_steps
 from lerobot_ext.robot_adapter import AdapterChoice, RobotAdapter
-from lerobot_ext.training import TrainingRun
+from lerobot_ext.training import configured, planned_changes
+
+
+def choose_adapter(host, cfg, dataset):
+    """The adapter a run's hooks choose (select_robot_adapter), and why."""
+    applied = planned_changes(hooks_of(host), cfg, context_of(host), dataset)
+    return types.SimpleNamespace(adapter=applied.adapter, reason=applied.adapter_reason)
+
+
+def apply_changes(host, cfg, dataset):
+    return planned_changes(hooks_of(host), cfg, context_of(host), dataset)
+
+
+def wrap_dataset(host, dataset, role, applied):
+    wrapped, _ = hooks_of(host).chain(
+        "wrap_dataset", cfg=None, dataset=dataset, role=role, planned=applied, run=context_of(host)
+    )
+    return wrapped
+
+
+def check_checkpoint(host, path, applied):
+    checkpoint = SavedCheckpoint.read(path)
+    if checkpoint is not None:
+        hooks_of(host).notify(
+            "check_checkpoint", cfg=None, checkpoint=checkpoint, planned=applied, run=context_of(host)
+        )
+
+
+def apply_configure_hooks(cfg, host):
+    return configured(hooks_of(host), cfg, context_of(host))
+
 
 DATASET = DatasetDescription(
     "my_arm",
@@ -37,8 +60,14 @@ DATASET = DatasetDescription(
 )
 
 
-def plugin(**hooks):
-    return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
+def plugin(order: int = 0, **hooks):
+    """A plugin of the given hook functions; ``order`` places its transform_dataset."""
+    return types.SimpleNamespace(
+        **{
+            name: hookimpl(order=order)(fn) if name == "transform_dataset" else hookimpl(fn)
+            for name, fn in hooks.items()
+        }
+    )
 
 
 class Arm(RobotAdapter):
@@ -59,7 +88,7 @@ def test_select_robot_adapter_first_answer_wins_and_is_validated() -> None:
     def register(register):
         register(Arm("lab_arm"))
 
-    host = PluginHost.from_plugins(
+    host = plugins_from(
         {
             "lab": plugin(register_robot_adapters=register, select_robot_adapter=choose("lab_arm")),
             "shy": plugin(select_robot_adapter=choose("nothing")),
@@ -68,7 +97,7 @@ def test_select_robot_adapter_first_answer_wins_and_is_validated() -> None:
     found = choose_adapter(host, None, DATASET)
     assert (found.adapter.name, found.reason) == ("lab_arm", "lab_arm knows it")
     assert asked == ["nothing", "lab_arm"]  # last registered first; the first answer ends it
-    bad = PluginHost.from_plugins({"sloppy": plugin(select_robot_adapter=lambda: "my_arm")})
+    bad = plugins_from({"sloppy": plugin(select_robot_adapter=lambda: "my_arm")})
     with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned str from select_robot_adapter"):
         choose_adapter(bad, None, DATASET)
 
@@ -102,14 +131,15 @@ def test_transform_dataset_is_chained_and_its_steps_collected() -> None:
     def observe(dataset):
         seen.append(dataset.width("action"))
 
-    host = PluginHost.from_plugins(
+    host = plugins_from(
         {
-            "observer": plugin(transform_dataset=observe),  # registered first: called last
-            "second": plugin(transform_dataset=narrow_action(1, "second")),
-            "first": plugin(transform_dataset=narrow_action(2, "first")),
+            # Registered in the reverse of their declared order: the order wins.
+            "observer": plugin(order=30, transform_dataset=observe),
+            "first": plugin(order=10, transform_dataset=narrow_action(2, "first")),
+            "second": plugin(order=20, transform_dataset=narrow_action(1, "second")),
         }
     )
-    applied = apply_changes(host, None, DATASET, None)
+    applied = apply_changes(host, None, DATASET)
     assert seen == [1]  # it saw the dataset as the two changes left it
     assert [plugin for plugin, _ in applied.changes] == ["first", "second"]
     assert applied.dataset.width("action") == 1 and applied.original is DATASET
@@ -118,18 +148,18 @@ def test_transform_dataset_is_chained_and_its_steps_collected() -> None:
 
 
 def test_transform_dataset_results_are_validated() -> None:
-    wrong = PluginHost.from_plugins({"sloppy": plugin(transform_dataset=lambda dataset: dataset.features)})
+    wrong = plugins_from({"sloppy": plugin(transform_dataset=lambda dataset: dataset.features)})
     with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned dict from transform_dataset"):
-        apply_changes(wrong, None, DATASET, None)
+        apply_changes(wrong, None, DATASET)
 
     def not_a_step(dataset):
         return DatasetChange(dataset.features, dataset.stats, [lambda t: t])
 
-    odd = PluginHost.from_plugins({"odd": plugin(transform_dataset=not_a_step)})
+    odd = plugins_from({"odd": plugin(transform_dataset=not_a_step)})
     with pytest.raises(
         PluginHookError, match=r"plugin 'odd' returned step .* which is not a lerobot.processor.ProcessorStep"
     ):
-        apply_changes(odd, None, DATASET, None)
+        apply_changes(odd, None, DATASET)
 
 
 def test_install_steps_puts_them_first_and_last_and_not_twice_from_a_checkpoint() -> None:
@@ -171,10 +201,10 @@ def test_wrap_dataset_is_chained_and_told_the_role() -> None:
         calls.append(("inner", dataset, role))
         return None if role == "eval" else ["inner", dataset]
 
-    host = PluginHost.from_plugins({"outer": plugin(wrap_dataset=outer), "inner": plugin(wrap_dataset=inner)})
+    host = plugins_from({"outer": plugin(wrap_dataset=outer), "inner": plugin(wrap_dataset=inner)})
     applied = AppliedChanges(DATASET, DATASET)
-    assert wrap_dataset(host, None, "data", "train", applied) == ["outer", ["inner", "data"]]
-    assert wrap_dataset(host, None, "data", "eval", applied) == ["outer", "data"]  # None: unchanged
+    assert wrap_dataset(host, "data", "train", applied) == ["outer", ["inner", "data"]]
+    assert wrap_dataset(host, "data", "eval", applied) == ["outer", "data"]  # None: unchanged
     assert [(name, role) for name, _, role in calls] == [
         ("inner", "train"),
         ("outer", "train"),
@@ -199,26 +229,26 @@ def test_check_checkpoint_sees_a_local_checkpoints_saved_steps(tmp_path) -> None
             else []
         )
         (tmp_path / f"{name}.json").write_text(json.dumps({"steps": steps}))
-    host = PluginHost.from_plugins({"lab": plugin(check_checkpoint=refuse)})
+    host = plugins_from({"lab": plugin(check_checkpoint=refuse)})
     applied = AppliedChanges(DATASET, DATASET)
     with pytest.raises(ConfigError, match="trained with ScaleStep"):
-        check_checkpoint(host, None, tmp_path, applied)
-    check_checkpoint(host, None, "lerobot/pi0_base", applied)  # a Hub id: nothing local to check
+        check_checkpoint(host, tmp_path, applied)
+    check_checkpoint(host, "lerobot/pi0_base", applied)  # a Hub id: nothing local to check
     assert seen == [["lab.steps.ScaleStep"]]
     assert SavedCheckpoint.read(tmp_path).config == {"type": "act"}
 
 
 def test_env_policy_features_first_answer_wins_and_is_validated() -> None:
-    run = EvaluationRun(
-        PluginHost.from_plugins(
-            {
-                "fallback": plugin(env_policy_features=lambda env_features: {"fallback": 1}),
-                "specific": plugin(env_policy_features=lambda env_features: {**env_features, "action": 7}),
-            }
-        )
+    host = plugins_from(
+        {
+            "fallback": plugin(env_policy_features=lambda env_features: {"fallback": 1}),
+            "specific": plugin(env_policy_features=lambda env_features: {**env_features, "action": 7}),
+        }
     )
+    run = EvaluationRun(context_of(host, "eval"), hooks_of(host))
     assert run.env_policy_features(None, {"action": 12}, None) == {"action": 7}
-    bad = EvaluationRun(PluginHost.from_plugins({"sloppy": plugin(env_policy_features=lambda: [1, 2])}))
+    sloppy = plugins_from({"sloppy": plugin(env_policy_features=lambda: [1, 2])})
+    bad = EvaluationRun(context_of(sloppy, "eval"), hooks_of(sloppy))
     with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned list from env_policy_features"):
         bad.env_policy_features(None, {}, None)
 
@@ -226,9 +256,9 @@ def test_env_policy_features_first_answer_wins_and_is_validated() -> None:
 def test_configure_may_replace_the_config_but_only_with_one_of_its_class() -> None:
     cfg = ExtTrainPipelineConfig.__new__(ExtTrainPipelineConfig)
     other = ExtTrainPipelineConfig.__new__(ExtTrainPipelineConfig)
-    host = PluginHost.from_plugins({"swap": plugin(configure=lambda cfg: other)})
+    host = plugins_from({"swap": plugin(configure=lambda cfg: other)})
     assert apply_configure_hooks(cfg, host) is other
-    wrong = PluginHost.from_plugins({"sloppy": plugin(configure=lambda cfg: {"batch_size": 8})})
+    wrong = plugins_from({"sloppy": plugin(configure=lambda cfg: {"batch_size": 8})})
     with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned dict from configure"):
         apply_configure_hooks(cfg, wrong)
 
@@ -254,7 +284,7 @@ def two_configure_plugins(seen: list) -> dict:
 def test_configure_is_chained_the_second_plugin_sees_the_first_ones_config() -> None:
     chain = apply_configure_hooks
     seen: list = []
-    host = PluginHost.from_plugins(two_configure_plugins(seen))
+    host = plugins_from(two_configure_plugins(seen))
     cfg = ExtTrainPipelineConfig.__new__(ExtTrainPipelineConfig)
     cfg.batch_size = 4
     result = chain(cfg, host)
@@ -263,29 +293,29 @@ def test_configure_is_chained_the_second_plugin_sees_the_first_ones_config() -> 
 
 
 def test_inspect_chains_configure_exactly_as_a_run_does(bimodal_root, extra_entry_points) -> None:
+    from lerobot_ext.dispatch import load_plugins
     from lerobot_ext.inspect_dataset import inspect_config
-    from lerobot_ext.plugins import load_plugins
 
     seen: list = []
     for name, implementation in two_configure_plugins(seen).items():
         extra_entry_points(name, implementation)
     host = load_plugins(environ={})
-    cfg = inspect_config(host, bimodal_root, [])
+    cfg = inspect_config(hooks_of(host), context_of(host, "inspect"), bimodal_root)
     assert cfg.batch_size == 2 * ExtTrainPipelineConfig.batch_size
     assert seen == [cfg]
 
 
 def test_configure_policy_proposals_are_checked_merged_and_conflicts_named() -> None:
     policy = types.SimpleNamespace(max_state_dim=32, chunk_size=50)
-    agree = PluginHost.from_plugins(
+    agree = plugins_from(
         {
             "a": plugin(configure_policy=lambda policy_cfg: {"max_state_dim": 45}),
             "b": plugin(configure_policy=lambda policy_cfg: {"max_state_dim": 45, "chunk_size": 10}),
         }
     )
-    TrainingRun(types.SimpleNamespace(), agree).configure_policy(policy, None)
+    training_run(agree).configure_policy(policy, None)
     assert (policy.max_state_dim, policy.chunk_size) == (45, 10)
-    clash = PluginHost.from_plugins(
+    clash = plugins_from(
         {
             "a": plugin(configure_policy=lambda: {"chunk_size": 8}),
             "b": plugin(configure_policy=lambda: {"chunk_size": 16}),
@@ -295,15 +325,17 @@ def test_configure_policy_proposals_are_checked_merged_and_conflicts_named() -> 
         PluginConflictError,
         match=r"plugins 'b' and 'a' set policy.chunk_size to different values \(16 vs 8\)",
     ):
-        TrainingRun(types.SimpleNamespace(), clash).configure_policy(policy, None)
-    unknown = PluginHost.from_plugins({"typo": plugin(configure_policy=lambda: {"chunk_sise": 8})})
+        training_run(clash).configure_policy(policy, None)
+    unknown = plugins_from({"typo": plugin(configure_policy=lambda: {"chunk_sise": 8})})
     with pytest.raises(
         PluginHookError, match=r"plugin 'typo' set policy.chunk_sise, but SimpleNamespace has no such field"
     ):
-        TrainingRun(types.SimpleNamespace(), unknown).configure_policy(policy, None)
+        training_run(unknown).configure_policy(policy, None)
 
 
 def test_step_phase_timing_answers_are_validated() -> None:
-    host = PluginHost.from_plugins({"sloppy": plugin(step_phase_timing=lambda: "yes")})
-    with pytest.raises(PluginHookError, match=r"plugin 'sloppy' returned 'yes' from step_phase_timing"):
-        TrainingRun(types.SimpleNamespace(), host)
+    host = plugins_from({"sloppy": plugin(step_phase_timing=lambda: "yes")})
+    with pytest.raises(
+        PluginHookError, match=r"plugin 'sloppy' returned str from step_phase_timing; expected a bool or None"
+    ):
+        training_run(host)

@@ -77,7 +77,7 @@ class Recorder:
     def select_robot_adapter(self, cfg, dataset, adapters):
         self._record("select_robot_adapter", cfg=cfg, dataset=dataset, adapters=adapters)
 
-    @hookimpl
+    @hookimpl(order=90)
     def transform_dataset(self, cfg, dataset, adapter):
         self._record("transform_dataset", cfg=cfg, dataset=dataset, adapter=adapter)
 
@@ -314,7 +314,7 @@ class Ordered:
         self.log.append((hook, self.name))
 
 
-def ordered_plugin(name: str, log: list[tuple[str, str]], **marks: bool) -> Ordered:
+def ordered_plugin(name: str, log: list[tuple[str, str]], order: int, **marks: bool) -> Ordered:
     plugin = Ordered(name, log)
 
     def register_config_fields(register):
@@ -330,28 +330,33 @@ def ordered_plugin(name: str, log: list[tuple[str, str]], **marks: bool) -> Orde
     def on_step_end(step):
         plugin._note("on_step_end")
 
-    for fn in (register_config_fields, configure, transform_dataset, on_step_end):
+    for fn in (register_config_fields, configure, on_step_end):
         setattr(plugin, fn.__name__, hookimpl(**marks)(fn))
+    # transform_dataset's order is saved in checkpoints: declared, never pluggy's.
+    plugin.transform_dataset = hookimpl(order=order)(transform_dataset)
     return plugin
 
 
 def test_one_order_for_every_hook_with_tryfirst_and_trylast_honoured() -> None:
-    from lerobot_ext.dataset_changes import apply_changes
+    from helpers import context_of
+
+    from lerobot_ext.dispatch import hooks_of, plugins_from
     from lerobot_ext.layout import DatasetDescription
-    from lerobot_ext.plugins import PluginHost, call_each
+    from lerobot_ext.training import configured, planned_changes
 
     log: list[tuple[str, str]] = []
-    host = PluginHost.from_plugins(
+    host = plugins_from(
         {
-            "first_registered": ordered_plugin("first_registered", log, trylast=True),
-            "second_registered": ordered_plugin("second_registered", log),
-            "third_registered": ordered_plugin("third_registered", log),
-            "pinned_first": ordered_plugin("pinned_first", log, tryfirst=True),
+            "first_registered": ordered_plugin("first_registered", log, order=1, trylast=True),
+            "second_registered": ordered_plugin("second_registered", log, order=2),
+            "third_registered": ordered_plugin("third_registered", log, order=3),
+            "pinned_first": ordered_plugin("pinned_first", log, order=4, tryfirst=True),
         }
     )
-    call_each(host, "configure", cfg=None)  # transforming: one implementation at a time
-    apply_changes(host, None, DatasetDescription(None, 10, {}, {}), None)  # chained
-    host.hook.on_step_end(cfg=None, step=1, metrics={}, rank=0, world_size=1)  # lifecycle: pluggy itself
+    hooks, run = hooks_of(host), context_of(host)
+    configured(hooks, None, run)  # chain
+    planned_changes(hooks, None, run, DatasetDescription(None, 10, {}, {}))  # chain, declared order
+    hooks.notify("on_step_end", cfg=None, step=1, metrics={}, rank=0, world_size=1, run=run)  # notify
     expected = ["pinned_first", "third_registered", "second_registered", "first_registered"]
     by_hook: dict[str, list[str]] = {}
     for hook, plugin in log:
@@ -359,7 +364,7 @@ def test_one_order_for_every_hook_with_tryfirst_and_trylast_honoured() -> None:
     assert by_hook == {
         "register_config_fields": expected,
         "configure": expected,
-        "transform_dataset": expected,
+        "transform_dataset": ["first_registered", "second_registered", "third_registered", "pinned_first"],
         "on_step_end": expected,
     }
     # What the registration order decides: the order of the flags.
@@ -477,7 +482,7 @@ def test_request_stop_from_one_plugin_checkpoints_and_ends_the_run(
     extra_entry_points("sloppy", Sloppy())
     assert _train(bimodal_root, tmp_path / "run2", 2, monkeypatch) == 2
     assert (
-        "plugin 'sloppy' returned True from request_stop; expected a str or None" in capsys.readouterr().err
+        "plugin 'sloppy' returned bool from request_stop; expected a str or None" in capsys.readouterr().err
     )
 
 
@@ -493,7 +498,9 @@ class LabSpecs:
 
 
 def test_a_plugin_adds_a_hook_that_other_plugins_implement() -> None:
-    from lerobot_ext.plugins import PluginHost, current_hooks
+    from helpers import context_of
+
+    from lerobot_ext.dispatch import plugins_from
 
     @hookimpl
     def register_hookspecs(register):
@@ -505,24 +512,26 @@ def test_a_plugin_adds_a_hook_that_other_plugins_implement() -> None:
 
     # The implementing plugin is registered before the one adding the hook: fine, hook names are
     # checked once every plugin had its say.
-    host = PluginHost.from_plugins(
+    host = plugins_from(
         {
             "grippers": types.SimpleNamespace(lab_gripper_limits=lab_gripper_limits),
             "lab_core": types.SimpleNamespace(register_hookspecs=register_hookspecs),
         }
     )
-    assert current_hooks() is host.hook
-    assert current_hooks().lab_gripper_limits(robot="panda") == [(0.0, 0.08)]
+    # A plugin calls it through the run context: every answer, with its plugin (collect).
+    run = context_of(host)
+    assert run.hooks.collect("lab_gripper_limits", robot="panda") == [("grippers", (0.0, 0.08))]
+    assert run.hooks.collect("lab_gripper_limits", robot="ur5") == []
     # Without the plugin that adds it, implementing it is a load error naming the plugin - unless
     # the implementation is marked optional.
     with pytest.raises(PluginLoadError, match=r"plugin 'grippers'.*unknown hook 'lab_gripper_limits'"):
-        PluginHost.from_plugins({"grippers": types.SimpleNamespace(lab_gripper_limits=lab_gripper_limits)})
+        plugins_from({"grippers": types.SimpleNamespace(lab_gripper_limits=lab_gripper_limits)})
     optional = hookimpl(optionalhook=True)(lambda robot: None)
-    PluginHost.from_plugins({"grippers": types.SimpleNamespace(lab_gripper_limits=optional)})
+    plugins_from({"grippers": types.SimpleNamespace(lab_gripper_limits=optional)})
 
 
 def test_the_profiler_asks_other_plugins_for_advice_through_its_own_hook(extra_entry_points) -> None:
-    from lerobot_ext.plugins import load_plugins
+    from lerobot_ext.dispatch import load_plugins
     from lerobot_ext.profiling.advice import RunSettings, Verdict
     from lerobot_ext.profiling.plugin import plugin_advice
 
@@ -530,11 +539,13 @@ def test_the_profiler_asks_other_plugins_for_advice_through_its_own_hook(extra_e
     def profile_advice(verdict, settings):
         return [f"lab: {verdict} with {settings['num_workers']} workers"]
 
+    from lerobot_ext.dispatch import hooks_of
+
     extra_entry_points("lab", types.SimpleNamespace(profile_advice=profile_advice))
-    load_plugins(environ={})
+    hooks = hooks_of(load_plugins(environ={}))
     settings = RunSettings(4, 2, False, 64, "pyav", 3, 2, "cuda", 1, 16, "flow", False)
     cfg = types.SimpleNamespace(camera_keys=[], data_cache=None)
-    tips = plugin_advice(cfg, Verdict("HIGHLY", 40.0), settings)
+    tips = plugin_advice(hooks, cfg, Verdict("HIGHLY", 40.0), settings)
     assert tips[0] == "lab: HIGHLY with 4 workers"  # registered last: asked first
     assert any(tip.startswith("--camera_keys=[...]") for tip in tips)  # the cameras plugin's
     assert any(tip.startswith("--data_cache=") for tip in tips)  # the data_cache plugin's

@@ -18,6 +18,7 @@ from helpers import (
     REPO,
     TINY_DIFFUSION,
     USERS_FILTER,
+    context_of,
     dataset_flags,
     load_weights,
     train_in_process,
@@ -184,9 +185,12 @@ def test_lerobot_eval_ext_builds_an_action_keep_dims_checkpoint_for_the_full_wid
     from lerobot.configs.policies import PreTrainedConfig
     from lerobot.scripts import lerobot_eval
 
+    from lerobot_ext.dispatch import hooks_of, load_plugins, plugins_from
     from lerobot_ext.evaluation import EvaluationRun
-    from lerobot_ext.patches import EVAL_SEAMS, seams_applied
-    from lerobot_ext.plugins import PluginHost, load_plugins
+    from lerobot_ext.seams import EVAL_SEAMS, seams_applied
+
+    def evaluation_run(host):
+        return EvaluationRun(context_of(host, "eval"), hooks_of(host))
 
     out = tmp_path / "run"
     args = [*dataset_flags(robocasa_root), *TINY_DIFFUSION, *IMAGE_FLAGS, "--steps=1", f"--output_dir={out}"]
@@ -203,11 +207,11 @@ def test_lerobot_eval_ext_builds_an_action_keep_dims_checkpoint_for_the_full_wid
         build()
     # The seam asks the plugins (env_policy_features): without the transforms plugin, upstream decides.
     with (
-        seams_applied(EVAL_SEAMS, EvaluationRun(PluginHost())),
+        seams_applied(EVAL_SEAMS, evaluation_run(plugins_from({}))),
         pytest.raises(RuntimeError, match="size mismatch"),
     ):
         build()
-    with seams_applied(EVAL_SEAMS, EvaluationRun(load_plugins(environ={}))):
+    with seams_applied(EVAL_SEAMS, evaluation_run(load_plugins(environ={}))):
         policy = build()
     assert policy.config.output_features["action"].shape == (7,)
     assert lerobot_eval.make_policy is not EVAL_SEAMS[0].make_wrapper  # seam removed again

@@ -28,10 +28,11 @@ from helpers import (
 )
 
 from lerobot_ext import hookimpl
-from lerobot_ext.cli.argv import flag_values, normalize_argv
+from lerobot_ext.argv import normalize_argv
+from lerobot_ext.dispatch import load_plugins
+from lerobot_ext.flags import flag_values
 from lerobot_ext.long_runs import first_hour
 from lerobot_ext.long_runs.retention import prune
-from lerobot_ext.plugins import load_plugins
 
 
 def signal_main_thread(sig: int) -> None:
@@ -325,16 +326,14 @@ def test_under_torchrun_the_ranks_agree_on_the_step_and_only_the_main_process_pr
 
 
 class CommandFlags:
-    """Records what the public command_flags() says during a run's configure."""
+    """Records what the run context's flags say during a run's configure."""
 
     def __init__(self) -> None:
         self.seen: dict[str, str] | None = None
 
     @hookimpl
-    def configure(self, cfg):
-        from lerobot_ext.cli.train import command_flags
-
-        self.seen = command_flags()
+    def configure(self, cfg, run):
+        self.seen = run.flags
 
 
 def test_both_flag_forms_read_the_same():
@@ -383,7 +382,7 @@ def test_auto_resume_checks_each_flag_whichever_way_it_is_written(
     ]
     assert train_in_process(same) == 0
     assert (out / "checkpoints" / "000003").is_dir()
-    # What a plugin reads through the public command_flags(): the command as typed, normalised.
+    # What a plugin reads through run.flags: the command as typed, normalised.
     assert recorder.seen is not None
     assert (recorder.seen["steps"], recorder.seen["batch_size"]) == ("3", "4")
     assert recorder.seen["policy.down_dims"] == "[16, 32, 64]"
@@ -471,14 +470,14 @@ def test_the_other_processes_wait_for_the_main_one_to_move_the_folder(tmp_path, 
     monkeypatch.setenv("RANK", "1")
     mover = threading.Timer(0.3, lambda: out.rename(tmp_path / "moved"))
     mover.start()
-    auto_resume._start_afresh_beside(out)  # returns once the main process moved it
+    auto_resume._start_afresh_beside(out, rank=1)  # returns once the main process moved it
     mover.join()
     assert not out.exists() and (tmp_path / "moved").is_dir()
 
     out.mkdir()
     monkeypatch.setattr(auto_resume, "_WAIT_FOR_MAIN_S", 0.2)
     with pytest.raises(ConfigError, match=r"rank 1 waited 0 s for the main process to move"):
-        auto_resume._start_afresh_beside(out)
+        auto_resume._start_afresh_beside(out, rank=1)
     assert out.is_dir()  # a non-main process never moves it itself
 
 

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import ast
 import io
 import json
 import logging
-import tomllib
 import types
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from helpers import REPO, public_api
 from lerobot.configs.policies import PreTrainedConfig
 
 from lerobot_ext import hookimpl
 from lerobot_ext.cli.listing import print_plugins
+from lerobot_ext.dispatch import load_plugins, plugins_from
 from lerobot_ext.errors import PluginConflictError, PluginHookError, PluginLoadError
-from lerobot_ext.plugins import PluginHost, load_plugins
 from lerobot_ext.robot_adapter import RobotAdapter
 from lerobot_ext.upstream.versions import for_installed
 
@@ -38,7 +34,7 @@ def adapter_plugin(adapter_name: str) -> types.SimpleNamespace:
 
 def test_builtin_features_are_plugins_of_the_same_system() -> None:
     host = load_plugins(environ={})
-    loaded = set(host.plugin_names())
+    loaded = set(host.names_with_status())
     assert {
         "transforms",
         "robot_adapters",
@@ -72,7 +68,7 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
 def test_good_plugin_is_loaded_and_its_registrations_traced(extra_entry_points) -> None:
     extra_entry_points("acme_robots", adapter_plugin("acme_arm"))
     host = load_plugins(environ={})
-    assert "acme_robots" in host.plugin_names()
+    assert "acme_robots" in host.names_with_status()
     assert host.registry.owner("robot_adapters", "acme_arm") == "acme_robots"
     info = next(i for i in host.infos if i.name == "acme_robots")
     assert info.hooks == ["register_robot_adapters"]
@@ -93,7 +89,7 @@ def test_broken_plugin_is_reported_and_skipped(extra_entry_points, caplog) -> No
     message = caplog.text
     assert "plugin 'broken' (broken = broken_pkg.plugin" in message
     assert "torch_nonexistent" in message and "skipped" in message
-    assert "acme_robots" in host.plugin_names()  # the others still load
+    assert "acme_robots" in host.names_with_status()  # the others still load
     info = next(i for i in host.infos if i.name == "broken")
     assert info.status == "failed" and "torch_nonexistent" in info.error
 
@@ -110,7 +106,7 @@ def test_broken_plugin_is_fatal_in_strict_mode(extra_entry_points) -> None:
 def test_allow_list_loads_only_the_named_plugins(extra_entry_points) -> None:
     extra_entry_points("acme_robots", adapter_plugin("acme_arm"))
     host = load_plugins(environ={"LEROBOT_EXT_PLUGINS": "acme_robots"})
-    assert host.plugin_names() == ["acme_robots"]
+    assert host.names_with_status() == ["acme_robots"]
     disabled = {i.name for i in host.infos if i.status == "disabled"}
     assert {"transforms", "robot_adapters"} <= disabled
     assert set(host.registry.robot_adapters) == {"acme_arm"}
@@ -118,7 +114,7 @@ def test_allow_list_loads_only_the_named_plugins(extra_entry_points) -> None:
 
 def test_empty_allow_list_loads_none() -> None:
     host = load_plugins(environ={"LEROBOT_EXT_PLUGINS": ""})
-    assert host.plugin_names() == []
+    assert host.names_with_status() == []
     assert host.registry.config_fields == [] and host.registry.robot_adapters == {}
 
 
@@ -143,7 +139,7 @@ def test_policy_name_taken_by_upstream_is_a_conflict_naming_lerobot() -> None:
         register("diffusion", OtherDiffusionConfig)
 
     with pytest.raises(PluginConflictError, match=r"'diffusion'.*lerobot \(built-in.*plugin 'shadow'"):
-        PluginHost.from_plugins({"shadow": types.SimpleNamespace(register_policies=register_policies)})
+        plugins_from({"shadow": types.SimpleNamespace(register_policies=register_policies)})
 
 
 def test_registered_policy_becomes_a_policy_type() -> None:
@@ -155,7 +151,7 @@ def test_registered_policy_becomes_a_policy_type() -> None:
     def register_policies(register):
         register("lerobot_ext_test_toy", ToyPolicyConfig)
 
-    host = PluginHost.from_plugins({"toy": types.SimpleNamespace(register_policies=register_policies)})
+    host = plugins_from({"toy": types.SimpleNamespace(register_policies=register_policies)})
     assert host.registry.policies == {"lerobot_ext_test_toy": ToyPolicyConfig}
     assert PreTrainedConfig.get_choice_class("lerobot_ext_test_toy") is ToyPolicyConfig
 
@@ -168,9 +164,7 @@ def test_wrong_registration_type_names_the_plugin() -> None:
     with pytest.raises(
         PluginHookError, match=r"plugin 'sloppy' registered 'not an adapter' as a robot adapter"
     ):
-        PluginHost.from_plugins(
-            {"sloppy": types.SimpleNamespace(register_robot_adapters=register_robot_adapters)}
-        )
+        plugins_from({"sloppy": types.SimpleNamespace(register_robot_adapters=register_robot_adapters)})
 
 
 def test_misspelled_hook_is_rejected_at_load(extra_entry_points) -> None:
@@ -217,100 +211,6 @@ def test_a_registration_hook_may_take_no_arguments(extra_entry_points) -> None:
     host = load_plugins(environ={})
     assert calls == ["called"]
     assert next(i for i in host.infos if i.name == "side_effects").status == "loaded"
-
-
-# --------------------------------------------------------------------------- the public API
-
-SRC = REPO / "src" / "lerobot_ext"
-# The packages of the built-in plugins: those of pyproject.toml's entry points, so a new feature
-# package is held to the public API (and kept out of the core) without being added here.
-FEATURE_PACKAGES = tuple(
-    sorted(
-        {
-            target.split(":")[0].split(".")[1]
-            for target in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"][
-                "lerobot_ext"
-            ].values()
-        }
-    )
-)
-# The core - every module outside the feature packages, and the seams - only dispatches: it must
-# not import a feature package at all.
-CORE = [
-    *(path for path in sorted(SRC.rglob("*.py")) if path.relative_to(SRC).parts[0] not in FEATURE_PACKAGES),
-    *sorted((REPO / "patches").glob("*.py")),
-]
-
-
-def lerobot_ext_imports(path: Path) -> list[tuple[str, str | None, int]]:
-    """``(module, name or None for a module import, line)`` of every import of lerobot_ext in
-    ``path`` - at the top, inside functions and under TYPE_CHECKING alike."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if node.module.split(".")[0] == "lerobot_ext":
-                found.extend((node.module, alias.name, node.lineno) for alias in node.names)
-        elif isinstance(node, ast.Import):
-            found.extend(
-                (alias.name, None, node.lineno)
-                for alias in node.names
-                if alias.name.split(".")[0] == "lerobot_ext"
-            )
-    return found
-
-
-def non_public_imports(files: list[Path], own_package: str | None = None) -> list[str]:
-    """The imports in ``files`` of lerobot_ext names README's public API table does not list
-    (``own_package``'s own modules are its own business)."""
-    api = public_api()
-    bad = []
-    for path in files:
-        for module, name, line in lerobot_ext_imports(path):
-            if own_package and (module == own_package or module.startswith(own_package + ".")):
-                continue
-            public = name in api.get(module, {}) if name is not None else False
-            if not public:
-                where = f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path.name}:{line}"
-                bad.append(f"{where}: {module}" + (f".{name}" if name else " (a module import)"))
-    return bad
-
-
-def test_the_built_in_plugins_import_only_the_public_api() -> None:
-    bad = []
-    for package in FEATURE_PACKAGES:
-        bad += non_public_imports(sorted((SRC / package).rglob("*.py")), f"lerobot_ext.{package}")
-    for source in sorted((REPO / "plugins").glob("*/src")):
-        bad += non_public_imports(sorted(source.rglob("*.py")))
-    bad += non_public_imports(sorted((REPO / "tests" / "third_party").rglob("*.py")))
-    assert bad == [], "not in README's public API table:\n" + "\n".join(bad)
-
-
-def test_the_public_api_check_sees_a_non_public_import(tmp_path) -> None:
-    plugin = tmp_path / "plugin.py"
-    plugin.write_text(
-        "import lerobot_ext.registry\n"
-        "from lerobot_ext.dataset_changes import DatasetChange, apply_changes\n"
-        "def f():\n    from lerobot_ext.transforms.steps import StateFilterStep\n"
-    )
-    assert [entry.split(": ", 1)[1] for entry in non_public_imports([plugin])] == [
-        "lerobot_ext.registry (a module import)",
-        "lerobot_ext.dataset_changes.apply_changes",
-        "lerobot_ext.transforms.steps.StateFilterStep",
-    ]
-
-
-def test_the_core_imports_no_feature_package() -> None:
-    features = tuple(f"lerobot_ext.{package}" for package in FEATURE_PACKAGES)
-    assert len(CORE) > 30 and SRC / "training.py" in CORE and REPO / "patches" / "cycle.py" in CORE
-    bad = [
-        f"{path.relative_to(REPO)}:{line}: {imported}"
-        for path in CORE
-        for module, name, line in lerobot_ext_imports(path)
-        # `from lerobot_ext import transforms` imports the package too.
-        for imported in (module, f"{module}.{name}" if name else module)
-        if imported in features or imported.startswith(tuple(f"{feature}." for feature in features))
-    ]
-    assert bad == []
 
 
 def test_the_0_1_adapter_import_path_still_works_and_says_where_to_go() -> None:

@@ -9,10 +9,11 @@ import textwrap
 import types
 
 import pytest
-from helpers import TINY_DIFFUSION, dataset_flags, run_cli
+from helpers import TINY_DIFFUSION, dataset_flags, run_cli, training_run
 
+from lerobot_ext.dispatch import plugins_from
 from lerobot_ext.errors import UpstreamChangedError
-from lerobot_ext.patches import (
+from lerobot_ext.seams import (
     EVAL_SEAMS,
     METHOD_SEAMS,
     SEAMS,
@@ -22,8 +23,6 @@ from lerobot_ext.patches import (
     eval_make_policy,
     update_policy,
 )
-from lerobot_ext.plugins import PluginHost
-from lerobot_ext.training import TrainingRun
 from lerobot_ext.upstream.versions import TESTED, for_installed, installed_version
 
 
@@ -45,7 +44,7 @@ def test_seam_target_exists_in_installed_lerobot(entry):
 
 
 def test_a_seam_table_picks_the_row_for_each_tested_version():
-    from lerobot_ext.patches import resume_step
+    from lerobot_ext.seams import resume_step
 
     rows = {version: resume_step.SEAM.rows for version in TESTED}
     picked = {version: for_installed(rows[version], version).name for version in TESTED}
@@ -75,7 +74,7 @@ def test_a_moved_name_on_an_untested_version_says_so_and_what_to_install(monkeyp
     seam = next(s for s in SEAMS if s.current().name == "cycle").current()
     module = importlib.import_module(seam.module)
     monkeypatch.delattr(module, seam.name)
-    import lerobot_ext.patches.seam as seam_module
+    import lerobot_ext.seams.seam as seam_module
 
     monkeypatch.setattr(seam_module, "installed_version", lambda _dist: "0.7.0")
     with pytest.raises(UpstreamChangedError) as excinfo:
@@ -99,7 +98,7 @@ def test_seams_are_removed_after_the_run_even_on_error():
     module = importlib.import_module("lerobot.scripts.lerobot_train")
     names = [seam.current().name for seam in SEAMS]
     originals = {name: getattr(module, name) for name in names}
-    run = TrainingRun(types.SimpleNamespace(), PluginHost())
+    run = training_run(plugins_from({}))
     with pytest.raises(KeyError), applied_seams(run):
         assert all(getattr(module, name) is not fn for name, fn in originals.items())
         raise KeyError("boom")
@@ -107,13 +106,13 @@ def test_seams_are_removed_after_the_run_even_on_error():
 
 
 def test_every_seam_module_says_what_it_wraps():
-    import lerobot_ext.patches as patches
+    import lerobot_ext.seams as seams
 
     for entry in [*SEAMS, eval_make_policy.SEAM]:
         rows = entry.rows.values() if isinstance(entry, SeamTable) else [entry]
         for seam in rows:
             module = importlib.import_module(seam.make_wrapper.__module__)
-            assert module.__name__.startswith(patches.__name__)
+            assert module.__name__.startswith(seams.__name__)
             assert module.SEAM is entry
             assert seam.target in (module.__doc__ or ""), (
                 f"{module.__name__} docstring should name {seam.target}"

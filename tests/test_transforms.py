@@ -15,10 +15,10 @@ from lerobot.processor import TransitionKey
 
 from lerobot_ext.adapters.gr2 import FourierGR2Adapter
 from lerobot_ext.adapters.robocasa import STATE_16, RobocasaAdapter
+from lerobot_ext.dispatch import load_plugins
 from lerobot_ext.errors import ConfigError, DatasetLayoutError
 from lerobot_ext.inspect_dataset import load_description
 from lerobot_ext.layout import ROBOSUITE_TO_GR00T, DatasetDescription
-from lerobot_ext.plugins import load_plugins
 from lerobot_ext.transforms.action_keep import ActionKeepTransform
 from lerobot_ext.transforms.base import TransformContext
 from lerobot_ext.transforms.state_filter import StateFilterTransform

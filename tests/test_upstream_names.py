@@ -4,7 +4,6 @@ every upstream import in the code is on it, attributed to the part of the code t
 
 from __future__ import annotations
 
-import ast
 import importlib.metadata
 import importlib.util
 import json
@@ -19,8 +18,10 @@ import pytest
 from helpers import REPO, run_cli, write_plugin_distribution
 
 from lerobot_ext.cli import doctor
-from lerobot_ext.plugins import ENTRY_POINT_GROUP, PluginHost, load_plugins
-from lerobot_ext.upstream import names as upstream
+from lerobot_ext.dispatch import load_plugins, plugins_from
+from lerobot_ext.host import ENTRY_POINT_GROUP, PluginHost
+from lerobot_ext.upstream import catalogue as upstream
+from lerobot_ext.upstream.imports import upstream_imports
 from lerobot_ext.upstream.names import UpstreamName, instance_has, resolve_dotted
 from lerobot_ext.upstream.versions import (
     CI_SELECTORS,
@@ -82,36 +83,6 @@ def test_every_seam_has_a_used_for_text_of_its_own() -> None:
 
 # --------------------------------------------------------------------------- the list is complete
 
-SCANNED = ("lerobot", "lerobot_env_so101", "diffusers", "huggingface_hub", "draccus", "accelerate")
-
-
-def _type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def upstream_imports(path: Path) -> list[tuple[int, str]]:
-    """``(line, dotted name)`` of every run-time import of an upstream package in ``path``."""
-    found: list[tuple[int, str]] = []
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if node.module.split(".")[0] in SCANNED:
-                found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
-        elif isinstance(node, ast.Import):
-            found.extend((node.lineno, a.name) for a in node.names if a.name.split(".")[0] in SCANNED)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(ast.parse(path.read_text(), filename=str(path)))
-    return found
-
 
 def plugin_folders() -> dict[Path, set[str]]:
     """The package folder of each installed lerobot_ext plugin -> the plugins defined there."""
@@ -126,10 +97,9 @@ def plugin_folders() -> dict[Path, set[str]]:
 def code_files() -> list[Path]:
     files = [
         *(REPO / "src").rglob("*.py"),
-        *(REPO / "patches").rglob("*.py"),
         *REPO.glob("plugins/*/src/**/*.py"),
     ]
-    the_list = REPO / "src" / "lerobot_ext" / "upstream" / "names.py"  # it imports upstream to check it
+    the_list = REPO / "src" / "lerobot_ext" / "upstream" / "catalogue.py"  # it imports upstream to check it
     return sorted(p.resolve() for p in files if p != the_list)
 
 
@@ -150,7 +120,7 @@ def test_every_upstream_import_in_the_code_is_on_the_list_of_who_makes_it() -> N
             scanned += 1
             if not covered(dotted, listed):
                 where = (
-                    "src/lerobot_ext/upstream/names.py"
+                    "src/lerobot_ext/upstream/catalogue.py"
                     if owners == {CORE}
                     else f"plugin {'/'.join(sorted(owners))}"
                 )
@@ -271,7 +241,7 @@ def test_a_plugin_registers_the_names_it_relies_on_and_doctor_names_the_plugin(c
             register("lerobot.policies.act.modeling_act.ACTPolicy", "subclassed by my policy")
             register("lerobot.policies.act.modeling_act.NoSuchThing", "my lab's private import")
 
-    host = PluginHost.from_plugins({"lab": Plugin()})
+    host = plugins_from({"lab": Plugin()})
     diagnosis = doctor.diagnose(host)
     mine = [(n.path, p) for n, p in diagnosis.checked if n.relied_on_by == "lab"]
     assert mine == [
@@ -297,7 +267,7 @@ def test_doctor_exits_1_for_a_moved_name(capsys) -> None:
         def register_upstream_names(self, register):
             register("lerobot.policies.act.modeling_act.NoSuchThing", "my lab's private import")
 
-    assert doctor.main(host=PluginHost.from_plugins({"lab": Plugin()})) == 1
+    assert doctor.main(host=plugins_from({"lab": Plugin()})) == 1
     assert "PROBLEM: 1 of" in capsys.readouterr().out
 
 

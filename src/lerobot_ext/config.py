@@ -17,15 +17,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from lerobot.configs.train import TrainPipelineConfig
 
-from lerobot_ext.errors import ConfigError, PluginHookError
-from lerobot_ext.registry import ConfigField
-
-if TYPE_CHECKING:
-    from lerobot_ext.plugins import PluginHost
+from lerobot_ext.errors import ConfigError
+from lerobot_ext.registrations import ConfigField
 
 FIELDS_FILE = "lerobot_ext_fields.json"
 
@@ -84,25 +81,6 @@ def build_config_class(specs: Sequence[ConfigField]) -> type[ExtTrainPipelineCon
     return cls
 
 
-def apply_configure_hooks(cfg: ExtTrainPipelineConfig, host: PluginHost) -> ExtTrainPipelineConfig:
-    """Chain ``configure``: each implementation sees the config the previous one returned.
-
-    The one way a config goes through the ``configure`` hooks - for a run and for ``lerobot-ext
-    inspect`` alike, so both see the same config.
-    """
-    for impl in host.impls("configure"):
-        result = host.call_impl(impl, cfg=cfg)
-        if result is None:
-            continue
-        if not isinstance(result, type(cfg)):
-            raise PluginHookError(
-                f"plugin '{impl.plugin_name}' returned {type(result).__name__} from configure; expected None "
-                f"or the config it was given (a {type(cfg).__name__})"
-            )
-        cfg = result
-    return cfg
-
-
 def extension_fields(config_class: type = ExtTrainPipelineConfig) -> list[dataclasses.Field]:
     """The dataclass fields ``config_class`` adds to upstream's ``TrainPipelineConfig``."""
     upstream = {f.name for f in fields(TrainPipelineConfig)}
@@ -149,3 +127,47 @@ def check_saved_fields(
         f"(loaded: {', '.join(loaded) or 'none'}; installed but not loaded: {', '.join(not_loaded) or 'none'}). "
         f"{hint} (see `lerobot-train-ext --plugins` and LEROBOT_EXT_PLUGINS)."
     )
+
+
+def parse_config(argv: Sequence[str], config_class: type[ExtTrainPipelineConfig]) -> ExtTrainPipelineConfig:
+    """Parse ``argv`` (``--name=value`` flags) exactly as upstream's ``@parser.wrap()`` does,
+    into ``config_class``.
+
+    Upstream's parser reads the command line from ``sys.argv``: it is ``argv`` while parsing, and
+    put back afterwards. A value the config refuses is a :class:`~lerobot_ext.errors.ConfigError`
+    naming it.
+    """
+    from draccus.utils import ParsingError
+    from lerobot.configs import parser
+
+    def _parse(cfg):  # type: ignore[no-untyped-def]
+        return cfg
+
+    # parser.wrap reads the config class from the real annotation object (this module defers
+    # annotations to strings).
+    _parse.__annotations__ = {"cfg": config_class}
+    saved = sys.argv
+    sys.argv = [sys.argv[0] if sys.argv else "lerobot-train-ext", *argv]
+    try:
+        return parser.wrap()(_parse)()
+    except (SystemExit, ParsingError) as exc:
+        # Upstream prints draccus' "Couldn't instantiate class ..." and exits, or (for a nested
+        # config such as --ema.*) draccus' error escapes as is; the config's own error (which
+        # field, which fix) is only in the exception chain.
+        cause = _root_cause(exc if isinstance(exc, ParsingError) else exc.__context__)
+        if cause is None or getattr(cause, "logged", False):
+            raise
+        raise ConfigError(f"invalid configuration: {cause}") from cause
+    finally:
+        sys.argv = saved
+
+
+def _root_cause(error: BaseException | None) -> BaseException | None:
+    """The innermost exception under a draccus parsing error, or None if there is none."""
+    from draccus.utils import ParsingError
+
+    if not isinstance(error, ParsingError):
+        return None
+    while (inner := error.__cause__ or error.__context__) is not None:
+        error = inner
+    return None if isinstance(error, ParsingError) else error

@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from lerobot_ext.errors import LerobotExtError
 from lerobot_ext.launch import launch_rank
 
 LOGGER_NAME = "lerobot_ext"
@@ -52,8 +53,6 @@ def exit_code(command: Callable[[], object]) -> int:
 
     Our errors carry the fix in their message, so a traceback would only bury it.
     """
-    from lerobot_ext.errors import LerobotExtError
-
     try:
         result = command()
     except LerobotExtError as exc:

@@ -26,3 +26,16 @@ def is_true(text: str | None) -> bool:
     """Whether a flag's raw text (a bare switch reads as ``true``) or an environment variable's
     means true; ``None``, a flag not given, is false."""
     return text is not None and text.strip().lower() in TRUE_WORDS
+
+
+def flag_values(args: Sequence[str]) -> dict[str, str]:
+    """``{dotted name: value text}`` of the ``--name=value`` flags in normalised ``args``, in the
+    order given; a flag given twice counts once, with its last value (as the parser reads it)."""
+    out: dict[str, str] = {}
+    for arg in args:
+        if arg.startswith("--"):
+            name, separator, value = arg[2:].partition("=")
+            if separator:
+                out.pop(name, None)
+                out[name] = value
+    return out

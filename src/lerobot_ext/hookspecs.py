@@ -10,35 +10,45 @@ Hooks are called with keyword arguments only; an implementation may accept any s
 hook's arguments (pluggy passes only the ones it names). Do not give an implementation's
 arguments default values: pluggy never passes an argument that has a default.
 
-lerobot-ext's own features are plugins that use these hooks (and the public API listed in the
-README) and nothing else. The kinds:
+lerobot-ext's own features are plugins that use these hooks (and the public API,
+``lerobot_ext.__all__``) and nothing else. Every hook is called through
+:mod:`lerobot_ext.dispatch`, one implementation at a time (so an error names its plugin), as its
+:class:`HookKind` says - the table ``lerobot_ext.dispatch.HOOKS``:
 
-* **registration** hooks (``register_*``) run once per process, right after the plugins are
-  loaded, and receive a ``register`` callable. Two plugins registering the same name is a
+* **register** (``register_*``): once per process, right after the plugins are loaded; each
+  implementation gets its own ``register`` callable. Two plugins registering the same name is a
   :class:`~lerobot_ext.errors.PluginConflictError` that names both.
-* **transforming** hooks may change the run: the config (``configure``, ``configure_policy``),
-  the dataset the policy is built from (``select_robot_adapter``, ``transform_dataset``,
-  ``wrap_dataset``), what a checkpoint must match (``check_checkpoint``), the features a policy
-  is built with for a simulator (``env_policy_features``), what is measured
-  (``step_phase_timing``), what an in-training evaluation evaluates (``around_evaluation``),
-  where a resumed run's data continues (``before_first_batch``). Their return values are
-  validated by the caller, and a wrong type is a :class:`~lerobot_ext.errors.PluginHookError`
-  naming the plugin.
-* **observing** hooks (``on_*``) are lifecycle events. They return ``None`` and must not change
-  training: no mutation of ``cfg``, no random numbers drawn from the global generators. They fire
-  in every process of a distributed run (``torchrun`` / ``accelerate launch``), each call with
-  that process's ``rank``; ``rank == 0`` is the main process. Time spent in ``on_step_end`` is
-  measured and reported by ``--profile`` as the ``hooks`` phase.
+* **notify**: every implementation, with the same arguments; each returns ``None``. The ``on_*``
+  hooks are lifecycle events and must not change training: no mutation of ``cfg``, no random
+  numbers drawn from the global generators. They fire in every process of a distributed run
+  (``torchrun`` / ``accelerate launch``), each with that process's ``rank``; ``rank == 0`` is the
+  main process. Time spent in ``on_step_end`` is reported by ``--profile`` as the ``hooks`` phase.
+* **first result**: implementations in order until one returns something other than ``None``.
+* **chain**: each implementation gets the value the previous one left (the config for
+  ``configure``, the dataset for ``transform_dataset`` and ``wrap_dataset``).
+* **collect**: every implementation; every answer other than ``None``, each with its plugin.
+
+A return value of the wrong type is a :class:`~lerobot_ext.errors.PluginHookError` naming the
+plugin. Wrapper implementations (``wrapper=True``, ``hookwrapper=True``) are refused when the
+plugin loads: each implementation is called on its own.
+
+Every hook but the registration ones may take ``run``, the :class:`~lerobot_ext.context.RunContext`
+of the command (the flags given, rank, world size, resume state, a ``stash`` for what a plugin
+keeps between its hooks, and ``run.hooks`` to call hooks a plugin added) - as pytest passes
+``config`` and ``session``.
 
 Order, the same for every hook (registration included): implementations run
 last-registered-first (pluggy's LIFO order; plugins are registered in entry-point name order);
 ``@hookimpl(tryfirst=True)`` / ``@hookimpl(trylast=True)`` pin an implementation to the front or
-the back. Hooks whose results build on each other (``transform_dataset``, ``wrap_dataset``) pass
-each implementation the previous one's result, in that order.
+the back. The one exception is ``transform_dataset``, whose order is saved in every checkpoint:
+its implementations declare ``@hookimpl(order=N)`` (lower first), so that renaming an entry point
+cannot change a checkpoint; one without an order, or two with the same, are refused when the
+plugins load.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,13 +63,49 @@ if TYPE_CHECKING:
     from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
 
     from lerobot_ext.config import ExtTrainPipelineConfig
+    from lerobot_ext.context import RunContext
     from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
     from lerobot_ext.layout import DatasetDescription
     from lerobot_ext.robot_adapter import AdapterChoice, RobotAdapter
 
 PROJECT_NAME = "lerobot_ext"
+#: The attribute ``@hookimpl(order=N)`` sets on an implementation.
+ORDER_ATTRIBUTE = "lerobot_ext_order"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+
+class HookKind(enum.StrEnum):
+    """How a hook's implementations are called (see the module docstring)."""
+
+    REGISTER = "register"
+    NOTIFY = "notify"
+    FIRST_RESULT = "first result"
+    CHAIN = "chain"
+    COLLECT = "collect"
+
+
+class HookimplMarker(pluggy.HookimplMarker):
+    """pluggy's marker, plus ``order=N``: where an implementation of an ordered hook
+    (``transform_dataset``) goes, lower first."""
+
+    def __call__(self, function: Any = None, *, order: int | None = None, **options: Any) -> Any:
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
+            raise TypeError(f"@hookimpl(order={order!r}): order must be an int (lower runs first)")
+        marker = super()
+
+        def mark(implementation: Any) -> Any:
+            marked = marker.__call__(implementation, **options)
+            if order is not None:
+                setattr(marked, ORDER_ATTRIBUTE, order)
+            return marked
+
+        return mark if function is None else mark(function)
+
+
+#: Marks a function or method as a hook implementation: ``@hookimpl``, ``@hookimpl(tryfirst=True)``,
+#: ``@hookimpl(order=20)`` (``transform_dataset``).
+hookimpl = HookimplMarker(PROJECT_NAME)
 
 
 # --------------------------------------------------------------------------- registration
@@ -120,11 +166,14 @@ def register_config_fields(register: Callable[..., None]) -> None:
 def register_commands(register: Callable[..., None]) -> None:
     """Add subcommands to the ``lerobot-ext`` command.
 
-    Called once per process when ``lerobot-ext`` starts.
+    Called once per process after plugins load, like every registration hook (in a training run
+    too; only ``lerobot-ext`` builds and runs the commands).
 
     :param register: call ``register(name, help, configure, run)``: ``configure(parser)`` adds
-        arguments to the subcommand's ``argparse.ArgumentParser``; ``run(args)`` runs it with the
-        parsed ``argparse.Namespace`` and returns the exit status (``None`` means 0). A
+        arguments to the subcommand's ``argparse.ArgumentParser`` (``configure(parser, context)``
+        also gets the command's :class:`~lerobot_ext.context.RunContext`); ``run(args)`` runs it with the
+        parsed ``argparse.Namespace`` (``run(args, context)`` also gets the command's
+        :class:`~lerobot_ext.context.RunContext`) and returns the exit status (``None`` means 0). A
         :class:`~lerobot_ext.errors.LerobotExtError` raised by ``run`` is printed as one line
         and exits with status 2. A name taken by another plugin or by lerobot-ext itself
         (``plugins``, ``doctor``, ``inspect``) is a ``PluginConflictError``.
@@ -138,9 +187,11 @@ def register_hookspecs(register: Callable[[object], None]) -> None:
     Called once per process after plugins load, before every other registration hook and before
     hook names are checked, so another plugin may implement the added hooks.
 
-    :param register: call ``register(specs)`` with a module or class whose functions are marked
-        with ``pluggy.HookspecMarker("lerobot_ext")``. Call the added hooks through
-        :func:`lerobot_ext.plugins.current_hooks`, e.g. ``current_hooks().my_hook(arg=...)``.
+    :param register: call ``register(specs, kinds={...})`` with a module or class whose functions
+        are marked with ``pluggy.HookspecMarker("lerobot_ext")``; ``kinds`` maps a hook's name to
+        its :class:`HookKind` (default ``COLLECT``, ``FIRST_RESULT`` for a ``firstresult`` spec).
+        Call the added hooks through the run context, e.g.
+        ``run.hooks.collect("my_hook", arg=...)`` (``(plugin, answer)`` pairs).
     """
 
 
@@ -168,7 +219,7 @@ def register_upstream_names(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def configure(cfg: ExtTrainPipelineConfig) -> ExtTrainPipelineConfig | None:
+def configure(cfg: ExtTrainPipelineConfig, run: RunContext) -> ExtTrainPipelineConfig | None:
     """Check and adjust the run's config after the command line is parsed, before training.
 
     Chained: each implementation gets the config the previous one returned (a ``tryfirst``
@@ -191,6 +242,7 @@ def configure_policy(
     cfg: ExtTrainPipelineConfig,
     policy_cfg: PreTrainedConfig,
     dataset_meta: LeRobotDatasetMetadata,
+    run: RunContext,
 ) -> dict[str, Any] | None:
     """Propose policy-config changes once the (transformed) dataset is known.
 
@@ -208,7 +260,7 @@ def configure_policy(
 
 
 @hookspec
-def step_phase_timing(cfg: ExtTrainPipelineConfig) -> bool | None:
+def step_phase_timing(cfg: ExtTrainPipelineConfig, run: RunContext) -> bool | None:
     """Ask for per-step phase timings (data wait, preprocess, forward, backward, optimizer...).
 
     Called once per process before training. If any implementation returns ``True``, the seams
@@ -222,7 +274,10 @@ def step_phase_timing(cfg: ExtTrainPipelineConfig) -> bool | None:
 
 @hookspec(firstresult=True)
 def select_robot_adapter(
-    cfg: ExtTrainPipelineConfig, dataset: DatasetDescription, adapters: Mapping[str, RobotAdapter]
+    cfg: ExtTrainPipelineConfig,
+    dataset: DatasetDescription,
+    adapters: Mapping[str, RobotAdapter],
+    run: RunContext,
 ) -> AdapterChoice | None:
     """Choose the robot adapter for a dataset (the first non-``None`` answer wins).
 
@@ -239,7 +294,7 @@ def select_robot_adapter(
 
 @hookspec
 def transform_dataset(
-    cfg: ExtTrainPipelineConfig, dataset: DatasetDescription, adapter: RobotAdapter | None
+    cfg: ExtTrainPipelineConfig, dataset: DatasetDescription, adapter: RobotAdapter | None, run: RunContext
 ) -> DatasetChange | None:
     """Change what the policy sees: the dataset's features and stats, and the saved pipelines.
 
@@ -262,7 +317,7 @@ def transform_dataset(
 
 @hookspec
 def check_checkpoint(
-    cfg: ExtTrainPipelineConfig, checkpoint: SavedCheckpoint, planned: AppliedChanges
+    cfg: ExtTrainPipelineConfig, checkpoint: SavedCheckpoint, planned: AppliedChanges, run: RunContext
 ) -> None:
     """Refuse to continue from a checkpoint that does not fit this run's data changes.
 
@@ -277,7 +332,9 @@ def check_checkpoint(
 
 
 @hookspec
-def wrap_dataset(cfg: ExtTrainPipelineConfig, dataset: Any, role: str, planned: AppliedChanges) -> Any:
+def wrap_dataset(
+    cfg: ExtTrainPipelineConfig, dataset: Any, role: str, planned: AppliedChanges, run: RunContext
+) -> Any:
     """Change how training items are produced (what is read and decoded, from where).
 
     Called once per process for the training dataset (``role="train"``) and, if there is one,
@@ -294,7 +351,10 @@ def wrap_dataset(cfg: ExtTrainPipelineConfig, dataset: Any, role: str, planned: 
 
 @hookspec
 def env_policy_features(
-    policy_cfg: PreTrainedConfig, env_features: dict[str, PolicyFeature], checkpoint: SavedCheckpoint | None
+    policy_cfg: PreTrainedConfig,
+    env_features: dict[str, PolicyFeature],
+    checkpoint: SavedCheckpoint | None,
+    run: RunContext,
 ) -> dict[str, PolicyFeature] | None:
     """The features to build a checkpoint's policy with for a simulator (``lerobot-eval-ext``).
 
@@ -308,7 +368,7 @@ def env_policy_features(
 
 
 @hookspec
-def policy_made(cfg: ExtTrainPipelineConfig, policy: Any, rank: int) -> None:
+def policy_made(cfg: ExtTrainPipelineConfig, policy: Any, rank: int, run: RunContext) -> None:
     """The policy exists (weights loaded), before the optimizer and ``accelerator.prepare``.
 
     Called in every process. The place to refuse a run that cannot finish - e.g. an output
@@ -318,7 +378,9 @@ def policy_made(cfg: ExtTrainPipelineConfig, policy: Any, rank: int) -> None:
 
 
 @hookspec
-def processors_made(cfg: ExtTrainPipelineConfig, preprocessor: Any, postprocessor: Any, rank: int) -> None:
+def processors_made(
+    cfg: ExtTrainPipelineConfig, preprocessor: Any, postprocessor: Any, rank: int, run: RunContext
+) -> None:
     """The policy's pre- and postprocessor exist, with the plugins' steps in them.
 
     Called in every process, before the first step. They are the pipelines training uses and the
@@ -328,7 +390,9 @@ def processors_made(cfg: ExtTrainPipelineConfig, preprocessor: Any, postprocesso
 
 
 @hookspec
-def before_first_batch(cfg: ExtTrainPipelineConfig, dataloader: Any, start_step: int, rank: int) -> None:
+def before_first_batch(
+    cfg: ExtTrainPipelineConfig, dataloader: Any, start_step: int, rank: int, run: RunContext
+) -> None:
     """The training dataloader exists and its first batch is fetched next.
 
     Called once in every process, after :func:`on_train_start`. ``dataloader`` is the one upstream
@@ -339,7 +403,7 @@ def before_first_batch(cfg: ExtTrainPipelineConfig, dataloader: Any, start_step:
 
 
 @hookspec
-def first_batch_ready(cfg: ExtTrainPipelineConfig, rank: int, start_step: int) -> None:
+def first_batch_ready(cfg: ExtTrainPipelineConfig, rank: int, start_step: int, run: RunContext) -> None:
     """The first batch is fetched; the first optimisation step is next.
 
     Called once in every process, after :func:`on_train_start`. Unlike the lifecycle hooks it may
@@ -350,7 +414,9 @@ def first_batch_ready(cfg: ExtTrainPipelineConfig, rank: int, start_step: int) -
 
 
 @hookspec
-def request_stop(cfg: ExtTrainPipelineConfig, step: int, rank: int, world_size: int) -> str | None:
+def request_stop(
+    cfg: ExtTrainPipelineConfig, step: int, rank: int, world_size: int, run: RunContext
+) -> str | None:
     """Ask the run to stop after this step (e.g. the process got SIGTERM).
 
     Called in every process after every step's :func:`on_step_end`. Return a short reason to stop,
@@ -366,7 +432,7 @@ def request_stop(cfg: ExtTrainPipelineConfig, step: int, rank: int, world_size: 
 
 @hookspec
 def around_evaluation(
-    cfg: ExtTrainPipelineConfig, policy: Any, step: int, rank: int
+    cfg: ExtTrainPipelineConfig, policy: Any, step: int, rank: int, run: RunContext
 ) -> contextlib.AbstractContextManager[Any] | None:
     """Wrap one in-training environment evaluation (``--env.type=... --env_eval_freq=N``).
 
@@ -387,7 +453,7 @@ def around_evaluation(
 
 @hookspec
 def on_train_start(
-    cfg: ExtTrainPipelineConfig, rank: int, world_size: int, start_step: int, device: str
+    cfg: ExtTrainPipelineConfig, rank: int, world_size: int, start_step: int, device: str, run: RunContext
 ) -> None:
     """The dataset, policy, processors, optimizer and dataloader exist; the first step is next.
 
@@ -404,6 +470,7 @@ def on_step_end(
     metrics: dict[str, float],
     rank: int,
     world_size: int,
+    run: RunContext,
 ) -> None:
     """One optimisation step finished (forward, backward, optimizer and scheduler step done).
 
@@ -423,6 +490,7 @@ def on_step_phases(
     phases: dict[str, float],
     rank: int,
     world_size: int,
+    run: RunContext,
 ) -> None:
     """Where the step's time went; called right after :func:`on_step_end`.
 
@@ -442,7 +510,9 @@ def on_step_phases(
 
 
 @hookspec
-def checkpoint_writing(cfg: ExtTrainPipelineConfig, step: int, checkpoint_dir: Path, rank: int) -> None:
+def checkpoint_writing(
+    cfg: ExtTrainPipelineConfig, step: int, checkpoint_dir: Path, rank: int, run: RunContext
+) -> None:
     """Add files to the checkpoint of ``step`` while it is being written.
 
     Called in every process that runs upstream's save (the main process on lerobot 0.6.1; every
@@ -457,7 +527,9 @@ def checkpoint_writing(cfg: ExtTrainPipelineConfig, step: int, checkpoint_dir: P
 
 
 @hookspec
-def on_checkpoint_saved(cfg: ExtTrainPipelineConfig, step: int, checkpoint_dir: Path, rank: int) -> None:
+def on_checkpoint_saved(
+    cfg: ExtTrainPipelineConfig, step: int, checkpoint_dir: Path, rank: int, run: RunContext
+) -> None:
     """A checkpoint is complete on disk.
 
     Called in every process once all processes passed the barrier that follows the save (only
@@ -466,7 +538,7 @@ def on_checkpoint_saved(cfg: ExtTrainPipelineConfig, step: int, checkpoint_dir: 
 
 
 @hookspec
-def on_train_end(cfg: ExtTrainPipelineConfig, step: int, rank: int, world_size: int) -> None:
+def on_train_end(cfg: ExtTrainPipelineConfig, step: int, rank: int, world_size: int, run: RunContext) -> None:
     """Training finished normally - after its last step, or stopped early on request
     (:func:`request_stop`, e.g. SIGTERM) once the checkpoint of its last step is complete.
 
@@ -477,7 +549,7 @@ def on_train_end(cfg: ExtTrainPipelineConfig, step: int, rank: int, world_size: 
 
 
 @hookspec
-def on_exception(cfg: ExtTrainPipelineConfig, exception: BaseException, rank: int) -> None:
+def on_exception(cfg: ExtTrainPipelineConfig, exception: BaseException, rank: int, run: RunContext) -> None:
     """Training stopped with an exception (including ``KeyboardInterrupt``; not a stop asked for
     through :func:`request_stop`, which ends like a finished run).
 

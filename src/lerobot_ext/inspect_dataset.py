@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.dataset_changes import apply_changes, choose_adapter
+from lerobot_ext.argv import check_unknown_flags, normalize_argv
+from lerobot_ext.config import ExtTrainPipelineConfig
+from lerobot_ext.context import RunContext
+from lerobot_ext.dispatch import Hooks
 from lerobot_ext.errors import ConfigError
 from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, VectorLayout
-from lerobot_ext.plugins import PluginHost
 from lerobot_ext.robot_adapter import layout_of
+from lerobot_ext.training import configured, planned_changes
 
 
 @dataclass
@@ -82,21 +85,24 @@ def _vector_report(dataset: DatasetDescription, layout: VectorLayout) -> VectorR
     return VectorReport(layout.key, layout.width, table.source if table else None, groups, dims, constant)
 
 
-def inspect_config(host: PluginHost, root: str | Path, flags: list[str]) -> Any:
+def inspect_context(hooks: Hooks, flags: list[str]) -> RunContext:
+    """The context of ``lerobot-ext inspect`` with these plugin flags (``run.flags`` reads them)."""
+    config_class = hooks.host.config_class
+    return RunContext("inspect", hooks, argv=normalize_argv(flags, config_class), config_class=config_class)
+
+
+def inspect_config(hooks: Hooks, context: RunContext, root: str | Path) -> Any:
     """The run config ``lerobot-train-ext`` would have for these plugin flags on this dataset.
 
     Only the loaded plugins' flags are accepted (lerobot-train's own flags change nothing here).
     """
     import draccus
 
-    from lerobot_ext.cli.argv import check_unknown_flags, normalize_argv
-    from lerobot_ext.config import ExtTrainPipelineConfig, apply_configure_hooks
-
     load_description(root)  # a folder that is not a dataset: say so before any plugin looks at it
-    config_class = host.config_class
-    flags = normalize_argv(flags, config_class)
+    config_class = context.config_class
+    flags = context.argv
     # A flag of lerobot-train itself is "unknown" here: inspect only shows what plugins do.
-    check_unknown_flags(flags, config_class, host.not_loaded(), plugin_fields_only=True)
+    check_unknown_flags(flags, config_class, hooks.host.not_loaded(), plugin_fields_only=True)
     root = Path(root)
     args = [f"--dataset.repo_id=local/{root.name}", f"--dataset.root={root}", *flags]
     try:
@@ -105,17 +111,23 @@ def inspect_config(host: PluginHost, root: str | Path, flags: list[str]) -> Any:
         raise ConfigError(f"lerobot-ext inspect: cannot read {' '.join(flags)}: {exc}") from exc
     assert isinstance(cfg, ExtTrainPipelineConfig)
     # Chained exactly as for a run: a plugin may replace the config the others then see.
-    return apply_configure_hooks(cfg, host)
+    return configured(hooks, cfg, context)
 
 
-def inspect_dataset(root: str | Path, host: PluginHost, cfg: Any) -> InspectReport:
+def inspect_with_flags(hooks: Hooks, root: str | Path, flags: list[str]) -> InspectReport:
+    """``lerobot-ext inspect ROOT FLAGS...``: the config the flags give, then the report."""
+    context = inspect_context(hooks, flags)
+    return inspect_dataset(root, hooks, context, inspect_config(hooks, context, root))
+
+
+def inspect_dataset(root: str | Path, hooks: Hooks, context: RunContext, cfg: Any) -> InspectReport:
     """What ``lerobot-train-ext`` would do with this dataset, through the same hooks."""
     dataset, meta = load_description(root)
-    choice = choose_adapter(host, cfg, dataset)
-    adapter = choice.adapter if choice is not None else None
+    applied = planned_changes(hooks, cfg, context, dataset)
+    adapter = applied.adapter
     reason = (
-        choice.reason
-        if choice is not None
+        applied.adapter_reason
+        if adapter is not None
         else f"no registered adapter knows robot_type {dataset.robot_type!r}"
     )
     vectors = []
@@ -135,7 +147,6 @@ def inspect_dataset(root: str | Path, host: PluginHost, cfg: Any) -> InspectRepo
         vectors=vectors,
         cameras=list(meta.camera_keys),
     )
-    applied = apply_changes(host, cfg, dataset, adapter)
     if applied.changed:
         report.changes = [
             f"{plugin}: {change.summary}" for plugin, change in applied.changes if change.summary

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from lerobot_ext.errors import PluginConflictError, PluginHookError
+from lerobot_ext.registrations import Command, ConfigField
+from lerobot_ext.robot_adapter import RobotAdapter
+from lerobot_ext.upstream.names import UpstreamName
 
-# Each kind has a hook `register_<kind>`, called in this order.
-KINDS = ("policies", "robot_adapters", "config_fields", "commands", "upstream_names")
-# The kinds `--plugins` lists under each plugin.
-LISTED_KINDS = ("policies", "robot_adapters", "config_fields", "commands")
+# Each registration has a hook `register_<registration>`, called in this order.
+REGISTRATIONS = ("policies", "robot_adapters", "config_fields", "commands", "upstream_names")
+# The registrations `--plugins` lists under each plugin.
+LISTED_REGISTRATIONS = ("policies", "robot_adapters", "config_fields", "commands")
 LABELS = {
     "policies": "policy type",
     "robot_adapters": "robot adapter",
@@ -31,37 +33,11 @@ def _upstream_owner(config_class: type) -> str:
     return f"{module}.{config_class.__name__}"
 
 
-@dataclass(frozen=True)
-class ConfigField:
-    """A flag a plugin adds to ``lerobot-train-ext`` (``register_config_fields``)."""
-
-    name: str
-    type: Any
-    default: Any
-    help: str
-    plugin: str
-
-    @property
-    def is_group(self) -> bool:
-        return isinstance(self.type, type) and dataclasses.is_dataclass(self.type)
-
-
-@dataclass(frozen=True)
-class Command:
-    """A ``lerobot-ext`` subcommand a plugin adds (``register_commands``)."""
-
-    name: str
-    help: str
-    configure: Callable[[Any], None]
-    run: Callable[[Any], int | None]
-    plugin: str
-
-
 class Registry:
     """Names registered through the ``register_*`` hooks, in registration order."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, dict[str, tuple[str, Any]]] = {kind: {} for kind in LISTED_KINDS}
+        self._entries: dict[str, dict[str, tuple[str, Any]]] = {kind: {} for kind in LISTED_REGISTRATIONS}
         #: Upstream names the plugins rely on (``register_upstream_names``); several plugins may
         #: rely on one name, so these are a list, not claimed names.
         self.upstream_names: list[Any] = []
@@ -189,8 +165,6 @@ class Registry:
         parameters: tuple[str, ...],
         check: Callable[[], str | None] | None = None,
     ) -> None:
-        from lerobot_ext.upstream.names import UpstreamName
-
         if not isinstance(path, str) or not path or not isinstance(why, str):
             raise PluginHookError(
                 f"plugin '{plugin_name}' registered upstream name {path!r} ({why!r}); expected "
@@ -209,8 +183,6 @@ class Registry:
         )
 
     def add_object(self, kind: str, plugin_name: str, obj: Any) -> None:
-        from lerobot_ext.robot_adapter import RobotAdapter
-
         if not isinstance(obj, RobotAdapter):
             raise PluginHookError(
                 f"plugin '{plugin_name}' registered {obj!r} as a {LABELS[kind]}, but "

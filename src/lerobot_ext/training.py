@@ -1,7 +1,7 @@
 """One ``lerobot-train-ext`` run: upstream's training loop with our seams around it.
 
 ``run_training`` applies the ``configure`` hooks, then runs upstream's undecorated
-``lerobot.scripts.lerobot_train.train`` with the seams of ``lerobot_ext.patches`` in place. The
+``lerobot.scripts.lerobot_train.train`` with the seams of ``lerobot_ext.seams`` in place. The
 seams turn upstream's calls into events of the :class:`TrainingRun`, which dispatches them to the
 plugins' hooks. It knows no feature: what a dataset change, an adapter or a timing means is up
 to the plugins.
@@ -12,19 +12,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lerobot_ext import dataset_changes
-from lerobot_ext.config import ExtTrainPipelineConfig, apply_configure_hooks
+from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.console import get_logger
+from lerobot_ext.context import RunContext
+from lerobot_ext.dataset_changes import AppliedChanges, SavedCheckpoint
 from lerobot_ext.dataset_view import DatasetWithMetadata
-from lerobot_ext.errors import PluginConflictError, PluginHookError, TrainingStopped
+from lerobot_ext.dispatch import Hooks
+from lerobot_ext.errors import PluginConflictError, PluginHookError, TrainingStopped, UpstreamChangedError
 from lerobot_ext.layout import DatasetDescription
-from lerobot_ext.plugins import PluginHost, call_each
+from lerobot_ext.pipeline_steps import install_steps
+from lerobot_ext.robot_adapter import AdapterChoice
 from lerobot_ext.step_timing import Mark, StepClock
-
-if TYPE_CHECKING:
-    from lerobot_ext.dataset_changes import AppliedChanges
 
 log = get_logger("training")
 
@@ -32,14 +32,12 @@ log = get_logger("training")
 class TrainingRun:
     """State shared by the seams during one run (one instance per process)."""
 
-    def __init__(self, cfg: ExtTrainPipelineConfig, host: PluginHost) -> None:
+    def __init__(self, cfg: ExtTrainPipelineConfig, context: RunContext, hooks: Hooks) -> None:
         self.cfg = cfg
-        self.host = host
-        self.rank = 0
-        self.world_size = 1
+        self.context = context
+        self.hooks = hooks
         self.accelerator: Any = None
         self.device_type = "cpu"
-        self.start_step = 0
         self.step = 0
         self.changes: AppliedChanges | None = None
         self.pending_checkpoint: int | None = None
@@ -50,18 +48,28 @@ class TrainingRun:
         self.stop_reason: str | None = None
         # Undo functions of the method seams put on upstream objects during the run.
         self.undo_instance_seams: list[Callable[[], None]] = []
-        results = call_each(host, "step_phase_timing", cfg=cfg)
-        for plugin, result in results:
-            if result is not None and not isinstance(result, bool):
-                raise PluginHookError(
-                    f"plugin '{plugin}' returned {result!r} from step_phase_timing; expected a bool or None"
-                )
-        self.timing_requested = any(result for _, result in results)
+        # Upstream makes one training data iterator per run (cycle); a second one is a change.
+        self.cycles = 0
+        answers = hooks.collect("step_phase_timing", cfg=cfg, run=context)
+        self.timing_requested = any(answer for _, answer in answers)
         self.clock: StepClock | None = None
 
+    # The run's rank, world size and resume point live in its context, which the hooks get.
     @property
-    def hook(self) -> Any:
-        return self.host.hook
+    def rank(self) -> int:
+        return self.context.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.context.world_size
+
+    @property
+    def start_step(self) -> int:
+        return self.context.start_step
+
+    @start_step.setter
+    def start_step(self, step: int) -> None:
+        self.context.start_step = step
 
     @property
     def pretrained_path(self) -> str | None:
@@ -73,8 +81,8 @@ class TrainingRun:
     def attach_accelerator(self, accelerator: Any) -> None:
         """Called by the ``init_logging`` seam, the first point where upstream's accelerator exists."""
         self.accelerator = accelerator
-        self.rank = int(accelerator.process_index)
-        self.world_size = int(accelerator.num_processes)
+        self.context.rank = int(accelerator.process_index)
+        self.context.world_size = int(accelerator.num_processes)
         self.device_type = accelerator.device.type
         if self.timing_requested:
             self.clock = StepClock(self.device_type)
@@ -85,52 +93,66 @@ class TrainingRun:
         """The ``make_train_eval_datasets`` event: the plugins choose an adapter, change what the
         policy sees, check a checkpoint against it and change how items are produced."""
         description = DatasetDescription.from_metadata(dataset.meta)
-        choice = dataset_changes.choose_adapter(self.host, self.cfg, description)
-        adapter = choice.adapter if choice is not None else None
-        if choice is not None:
-            log.info("robot adapter: %s (%s; %s)", adapter.name, adapter.description, choice.reason)
+        self.changes = planned_changes(self.hooks, self.cfg, self.context, description)
+        adapter = self.changes.adapter
+        if adapter is not None:
+            log.info(
+                "robot adapter: %s (%s; %s)", adapter.name, adapter.description, self.changes.adapter_reason
+            )
             for note in adapter.notes(description):
                 log.info("%s: %s", adapter.name, note)
-        self.changes = dataset_changes.apply_changes(self.host, self.cfg, description, adapter)
-        if self.pretrained_path:
-            dataset_changes.check_checkpoint(self.host, self.cfg, self.pretrained_path, self.changes)
+        for plugin, summary in self.changes.plugin_summaries:
+            log.info("%s: %s", plugin, summary)
+        checkpoint = SavedCheckpoint.read(self.pretrained_path)
+        if checkpoint is not None:
+            self.hooks.notify(
+                "check_checkpoint",
+                cfg=self.cfg,
+                checkpoint=checkpoint,
+                planned=self.changes,
+                run=self.context,
+            )
         meta = self.changes.metadata_view(dataset.meta) if self.changes.changed else None
 
         def produce(data: Any, role: str) -> Any:
-            data = dataset_changes.wrap_dataset(self.host, self.cfg, data, role, self.changes)
+            data, _ = self.hooks.chain(
+                "wrap_dataset", cfg=self.cfg, dataset=data, role=role, planned=self.changes, run=self.context
+            )
             return DatasetWithMetadata(data, meta) if meta is not None else data
 
         return produce(dataset, "train"), produce(eval_dataset, "eval") if eval_dataset is not None else None
 
     def processors_made(self, preprocessor: Any, postprocessor: Any) -> tuple[Any, Any]:
         """The ``make_pre_post_processors`` event: the plugins' steps join the pipelines."""
-        preprocessor, postprocessor = dataset_changes.install_steps(
+        preprocessor, postprocessor = install_steps(
             preprocessor, postprocessor, self.changes, self.pretrained_path
         )
-        self.hook.processors_made(
-            cfg=self.cfg, preprocessor=preprocessor, postprocessor=postprocessor, rank=self.rank
+        self.hooks.notify(
+            "processors_made",
+            cfg=self.cfg,
+            preprocessor=preprocessor,
+            postprocessor=postprocessor,
+            rank=self.rank,
+            run=self.context,
         )
         return preprocessor, postprocessor
 
     def policy_made(self, policy: Any) -> None:
         """The ``make_policy`` event, after upstream built the policy."""
-        self.hook.policy_made(cfg=self.cfg, policy=policy, rank=self.rank)
+        self.hooks.notify("policy_made", cfg=self.cfg, policy=policy, rank=self.rank, run=self.context)
 
     # ------------------------------------------------------------------ policy config
 
     def configure_policy(self, policy_cfg: Any, dataset_meta: Any) -> None:
         """Apply the ``configure_policy`` hooks' proposals to ``policy_cfg`` (in place)."""
         proposals: dict[str, tuple[str, Any]] = {}
-        for plugin, result in call_each(
-            self.host, "configure_policy", cfg=self.cfg, policy_cfg=policy_cfg, dataset_meta=dataset_meta
+        for plugin, result in self.hooks.collect(
+            "configure_policy",
+            cfg=self.cfg,
+            policy_cfg=policy_cfg,
+            dataset_meta=dataset_meta,
+            run=self.context,
         ):
-            if result is None:
-                continue
-            if not isinstance(result, dict):
-                raise PluginHookError(
-                    f"plugin '{plugin}' returned {type(result).__name__} from configure_policy; "
-                    "expected a dict {field: value} or None"
-                )
             for name, value in result.items():
                 if not hasattr(policy_cfg, name):
                     raise PluginHookError(
@@ -152,36 +174,60 @@ class TrainingRun:
     # ------------------------------------------------------------------ lifecycle events
 
     def train_started(self) -> None:
+        self.cycles += 1
+        if self.cycles > 1:
+            raise UpstreamChangedError(
+                "upstream's training called cycle() a second time in one run; lerobot-ext relies on one "
+                "training data iterator per run (on_train_start and first_batch_ready fire at it). This "
+                "lerobot is not one lerobot-ext supports as is: run `lerobot-ext doctor`."
+            )
         self.step = self.start_step
-        self.hook.on_train_start(
+        self.hooks.notify(
+            "on_train_start",
             cfg=self.cfg,
             rank=self.rank,
             world_size=self.world_size,
             start_step=self.start_step,
             device=self.device_type,
+            run=self.context,
         )
 
     def before_first_batch(self, dataloader: Any) -> None:
-        self.hook.before_first_batch(
-            cfg=self.cfg, dataloader=dataloader, start_step=self.start_step, rank=self.rank
+        self.hooks.notify(
+            "before_first_batch",
+            cfg=self.cfg,
+            dataloader=dataloader,
+            start_step=self.start_step,
+            rank=self.rank,
+            run=self.context,
         )
 
     def first_batch_fetched(self) -> None:
-        self.hook.first_batch_ready(cfg=self.cfg, rank=self.rank, start_step=self.start_step)
+        self.hooks.notify(
+            "first_batch_ready", cfg=self.cfg, rank=self.rank, start_step=self.start_step, run=self.context
+        )
 
     def step_ended(self, step: int, metrics: dict[str, float]) -> None:
         self.step = step
-        self.hook.on_step_end(
-            cfg=self.cfg, step=step, metrics=metrics, rank=self.rank, world_size=self.world_size
+        self.hooks.notify(
+            "on_step_end",
+            cfg=self.cfg,
+            step=step,
+            metrics=metrics,
+            rank=self.rank,
+            world_size=self.world_size,
+            run=self.context,
         )
         if self.clock is not None:
             self.clock.mark(Mark.HOOKS_END)
-            self.hook.on_step_phases(
+            self.hooks.notify(
+                "on_step_phases",
                 cfg=self.cfg,
                 step=step,
                 phases=self.clock.phases(),
                 rank=self.rank,
                 world_size=self.world_size,
+                run=self.context,
             )
         if self.stop_reason is None:
             self.stop_reason = self._agreed_stop(step)
@@ -189,20 +235,20 @@ class TrainingRun:
     def _agreed_stop(self, step: int) -> str | None:
         """Whether any process asked to stop after ``step`` (``request_stop``), the same answer in
         every process: one 1-element all-reduce under torchrun, nothing otherwise."""
-        impls = self.host.impls("request_stop")
-        if not impls:
+        if not self.hooks.implementations("request_stop"):
             return None
-        reasons = []
-        for impl in impls:
-            reason = self.host.call_impl(
-                impl, cfg=self.cfg, step=step, rank=self.rank, world_size=self.world_size
+        reasons = [
+            f"{reason} (plugin {plugin}, rank {self.rank})"
+            for plugin, reason in self.hooks.collect(
+                "request_stop",
+                cfg=self.cfg,
+                step=step,
+                rank=self.rank,
+                world_size=self.world_size,
+                run=self.context,
             )
-            if reason is not None and not isinstance(reason, str):
-                raise PluginHookError(
-                    f"plugin '{impl.plugin_name}' returned {reason!r} from request_stop; expected a str or None"
-                )
-            if reason:
-                reasons.append(f"{reason} (plugin {impl.plugin_name}, rank {self.rank})")
+            if reason
+        ]
         if self.world_size > 1:
             import torch
             import torch.distributed as dist
@@ -247,7 +293,14 @@ class TrainingRun:
 
     def checkpoint_writing(self, step: int, checkpoint_dir: Path) -> None:
         """Upstream wrote the checkpoint into its ``.partial`` folder; the plugins add theirs."""
-        self.hook.checkpoint_writing(cfg=self.cfg, step=step, checkpoint_dir=checkpoint_dir, rank=self.rank)
+        self.hooks.notify(
+            "checkpoint_writing",
+            cfg=self.cfg,
+            step=step,
+            checkpoint_dir=checkpoint_dir,
+            rank=self.rank,
+            run=self.context,
+        )
 
     def checkpoint_barrier_passed(self) -> None:
         """The first barrier after a save (not one inside it) is where every rank knows it is complete."""
@@ -257,7 +310,22 @@ class TrainingRun:
 
         step, self.pending_checkpoint = self.pending_checkpoint, None
         checkpoint_dir = get_step_checkpoint_dir(Path(self.cfg.output_dir), self.cfg.steps, step)
-        self.hook.on_checkpoint_saved(cfg=self.cfg, step=step, checkpoint_dir=checkpoint_dir, rank=self.rank)
+        missing = incomplete_checkpoint(checkpoint_dir)
+        if missing is not None:
+            raise UpstreamChangedError(
+                f"the first barrier after upstream saved the checkpoint of step {step} passed, but "
+                f"{checkpoint_dir} {missing}. lerobot-ext fires on_checkpoint_saved at that barrier, "
+                "which holds only while upstream has no other barrier between deciding to save and "
+                "saving: this lerobot changed that. Run `lerobot-ext doctor`."
+            )
+        self.hooks.notify(
+            "on_checkpoint_saved",
+            cfg=self.cfg,
+            step=step,
+            checkpoint_dir=checkpoint_dir,
+            rank=self.rank,
+            run=self.context,
+        )
         if self.stop_reason is not None:
             self.stop_now()
 
@@ -265,22 +333,27 @@ class TrainingRun:
         if self.ended:
             return
         self.ended = True
-        self.hook.on_train_end(cfg=self.cfg, step=self.step, rank=self.rank, world_size=self.world_size)
+        self.hooks.notify(
+            "on_train_end",
+            cfg=self.cfg,
+            step=self.step,
+            rank=self.rank,
+            world_size=self.world_size,
+            run=self.context,
+        )
 
     @contextlib.contextmanager
     def evaluating(self, policy: Any) -> Iterator[None]:
         """The ``eval_policy_all`` event: the ``around_evaluation`` contexts, entered in hook order."""
         with contextlib.ExitStack() as stack:
-            for plugin, context in call_each(
-                self.host, "around_evaluation", cfg=self.cfg, policy=policy, step=self.step, rank=self.rank
+            for _, context in self.hooks.collect(
+                "around_evaluation",
+                cfg=self.cfg,
+                policy=policy,
+                step=self.step,
+                rank=self.rank,
+                run=self.context,
             ):
-                if context is None:
-                    continue
-                if not isinstance(context, contextlib.AbstractContextManager):
-                    raise PluginHookError(
-                        f"plugin '{plugin}' returned {context!r} from around_evaluation; expected a "
-                        "context manager (e.g. from @contextlib.contextmanager) or None"
-                    )
                 stack.enter_context(context)
             failure: BaseException | None = None
             try:
@@ -297,26 +370,53 @@ class TrainingRun:
             ) from failure
 
     def failed(self, exception: BaseException) -> None:
-        self.hook.on_exception(cfg=self.cfg, exception=exception, rank=self.rank)
+        self.hooks.notify("on_exception", cfg=self.cfg, exception=exception, rank=self.rank, run=self.context)
 
 
-def run_training(cfg: ExtTrainPipelineConfig, host: PluginHost) -> TrainingRun:
-    """Run upstream's training loop for ``cfg`` with the seams and hooks of ``host``."""
-    from lerobot.scripts import lerobot_train
+def configured(hooks: Hooks, cfg: ExtTrainPipelineConfig, context: RunContext) -> ExtTrainPipelineConfig:
+    """Chain ``configure``: each implementation sees the config the previous one returned.
 
-    from lerobot_ext.patches import applied_seams
+    The one way a config goes through the ``configure`` hooks - for a run and for ``lerobot-ext
+    inspect`` alike, so both see the same config.
+    """
+    cfg, _ = hooks.chain("configure", cfg=cfg, run=context)
+    context.cfg = cfg
+    return cfg
 
-    cfg = apply_configure_hooks(cfg, host)
-    run = TrainingRun(cfg, host)
-    with applied_seams(run):
-        try:
-            lerobot_train.train.__wrapped__(cfg)
-        except TrainingStopped as stop:
-            run.stopped(stop)
-        except BaseException as exc:
-            run.failed(exc)
-            raise
-    # The end_training seam fires on_train_end while the process group is alive; this covers
-    # runs that never reached it (e.g. a remote HF job submission returns early).
-    run.train_ended()
-    return run
+
+def planned_changes(
+    hooks: Hooks, cfg: Any, context: RunContext, description: DatasetDescription
+) -> AppliedChanges:
+    """The robot adapter (``select_robot_adapter``) and every plugin's change of what the policy
+    sees (``transform_dataset``, chained in declared order) - for a run and ``inspect`` alike."""
+    answer = hooks.first(
+        "select_robot_adapter",
+        cfg=cfg,
+        dataset=description,
+        adapters=hooks.host.registry.robot_adapters,
+        run=context,
+    )
+    choice: AdapterChoice | None = answer[1] if answer is not None else None
+    adapter = choice.adapter if choice is not None else None
+    dataset, changes = hooks.chain(
+        "transform_dataset", cfg=cfg, dataset=description, adapter=adapter, run=context
+    )
+    return AppliedChanges(
+        original=description,
+        dataset=dataset,
+        adapter=adapter,
+        adapter_reason=choice.reason if choice is not None else "",
+        changes=changes,
+    )
+
+
+def incomplete_checkpoint(checkpoint_dir: Path) -> str | None:
+    """What a complete checkpoint folder lacks (``None`` when it is complete)."""
+    from lerobot.utils.constants import PRETRAINED_MODEL_DIR, TRAINING_STATE_DIR
+
+    if not checkpoint_dir.is_dir():
+        return "does not exist"
+    missing = [
+        name for name in (PRETRAINED_MODEL_DIR, TRAINING_STATE_DIR) if not (checkpoint_dir / name).is_dir()
+    ]
+    return f"has no {' and no '.join(missing)}" if missing else None

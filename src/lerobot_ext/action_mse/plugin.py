@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.action_mse.upstream_names import register_upstream_names as _register_upstream_names
-from lerobot_ext.console import get_logger
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.plugins import hookimpl
+from lerobot_ext import ConfigError, get_logger, hookimpl
+from lerobot_ext.action_mse import upstream_names
 
 log = get_logger("action_mse")
 
@@ -40,7 +38,9 @@ class ActionMseConfig:
 
 class ActionMsePlugin:
     # A hook (lerobot-ext doctor checks the names): module-level in upstream_names.py.
-    register_upstream_names = staticmethod(_register_upstream_names)
+    @hookimpl
+    def register_upstream_names(self, register: Callable[..., None]) -> None:
+        upstream_names.declare(register)
 
     def __init__(self) -> None:
         self.policy: Any = None

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lerobot_ext.plugins import hookimpl
-
 NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "lerobot.datasets.factory.resolve_delta_timestamps",
@@ -26,7 +24,7 @@ NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-@hookimpl
-def register_upstream_names(register: Callable[..., None]) -> None:
+def declare(register: Callable[..., None]) -> None:
+    """Declare the names (``register_upstream_names``'s ``register``)."""
     for path, why, parameters in NAMES:
         register(path, why, parameters=parameters)

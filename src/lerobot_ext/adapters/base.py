@@ -10,13 +10,7 @@ from __future__ import annotations
 
 import warnings
 
-from lerobot_ext.robot_adapter import (
-    MATCH_GENERIC,
-    MATCH_ROBOT_TYPE,
-    AdapterChoice,
-    RobotAdapter,
-    layout_of,
-)
+from lerobot_ext import MATCH_GENERIC, MATCH_ROBOT_TYPE, AdapterChoice, RobotAdapter, layout_of
 
 warnings.warn(
     "lerobot_ext.adapters.base is deprecated: import RobotAdapter, AdapterChoice and layout_of "

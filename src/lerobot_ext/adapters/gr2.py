@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from lerobot_ext.adapters.robocasa import _table
-from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, Group
-from lerobot_ext.robot_adapter import RobotAdapter
-
-ARM_JOINTS = (
-    "shoulder_pitch",
-    "shoulder_roll",
-    "shoulder_yaw",
-    "elbow_pitch",
-    "wrist_yaw",
-    "wrist_pitch",
-    "wrist_roll",
+from lerobot_ext import (
+    ACTION_KEY,
+    STATE_KEY,
+    DatasetDescription,
+    Group,
+    RobotAdapter,
+    gr2_action_names,
+    gr2_state_names,
+    group_table,
 )
-HAND_JOINTS = ("thumb_bend", "thumb_rotation", "index", "middle", "ring", "pinky")
 
-STATE_45 = _table(
+# The per-dim names GR2 recordings use.
+state_names = gr2_state_names
+action_names = gr2_action_names
+
+STATE_45 = group_table(
     [
         ("left_arm", 7),
         ("right_arm", 7),
@@ -32,7 +32,7 @@ STATE_45 = _table(
         ("imu_omega", 3),
     ]
 )
-ACTION_37 = _table(
+ACTION_37 = group_table(
     [
         ("left_arm", 7),
         ("right_arm", 7),
@@ -44,7 +44,7 @@ ACTION_37 = _table(
     ]
 )
 # Later SDKs drive the waist's yaw only.
-ACTION_35 = _table(
+ACTION_35 = group_table(
     [
         ("left_arm", 7),
         ("right_arm", 7),
@@ -55,49 +55,6 @@ ACTION_35 = _table(
         ("base_velocity", 6),
     ]
 )
-
-
-def _arm(side: str) -> list[str]:
-    return [f"{side}_{joint}_joint" for joint in ARM_JOINTS]
-
-
-def _hand(side: str) -> list[str]:
-    return [f"{side}_hand_{joint}_joint" for joint in HAND_JOINTS]
-
-
-def state_names() -> list[str]:
-    """Per-dim names of the 45-D state, as GR2 recordings name them."""
-    return [
-        *_arm("left"),
-        *_arm("right"),
-        "head_yaw_joint",
-        "head_pitch_joint",
-        "waist_yaw_joint",
-        *_hand("left"),
-        *_hand("right"),
-        *(f"base_pos_{a}" for a in "xyz"),
-        *(f"base_quat_{a}" for a in "wxyz"),
-        *(f"base_{a}" for a in ("roll", "pitch", "yaw")),
-        *(f"imu_acc_{a}" for a in "xyz"),
-        *(f"imu_omega_{a}" for a in "xyz"),
-    ]
-
-
-def action_names(width: int = 37) -> list[str]:
-    waist = (
-        ["waist_yaw_joint", "waist_roll_joint", "waist_pitch_joint"] if width == 37 else ["waist_yaw_joint"]
-    )
-    base = [f"base_vel_{a}" for a in ("x", "y", "z", "roll", "pitch", "yaw")]
-    return [
-        *_arm("left"),
-        *_arm("right"),
-        *_hand("left"),
-        *_hand("right"),
-        "head_yaw_joint",
-        "head_pitch_joint",
-        *waist,
-        *base,
-    ]
 
 
 class FourierGR2Adapter(RobotAdapter):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from lerobot_ext.layout import DatasetDescription
-from lerobot_ext.robot_adapter import MATCH_GENERIC, RobotAdapter
+from lerobot_ext import MATCH_GENERIC, DatasetDescription, RobotAdapter
 
 
 class ModalityJsonAdapter(RobotAdapter):

@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lerobot_ext import AdapterChoice, DatasetDescription, RobotAdapter, hookimpl
 from lerobot_ext.adapters.gr2 import FourierGR2Adapter
 from lerobot_ext.adapters.modality import ModalityJsonAdapter
 from lerobot_ext.adapters.robocasa import RobocasaAdapter
 from lerobot_ext.adapters.selection import select_adapter
-from lerobot_ext.layout import DatasetDescription
-from lerobot_ext.plugins import hookimpl
-from lerobot_ext.robot_adapter import AdapterChoice, RobotAdapter
 
 
 @hookimpl

@@ -4,44 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lerobot_ext.layout import (
+from lerobot_ext import (
     ACTION_KEY,
     MODALITY_ALIASES,
     MODALITY_FILE,
+    ROBOCASA_ACTION_BASE_FIRST,
+    ROBOCASA_ACTION_EE_FIRST,
+    ROBOCASA_STATE_53,
     ROBOSUITE_TO_GR00T,
     DatasetDescription,
     Group,
+    RobotAdapter,
     conflicts,
+    group_table,
     groups_from_modality,
 )
-from lerobot_ext.robot_adapter import RobotAdapter
 
-
-def _table(spec: list[tuple[str, int]]) -> list[Group]:
-    groups, start = [], 0
-    for name, size in spec:
-        groups.append(Group(name, start, start + size))
-        start += size
-    return groups
-
-
-# GR00T's RoboCasa data: robosuite's observation keys concatenated in this order.
-STATE_53 = _table(
-    [
-        ("robot0_base_pos", 3),
-        ("robot0_base_quat", 4),
-        ("robot0_eef_pos", 3),
-        ("robot0_base_to_eef_pos", 3),
-        ("robot0_eef_quat", 4),
-        ("robot0_base_to_eef_quat", 4),
-        ("robot0_gripper_qpos", 2),
-        ("robot0_gripper_qvel", 2),
-        ("robot0_joint_pos", 7),
-        ("robot0_joint_pos_cos", 7),
-        ("robot0_joint_pos_sin", 7),
-        ("robot0_joint_vel", 7),
-    ]
-)
+STATE_53 = ROBOCASA_STATE_53
 # What a fixed-base arm policy does not need from the 53-D state: the base pose, the EE pose
 # relative to the base, and velocities - the RoboCasa users' filter, which leaves 30 dims.
 ARM_ONLY_DROP = (
@@ -53,7 +32,7 @@ ARM_ONLY_DROP = (
     "robot0_gripper_qvel",
 )
 # RoboCasa365 (robocasa's own LeRobot converter).
-STATE_16 = _table(
+STATE_16 = group_table(
     [
         ("base_position", 3),
         ("base_rotation", 4),
@@ -62,26 +41,8 @@ STATE_16 = _table(
         ("gripper_qpos", 2),
     ]
 )
-# The raw robosuite order; several published datasets are in fact stored this way.
-ACTION_EE_FIRST = _table(
-    [
-        ("end_effector_position", 3),
-        ("end_effector_rotation", 3),
-        ("gripper_close", 1),
-        ("base_motion", 4),
-        ("control_mode", 1),
-    ]
-)
-# What RoboCasa365's modality.json declares.
-ACTION_BASE_FIRST = _table(
-    [
-        ("base_motion", 4),
-        ("control_mode", 1),
-        ("end_effector_position", 3),
-        ("end_effector_rotation", 3),
-        ("gripper_close", 1),
-    ]
-)
+ACTION_EE_FIRST = ROBOCASA_ACTION_EE_FIRST
+ACTION_BASE_FIRST = ROBOCASA_ACTION_BASE_FIRST
 EE_FIRST_BASE_DIMS = set(range(7, 11))
 BASE_FIRST_BASE_DIMS = set(range(0, 4))
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.layout import DatasetDescription
-from lerobot_ext.robot_adapter import AdapterChoice, RobotAdapter
+from lerobot_ext import AdapterChoice, ConfigError, DatasetDescription, RobotAdapter
 
 
 def select_adapter(

@@ -14,17 +14,27 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from lerobot_ext import (
+    AppliedChanges,
+    ConfigError,
+    DatasetChange,
+    DatasetDescription,
+    SavedCheckpoint,
+    check_name_list,
+    class_path,
+    get_logger,
+    hookimpl,
+)
+from lerobot_ext.cameras import upstream_names
 from lerobot_ext.cameras.selection import CAMERA_PREFIX, keep_cameras
 from lerobot_ext.cameras.steps import DropObservationsStep
-from lerobot_ext.cameras.upstream_names import register_upstream_names  # noqa: F401 (a hook)
-from lerobot_ext.console import get_logger
-from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint, class_path
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.flags import check_name_list
-from lerobot_ext.layout import DatasetDescription
-from lerobot_ext.plugins import hookimpl
 
 log = get_logger("cameras")
+
+
+@hookimpl
+def register_upstream_names(register: Callable[..., None]) -> None:
+    upstream_names.declare(register)
 
 
 @hookimpl
@@ -43,7 +53,7 @@ def configure(cfg: Any) -> None:
     check_name_list("camera_keys", cfg.camera_keys, "[robot0_eye_in_hand,robot0_agentview_left]")
 
 
-@hookimpl
+@hookimpl(order=30)  # explicit: the order of the steps saved in checkpoints
 def transform_dataset(cfg: Any, dataset: DatasetDescription) -> DatasetChange | None:
     if not cfg.camera_keys:
         return None

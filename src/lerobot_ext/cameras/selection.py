@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from lerobot_ext.dataset_changes import DatasetChange
-from lerobot_ext.errors import DatasetLayoutError
-from lerobot_ext.layout import DatasetDescription
+from lerobot_ext import DatasetChange, DatasetDescription, DatasetLayoutError
 
 CAMERA_PREFIX = "observation.images."
 CAMERA_DTYPES = ("video", "image")

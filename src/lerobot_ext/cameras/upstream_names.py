@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lerobot_ext.plugins import hookimpl
-
 NAMES = (
-    (
-        "lerobot.processor.ProcessorStep",
-        "the drop-cameras step subclasses it and is saved in the preprocessor",
-    ),
     ("lerobot.processor.TransitionKey.OBSERVATION", "the step removes cameras from the observation"),
     ("lerobot.configs.PipelineFeatureType.OBSERVATION", "the step declares the observation it leaves"),
-    ("lerobot.configs.PolicyFeature", "the step's transform_features"),
     (
         "lerobot.datasets.lerobot_dataset.LeRobotDataset().meta",
         "dropped cameras leave the dataset's meta.info.features, so its reader does not decode them",
@@ -33,7 +26,7 @@ NAMES = (
 )
 
 
-@hookimpl
-def register_upstream_names(register: Callable[..., None]) -> None:
+def declare(register: Callable[..., None]) -> None:
+    """Declare the names (``register_upstream_names``'s ``register``)."""
     for path, why in NAMES:
         register(path, why)

@@ -14,9 +14,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from lerobot_ext import __version__
-from lerobot_ext.plugins import PluginHost, PluginInfo
-from lerobot_ext.upstream.names import UpstreamName, all_names
+from lerobot_ext.dispatch import load_plugins
+from lerobot_ext.host import PluginHost, PluginInfo
+from lerobot_ext.upstream.catalogue import all_names
+from lerobot_ext.upstream.names import UpstreamName
 from lerobot_ext.upstream.versions import (
     INSTALL_HINT,
     SUPPORTED_RANGE,
@@ -120,7 +121,7 @@ class Diagnosis:
 def diagnose(host: PluginHost) -> Diagnosis:
     lerobot = installed_lerobot()
     versions = {
-        "lerobot-ext": __version__,
+        "lerobot-ext": installed_version("lerobot-ext"),
         "python": platform.python_version(),
         **{name: installed_version(name) for name in OTHER_DISTRIBUTIONS},
     }
@@ -134,7 +135,7 @@ def diagnose(host: PluginHost) -> Diagnosis:
 def print_diagnosis(diagnosis: Diagnosis, out: TextIO | None = None, verbose: bool = False) -> None:
     out = out or sys.stdout
     write = lambda line="": out.write(line + "\n")  # noqa: E731
-    write(f"lerobot-ext {__version__} doctor")
+    write(f"lerobot-ext {installed_version('lerobot-ext')} doctor")
     write(f"  {status_line(diagnosis.lerobot)}")
     write("  " + ", ".join(f"{k} {v}" for k, v in diagnosis.versions.items() if k != "lerobot-ext"))
     write("  plugins: " + (", ".join(f"{k} ({v})" for k, v in diagnosis.plugins.items()) or "none"))
@@ -163,8 +164,6 @@ def print_diagnosis(diagnosis: Diagnosis, out: TextIO | None = None, verbose: bo
 
 
 def main(as_json: bool = False, verbose: bool = False, host: PluginHost | None = None) -> int:
-    from lerobot_ext.plugins import load_plugins
-
     diagnosis = diagnose(host if host is not None else load_plugins())
     if as_json:
         json.dump(diagnosis.as_dict(), sys.stdout, indent=2)

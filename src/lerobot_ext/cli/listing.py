@@ -6,8 +6,8 @@ import json
 import sys
 from typing import TextIO
 
-from lerobot_ext import __version__
-from lerobot_ext.plugins import ENV_ALLOW_LIST, ENV_STRICT, PluginHost
+from lerobot_ext.host import ENV_ALLOW_LIST, ENV_STRICT, PluginHost
+from lerobot_ext.upstream.versions import installed_version
 
 
 def plugins_as_dicts(host: PluginHost) -> list[dict]:
@@ -17,7 +17,11 @@ def plugins_as_dicts(host: PluginHost) -> list[dict]:
 def print_plugins(host: PluginHost, as_json: bool = False, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     if as_json:
-        json.dump({"lerobot_ext": __version__, "plugins": plugins_as_dicts(host)}, out, indent=2)
+        json.dump(
+            {"lerobot_ext": installed_version("lerobot-ext"), "plugins": plugins_as_dicts(host)},
+            out,
+            indent=2,
+        )
         out.write("\n")
         return
     rows = [("NAME", "VERSION", "STATUS", "PROVIDES", "HOOKS")]
@@ -33,4 +37,6 @@ def print_plugins(host: PluginHost, as_json: bool = False, out: TextIO | None = 
         out.write("  ".join([*cells, row[-1]]).rstrip() + "\n")
     if not host.infos:
         out.write("(no lerobot_ext plugins installed)\n")
-    out.write(f"\nlerobot-ext {__version__}; {ENV_ALLOW_LIST} and {ENV_STRICT} control loading.\n")
+    out.write(
+        f"\nlerobot-ext {installed_version('lerobot-ext')}; {ENV_ALLOW_LIST} and {ENV_STRICT} control loading.\n"
+    )

@@ -14,13 +14,20 @@ import json
 import sys
 from collections.abc import Sequence
 
+from lerobot_ext.argv import plugin_fields_help
+from lerobot_ext.cli import doctor
+from lerobot_ext.cli.listing import print_plugins
 from lerobot_ext.console import exit_code, get_logger, setup_console_logging
-from lerobot_ext.plugins import PluginHost
+from lerobot_ext.context import RunContext
+from lerobot_ext.dispatch import accepts_context, hooks_of, load_plugins
+from lerobot_ext.host import PluginHost
+from lerobot_ext.inspect_dataset import format_report, inspect_with_flags
+from lerobot_ext.video_backend import quiet_torchcodec_fallback
 
 log = get_logger("cli")
 
 
-def _parser(host: PluginHost) -> argparse.ArgumentParser:
+def _parser(host: PluginHost, context: RunContext) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lerobot-ext", description="Helpers around lerobot-train-ext.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -45,30 +52,29 @@ def _parser(host: PluginHost) -> argparse.ArgumentParser:
     doctor.add_argument("-v", "--verbose", action="store_true", help="say what each name is used for")
 
     for name, command in host.registry.commands.items():
-        command.configure(sub.add_parser(name, help=f"{command.help} [plugin {command.plugin}]"))
+        subparser = sub.add_parser(name, help=f"{command.help} [plugin {command.plugin}]")
+        if accepts_context(command.configure):
+            command.configure(subparser, context)
+        else:
+            command.configure(subparser)
     return parser
 
 
 def _plugin_flags_epilog(host: PluginHost) -> str:
     """The loaded plugins' flags, listed as ``lerobot-train-ext --help`` lists them."""
-    from lerobot_ext.cli.argv import plugin_fields_help
-
     if not host.registry.config_fields:
         return "no loaded plugin declares a flag"
     return plugin_fields_help(host.config_class).strip("\n")
 
 
 def _inspect(host: PluginHost, args: argparse.Namespace, flags: list[str]) -> None:
-    from lerobot_ext.inspect_dataset import format_report, inspect_config, inspect_dataset
-
     # The report lists what the plugins would do; the info lines they log in a run would repeat
     # it. Warnings (and errors) still show.
     logger = get_logger()
     level = logger.level
     logger.setLevel("WARNING")
     try:
-        cfg = inspect_config(host, args.root, flags)
-        report = inspect_dataset(args.root, host, cfg)
+        report = inspect_with_flags(hooks_of(host), args.root, flags)
     finally:
         logger.setLevel(level)
     if args.json:
@@ -82,28 +88,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def command() -> int:
-        from lerobot_ext.plugins import load_plugins
-        from lerobot_ext.video_backend import quiet_torchcodec_fallback
-
         host = load_plugins()
         quiet_torchcodec_fallback()
-        parser = _parser(host)
+        # What a plugin's command gets as its RunContext: its name and the flags after it.
+        context = RunContext(
+            argv[0] if argv else "",
+            hooks_of(host),
+            argv=list(argv[1:]),
+            config_class=host.config_class,
+        )
+        parser = _parser(host, context)
         args, rest = parser.parse_known_args(argv)
         if rest and args.command != "inspect":
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         if args.command == "doctor":
-            from lerobot_ext.cli import doctor
-
             return doctor.main(as_json=args.json, verbose=args.verbose, host=host)
         if args.command == "plugins":
-            from lerobot_ext.cli.listing import print_plugins
-
             print_plugins(host, as_json=args.json)
             return 0
         if args.command == "inspect":
             _inspect(host, args, rest)
             return 0
-        return host.registry.commands[args.command].run(args) or 0
+        plugin_command = host.registry.commands[args.command]
+        if accepts_context(plugin_command.run):
+            return plugin_command.run(args, context) or 0
+        return plugin_command.run(args) or 0
 
     return exit_code(command)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from lerobot_ext.console import get_logger
+from lerobot_ext import get_logger
 from lerobot_ext.data_cache.errors import DataCacheError
 from lerobot_ext.data_cache.folders import (
     MANIFEST,

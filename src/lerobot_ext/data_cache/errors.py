@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lerobot_ext.errors import ConfigError
+from lerobot_ext import ConfigError
 
 
 class DataCacheError(ConfigError):

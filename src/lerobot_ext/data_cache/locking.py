@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from lerobot_ext.console import get_logger
+from lerobot_ext import get_logger
 from lerobot_ext.data_cache.errors import CacheBusyError
 from lerobot_ext.data_cache.folders import FolderState, classify
 

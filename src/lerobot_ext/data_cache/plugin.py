@@ -20,15 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.console import get_logger
+from lerobot_ext import ConfigError, RunContext, get_logger, hookimpl
+from lerobot_ext.data_cache import upstream_names
 from lerobot_ext.data_cache.errors import DataCacheError, StaleCacheError
 from lerobot_ext.data_cache.folders import MANIFEST
 from lerobot_ext.data_cache.locking import lock_path
 from lerobot_ext.data_cache.manifest import Manifest, decoder_versions, rebuild_command, stale_reasons
-from lerobot_ext.data_cache.upstream_names import register_upstream_names  # noqa: F401 (a hook)
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.launch import launch_rank, launch_world_size
-from lerobot_ext.plugins import hookimpl
 
 log = get_logger("data_cache")
 
@@ -39,6 +36,11 @@ RANK_POLL_S = 2.0
 RANK_REPORT_S = 300.0
 # How long they wait for the build to start (its lock file to appear) before giving up.
 START_GRACE_S = 600.0
+
+
+@hookimpl
+def register_upstream_names(register: Callable[..., None]) -> None:
+    upstream_names.declare(register)
 
 
 @hookimpl
@@ -62,22 +64,18 @@ def register_commands(register: Callable[..., None]) -> None:
 
 
 @hookimpl(trylast=True)  # last: the config every other plugin settled on (e.g. --auto_resume's)
-def configure(cfg: Any) -> None:
+def configure(cfg: Any, run: RunContext) -> None:
     if cfg.data_cache is None:
         return
     if not str(cfg.data_cache).strip():
         raise ConfigError(
             "--data_cache is empty; give the cache folder: --data_cache=/fast/disk/cache/<dataset>"
         )
-    if launch_world_size() > 1:
-        _build_before_the_process_group(cfg)
+    if run.world_size > 1:
+        _build_before_the_process_group(cfg, run)
 
 
-def _is_main_process() -> bool:
-    return launch_rank() == 0
-
-
-def _build_before_the_process_group(cfg: Any) -> None:
+def _build_before_the_process_group(cfg: Any, run: RunContext) -> None:
     """Several processes: build a missing cache of a local dataset now, the others polling."""
     from lerobot_ext.data_cache.build import build_missing_cache
 
@@ -86,19 +84,19 @@ def _build_before_the_process_group(cfg: Any) -> None:
     folder = Path(cfg.data_cache).expanduser().resolve()
     if (folder / MANIFEST).is_file():
         return  # wrap_dataset checks it, in every process
-    if _is_main_process():
+    if run.rank == 0:
         log.info(
             "--data_cache: no cache at %s yet; building it (once) before training starts, while the "
             "other ranks (%s) wait for it",
             folder,
-            launch_world_size() - 1,
+            run.world_size - 1,
         )
         build_missing_cache(cfg.dataset.root, folder, backend=cfg.dataset.video_backend)
     else:
-        wait_for_cache(folder)
+        wait_for_cache(folder, run.rank)
 
 
-def wait_for_cache(folder: Path) -> None:
+def wait_for_cache(folder: Path, rank: int) -> None:
     """A non-main process: wait until the main process's build of ``folder`` is complete."""
     lock = lock_path(folder)
     started = reported = time.monotonic()
@@ -106,7 +104,7 @@ def wait_for_cache(folder: Path) -> None:
         now = time.monotonic()
         if now - started > START_GRACE_S and not lock.exists():
             raise DataCacheError(
-                f"rank {launch_rank()}: the main process has not built the data cache at {folder} after "
+                f"rank {rank}: the main process has not built the data cache at {folder} after "
                 f"{START_GRACE_S:.0f} s and no build is running; see its log (the cache folder must be on "
                 "a filesystem every process sees, as the dataset is)"
             )
@@ -114,7 +112,7 @@ def wait_for_cache(folder: Path) -> None:
             log.warning(
                 "rank %s: still waiting for the main process to build the data cache at %s (%.0f min; "
                 "its log shows the progress)",
-                launch_rank(),
+                rank,
                 folder,
                 (now - started) / 60,
             )
@@ -123,7 +121,7 @@ def wait_for_cache(folder: Path) -> None:
 
 
 @hookimpl(trylast=True)
-def wrap_dataset(cfg: Any, dataset: Any, role: str) -> Any:
+def wrap_dataset(cfg: Any, dataset: Any, role: str, run: RunContext) -> Any:
     if not cfg.data_cache:
         return None
     from lerobot_ext.data_cache.build import build_missing_cache
@@ -138,9 +136,9 @@ def wrap_dataset(cfg: Any, dataset: Any, role: str) -> Any:
     root = Path(dataset.root).resolve()
     backend = cfg.dataset.video_backend
     if not (folder / MANIFEST).is_file():
-        if not _is_main_process():
+        if run.rank != 0:
             raise DataCacheError(
-                f"rank {launch_rank()}: the main process did not build the data cache at {folder}; see its log "
+                f"rank {run.rank}: the main process did not build the data cache at {folder}; see its log "
                 "(the cache folder must be on a filesystem every process sees)"
             )
         log.info(
@@ -168,9 +166,9 @@ def wrap_dataset(cfg: Any, dataset: Any, role: str) -> Any:
     # make_dataset passes True); serve what this dataset returns.
     return_uint8 = bool(getattr(dataset, "_return_uint8", cfg.dataset.return_uint8))
     cached = CachedDataset(dataset, folder, manifest, return_uint8, cfg.dataset.depth_output_unit)
-    if role == "train" and _is_main_process():
+    if role == "train" and run.rank == 0:
         spot_check(dataset, cached, folder, backend)
-    log.info("--data_cache: %s items from %s (rank %s)", role, folder, launch_rank())
+    log.info("--data_cache: %s items from %s (rank %s)", role, folder, run.rank)
     return cached
 
 

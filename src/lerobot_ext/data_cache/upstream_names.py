@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lerobot_ext.plugins import hookimpl
-
 _DATASET = "lerobot.datasets.lerobot_dataset.LeRobotDataset"
 _METADATA = "lerobot.datasets.lerobot_dataset.LeRobotDatasetMetadata"
 
@@ -29,19 +27,12 @@ NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "cached depth frames are dequantised as lerobot does",
         ("depth_min", "depth_max", "shift", "use_log", "output_unit"),
     ),
-    (
-        "lerobot.datasets.depth_utils.MM_PER_METRE",
-        "depth images converted between mm and m as lerobot does",
-        (),
-    ),
-    ("lerobot.configs.DEPTH_METER_UNIT", "the unit name of depth stored in metres", ()),
     ("lerobot.configs.video.DepthEncoderConfig.from_video_info", "each depth camera's quantisation", ()),
     (
         "lerobot.configs.video.DepthEncoderConfig",
         "the quantisation parameters passed to dequantize_depth",
         ("depth_min", "depth_max", "shift", "use_log"),
     ),
-    ("lerobot.utils.import_utils.get_safe_default_video_backend", "the backend training would use", ()),
     (
         "lerobot.configs.default.DatasetConfig",
         "the run's dataset settings",
@@ -81,7 +72,7 @@ NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-@hookimpl
-def register_upstream_names(register: Callable[..., None]) -> None:
+def declare(register: Callable[..., None]) -> None:
+    """Declare the names (``register_upstream_names``'s ``register``)."""
     for path, why, parameters in NAMES:
         register(path, why, parameters=parameters)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lerobot_ext import ConfigError
 from lerobot_ext.demo.layouts import ACTION_ORDERS, BUILT_IN_LAYOUTS, built_in_layouts
-from lerobot_ext.errors import ConfigError
 
 LAYOUTS = BUILT_IN_LAYOUTS
 

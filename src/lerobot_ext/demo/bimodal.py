@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lerobot_ext.demo.writer import Frame, vector_feature, write_dataset
+from lerobot_ext import vector_feature, write_dataset
+from lerobot_ext.demo.drawing import Frame
 
 FPS = 10
 MODE = 0.8

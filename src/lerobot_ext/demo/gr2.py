@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lerobot_ext.adapters.gr2 import action_names, state_names
-from lerobot_ext.demo.writer import Frame, background, vector_feature, video_feature, write_dataset
+from lerobot_ext import gr2_action_names as action_names
+from lerobot_ext import gr2_state_names as state_names
+from lerobot_ext import vector_feature, video_feature, write_dataset
+from lerobot_ext.demo.drawing import Frame, background
 
 FPS = 30
 CAMERA = "camera_top"

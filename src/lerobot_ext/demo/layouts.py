@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.errors import ConfigError, PluginConflictError, PluginHookError
+from lerobot_ext import ConfigError, HookCaller, PluginConflictError, PluginHookError
 
 ACTION_ORDERS = ("ee-first", "base-first")
 #: Every option a layout's writer may name, with its default.
@@ -142,17 +142,15 @@ def built_in_layouts() -> dict[str, Layout]:
     }
 
 
-def all_layouts() -> dict[str, Layout]:
+def all_layouts(hooks: HookCaller) -> dict[str, Layout]:
     """This package's layouts and every loaded plugin's (``register_demo_layouts``), by name.
 
     Two registrations of one name are a ``PluginConflictError`` naming both plugins.
     """
-    from lerobot_ext.plugins import current_implementations
-
     found = built_in_layouts()
-    for plugin, call in current_implementations("register_demo_layouts"):
 
-        def register(name: str, write: Callable[..., Path], help: str = "", plugin: str = plugin) -> None:
+    def make_register(plugin: str) -> Callable[..., None]:
+        def register(name: str, write: Callable[..., Path], help: str = "") -> None:
             layout = _layout(name, write, help, plugin)
             if name in found:
                 raise PluginConflictError(
@@ -161,5 +159,7 @@ def all_layouts() -> dict[str, Layout]:
                 )
             found[name] = layout
 
-        call(register=register)
+        return register
+
+    hooks.register("register_demo_layouts", make_register)
     return found

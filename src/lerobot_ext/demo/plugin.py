@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from lerobot_ext.demo.upstream_names import register_upstream_names  # noqa: F401 (a hook)
-from lerobot_ext.plugins import hookimpl
+from lerobot_ext import HookKind, RunContext, hookimpl
+from lerobot_ext.demo import upstream_names
 
 
-def _configure(parser: argparse.ArgumentParser) -> None:
+def _configure(parser: argparse.ArgumentParser, run: RunContext) -> None:
     from lerobot_ext.demo.layouts import ACTION_ORDERS, OPTIONS, all_layouts, flag
 
-    layouts = all_layouts()
+    layouts = all_layouts(run.hooks)
     parser.description = "Write a small, learnable LeRobot v3.0 dataset with lerobot's own writer."
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "layouts (each takes only the options listed; another is refused):\n" + "\n".join(
@@ -51,10 +51,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 @hookimpl
+def register_upstream_names(register: Callable[..., None]) -> None:
+    upstream_names.declare(register)
+
+
+@hookimpl
 def register_hookspecs(register: Callable[[object], None]) -> None:
     from lerobot_ext.demo import hookspecs
 
-    register(hookspecs)
+    register(hookspecs, kinds={"register_demo_layouts": HookKind.REGISTER})
 
 
 @hookimpl

@@ -12,16 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lerobot_ext.adapters.robocasa import ACTION_BASE_FIRST, ACTION_EE_FIRST, STATE_53
-from lerobot_ext.demo.writer import (
-    Frame,
-    background,
-    draw_square,
-    vector_feature,
-    video_feature,
-    write_dataset,
-)
-from lerobot_ext.layout import ROBOSUITE_TO_GR00T
+from lerobot_ext import ROBOCASA_ACTION_BASE_FIRST as ACTION_BASE_FIRST
+from lerobot_ext import ROBOCASA_ACTION_EE_FIRST as ACTION_EE_FIRST
+from lerobot_ext import ROBOCASA_STATE_53 as STATE_53
+from lerobot_ext import ROBOSUITE_TO_GR00T, vector_feature, video_feature, write_dataset
+from lerobot_ext.demo.drawing import Frame, background, draw_square
 
 CAMERAS = ("robot0_agentview_left", "robot0_agentview_right", "robot0_eye_in_hand")
 FPS = 20

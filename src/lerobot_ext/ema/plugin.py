@@ -19,11 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.console import get_logger
-from lerobot_ext.ema.upstream_names import register_upstream_names as _register_upstream_names
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.plugins import hookimpl
-from lerobot_ext.upstream.versions import for_installed
+from lerobot_ext import ConfigError, for_installed, get_logger, hookimpl
+from lerobot_ext.ema import upstream_names
 
 log = get_logger("ema")
 
@@ -54,7 +51,9 @@ class EmaPlugin:
     """The plugin object (entry point ``ema = lerobot_ext.ema.plugin:plugin``)."""
 
     # A hook (lerobot-ext doctor checks the names): module-level in upstream_names.py.
-    register_upstream_names = staticmethod(_register_upstream_names)
+    @hookimpl
+    def register_upstream_names(self, register: Callable[..., None]) -> None:
+        upstream_names.declare(register)
 
     def __init__(self) -> None:
         self.shadow: Any = None

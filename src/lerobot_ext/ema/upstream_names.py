@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lerobot_ext.plugins import hookimpl
-from lerobot_ext.upstream.versions import for_installed
+from lerobot_ext import for_installed
 
 _EMA = "diffusers.training_utils.EMAModel"
 # Imported by the plugin's code on every version (used where lerobot has no EMA of its own).
@@ -65,7 +64,7 @@ NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = _SHADOW + for_installed(
 )
 
 
-@hookimpl
-def register_upstream_names(register: Callable[..., None]) -> None:
+def declare(register: Callable[..., None]) -> None:
+    """Declare the names (``register_upstream_names``'s ``register``)."""
     for path, why, parameters in NAMES:
         register(path, why, parameters=parameters)

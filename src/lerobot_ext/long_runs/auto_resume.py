@@ -18,10 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.cli.train import command_flags, parse_config, resume_config
-from lerobot_ext.console import get_logger
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.launch import launch_rank
+from lerobot_ext import ConfigError, RunContext, get_logger
 from lerobot_ext.long_runs.retention import step_checkpoints
 
 log = get_logger("long_runs")
@@ -143,13 +140,13 @@ def _held(output_dir: Path) -> str:
     return ", ".join(held[:6]) + (f" and {len(held) - 6} more" if len(held) > 6 else "") or "nothing"
 
 
-def _start_afresh_beside(output_dir: Path) -> None:
+def _start_afresh_beside(output_dir: Path, rank: int) -> None:
     """Move a folder without a complete checkpoint aside, so the run can start in its place.
 
     Only the main process moves it; the others (configure runs in every process, before the
     process group exists) wait until it is gone, as upstream refuses an existing --output_dir.
     """
-    if launch_rank() == 0:
+    if rank == 0:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         aside = output_dir.with_name(f"{output_dir.name}.interrupted-{stamp}")
         suffix = 1
@@ -170,13 +167,13 @@ def _start_afresh_beside(output_dir: Path) -> None:
     while output_dir.exists():
         if time.monotonic() > deadline:
             raise ConfigError(
-                f"--auto_resume=true: rank {launch_rank()} waited {_WAIT_FOR_MAIN_S:.0f} s for the main "
+                f"--auto_resume=true: rank {rank} waited {_WAIT_FOR_MAIN_S:.0f} s for the main "
                 f"process to move {output_dir} (no complete checkpoint) aside; see the main process's log"
             )
         time.sleep(0.2)
 
 
-def resumed_config(cfg: Any) -> Any | None:
+def resumed_config(cfg: Any, run: RunContext) -> Any | None:
     """The config continuing the run in ``cfg.output_dir``, or None when there is nothing to continue."""
     if cfg.output_dir is None:
         raise ConfigError(
@@ -189,11 +186,11 @@ def resumed_config(cfg: Any) -> Any | None:
             refusal = _refuse_without_last(output_dir)
             if refusal is not None:
                 raise refusal
-            _start_afresh_beside(output_dir)
+            _start_afresh_beside(output_dir, run.rank)
         else:
             log.info("--auto_resume: no run in %s yet; starting it", output_dir)
         return None
-    flags = command_flags()
+    flags = run.flags
     config_class = type(cfg)
     saved = config_class.from_pretrained(saved_file)
     compared = [
@@ -201,7 +198,7 @@ def resumed_config(cfg: Any) -> Any | None:
         for name, value in flags.items()
         if _head(name) not in MAY_CHANGE | _HOW_TO_CONTINUE and name != "policy.path"
     ]
-    applied = parse_config([f"--config_path={saved_file}", *compared], config_class)
+    applied = run.parse_config([f"--config_path={saved_file}", *compared])
     differ = disagreements(saved, applied, flags, saved_file, output_dir)
     if differ:
         may_change = ", ".join(f"--{name}" for name in sorted(MAY_CHANGE))
@@ -213,6 +210,6 @@ def resumed_config(cfg: Any) -> Any | None:
     # The flags that may change are passed on; --output_dir too, so that a run moved to another
     # folder continues there, not in the folder its saved config names.
     overrides = [f"--{name}={value}" for name, value in flags.items() if _head(name) in MAY_CHANGE]
-    resumed = resume_config(saved_file, config_class, [*overrides, f"--output_dir={output_dir}"])
+    resumed = run.resume_config(saved_file, [*overrides, f"--output_dir={output_dir}"])
     log.info("--auto_resume: continuing %s from checkpoint %s", output_dir, saved_file.parent.parent.name)
     return resumed

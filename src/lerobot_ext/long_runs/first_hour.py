@@ -8,8 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.flags import is_true
+from lerobot_ext import ConfigError, is_true
 
 # What lerobot reads of a LeRobot v3 dataset's metadata (lerobot.datasets.utils' paths).
 INFO = "meta/info.json"
@@ -129,11 +128,9 @@ def _offline() -> bool:
     return is_true(os.environ.get("HF_HUB_OFFLINE"))
 
 
-def check_offline_policy_path() -> None:
+def check_offline_policy_path(flags: dict[str, str]) -> None:
     """``HF_HUB_OFFLINE`` with a Hub ``--policy.path`` that is not in the local cache: say so."""
-    from lerobot.configs import parser
-
-    path = parser.get_path_arg("policy")
+    path = flags.get("policy.path")
     if not path or Path(path).expanduser().exists() or not _offline():
         return
     from huggingface_hub import try_to_load_from_cache

@@ -17,22 +17,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.cli.train import command_flags
-from lerobot_ext.console import get_logger
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.flags import is_true
-from lerobot_ext.long_runs import first_hour
+from lerobot_ext import ConfigError, RunContext, get_logger, hookimpl, is_true
+from lerobot_ext.long_runs import first_hour, upstream_names
 from lerobot_ext.long_runs.auto_resume import last_checkpoint_config, resumed_config
 from lerobot_ext.long_runs.data_order import continue_sampler_epoch, restore_rng_after_first_batch
 from lerobot_ext.long_runs.retention import prune
 from lerobot_ext.long_runs.signals import StopOnSignal
-from lerobot_ext.long_runs.upstream_names import register_upstream_names  # noqa: F401 (a hook)
-from lerobot_ext.plugins import hookimpl
 
 log = get_logger("long_runs")
 stopper = StopOnSignal()
-# Set by before_first_batch for first_batch_ready: this process's resume needs its RNG put back.
-_restore_rng = False
+# What before_first_batch leaves in run.stash for first_batch_ready: this process's resume needs
+# its random state put back.
+RESTORE_RNG = "long_runs.restore_rng"
+
+
+@hookimpl
+def register_upstream_names(register: Callable[..., None]) -> None:
+    upstream_names.declare(register)
 
 
 @hookimpl
@@ -53,18 +54,17 @@ def register_config_fields(register: Callable[..., None]) -> None:
 
 
 @hookimpl(tryfirst=True)  # first: the other plugins check the config this returns
-def configure(cfg: Any) -> Any:
+def configure(cfg: Any, run: RunContext) -> Any:
     if cfg.keep_last_checkpoints is not None and cfg.keep_last_checkpoints < 1:
         raise ConfigError(
             f"--keep_last_checkpoints={cfg.keep_last_checkpoints} would keep no checkpoint; use N >= 1 "
             "(or leave it unset to keep them all)"
         )
-    flags = command_flags()
-    first_hour.check_resume_flags(flags)
-    first_hour.check_offline_policy_path()
+    first_hour.check_resume_flags(run.flags)
+    first_hour.check_offline_policy_path(run.flags)
     # The command's --auto_resume, not one a --resume's saved config brings back.
     if cfg.auto_resume and not cfg.resume:
-        resumed = resumed_config(cfg)
+        resumed = resumed_config(cfg, run)
         if resumed is not None:
             first_hour.check_dataset_root(resumed)
             return resumed
@@ -84,20 +84,19 @@ def on_train_start() -> None:
 
 
 @hookimpl
-def before_first_batch(cfg: Any, dataloader: Any) -> None:
+def before_first_batch(cfg: Any, dataloader: Any, run: RunContext) -> None:
     """On a resume, continue in the checkpoint's epoch (see ``data_order``)."""
-    global _restore_rng
-    _restore_rng = False
+    run.stash[RESTORE_RNG] = False
     if cfg.resume and cfg.checkpoint_path is not None:
         continue_sampler_epoch(dataloader)
-        _restore_rng = restore_rng_after_first_batch(dataloader)
+        run.stash[RESTORE_RNG] = restore_rng_after_first_batch(dataloader)
 
 
 @hookimpl
-def first_batch_ready(cfg: Any) -> None:
+def first_batch_ready(cfg: Any, run: RunContext) -> None:
     """On a resume, put back the random state the checkpoint recorded, where making the data
     iterator drew from torch's generator and the uninterrupted run did not (see ``data_order``)."""
-    if _restore_rng:
+    if run.stash.get(RESTORE_RNG):
         from lerobot.utils.constants import TRAINING_STATE_DIR
         from lerobot.utils.random_utils import load_rng_state
 
@@ -116,14 +115,14 @@ def on_checkpoint_saved(cfg: Any, step: int, rank: int) -> None:
 
 
 @hookimpl
-def on_train_end(cfg: Any, step: int, rank: int) -> None:
+def on_train_end(cfg: Any, step: int, rank: int, run: RunContext) -> None:
     stopper.uninstall()
     # Stopped early with a checkpoint (a signal, or another plugin's request_stop): say how to go on.
     if rank != 0 or not 0 < step < cfg.steps or not cfg.output_dir:
         return
     last = last_checkpoint_config(Path(cfg.output_dir))
     if last is not None:
-        flags = command_flags()
+        flags = run.flags
         if is_true(flags.get("auto_resume")):
             how = "re-run the same command"
         elif is_true(flags.get("resume")):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from lerobot_ext.console import get_logger
+from lerobot_ext import get_logger
 
 log = get_logger("long_runs")
 

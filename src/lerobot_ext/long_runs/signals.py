@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.console import get_logger
+from lerobot_ext import get_logger
 
 log = get_logger("long_runs")
 

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lerobot_ext.plugins import hookimpl
-
 NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    (
-        "lerobot.utils.random_utils.load_rng_state",
-        "a resumed run's random state is put back after the data iterator exists",
-        (),
-    ),
-    ("lerobot.utils.constants.TRAINING_STATE_DIR", "where a checkpoint's random state is", ()),
     (
         "lerobot.datasets.lerobot_dataset.LeRobotDatasetMetadata",
         "--dataset.root is checked for the episodes' data and video files before training",
@@ -38,7 +30,6 @@ NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         (),
     ),
     ("accelerate.PartialState().device", "the device of the one all-reduce the disk-room check makes", ()),
-    ("lerobot.configs.parser.get_path_arg", "the --policy.path checked against the offline Hub cache", ()),
     (
         "huggingface_hub.try_to_load_from_cache",
         "whether a Hub --policy.path is in the local cache under HF_HUB_OFFLINE",
@@ -64,8 +55,8 @@ def sampler_position() -> str | None:
     return None
 
 
-@hookimpl
-def register_upstream_names(register: Callable[..., None]) -> None:
+def declare(register: Callable[..., None]) -> None:
+    """Declare the names (``register_upstream_names``'s ``register``)."""
     for path, why, parameters in NAMES:
         register(path, why, parameters=parameters)
     register(

@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from lerobot_ext import BETWEEN_STEPS, PHASES, STEP, Phase
 from lerobot_ext.profiling.stats import PhaseStats
-from lerobot_ext.step_timing import BETWEEN_STEPS, PHASES, STEP, Phase
 
 MODERATE = 5.0  # % of the step spent waiting for the DataLoader
 HIGH = 20.0
@@ -102,7 +102,7 @@ def advice(summary: dict[str, PhaseStats], settings: RunSettings, found: Verdict
         if settings.cameras:
             frames = settings.cameras * settings.n_obs_steps
             if settings.video_backend != "torchcodec":
-                from lerobot_ext.video_backend import torchcodec_loadable
+                from lerobot_ext import torchcodec_loadable
 
                 fix = (
                     ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lerobot_ext.errors import ConfigError
+from lerobot_ext import ConfigError
 
 
 @dataclass

@@ -10,16 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.console import get_logger
-from lerobot_ext.plugins import current_hooks, hookimpl
+from lerobot_ext import STEP, HookCaller, HookKind, RunContext, get_logger, hookimpl, synchronisation_method
+from lerobot_ext.profiling import upstream_names
 from lerobot_ext.profiling.advice import RunSettings, advice, verdict
 from lerobot_ext.profiling.config import ProfileConfig
 from lerobot_ext.profiling.ranks import gather_to_main
 from lerobot_ext.profiling.report import log_line, table, write_chart, write_csv, write_json
 from lerobot_ext.profiling.stats import COLUMNS, StepRecords, window_means
 from lerobot_ext.profiling.trace import TraceWindow
-from lerobot_ext.profiling.upstream_names import register_upstream_names as _register_upstream_names
-from lerobot_ext.step_timing import STEP, synchronisation_method
 
 log = get_logger("profiler")
 
@@ -33,8 +31,18 @@ def profile_dir(cfg: Any) -> Path:
 class ProfileSession:
     """The timings of one process during one run."""
 
-    def __init__(self, cfg: Any, rank: int, world_size: int, start_step: int, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        cfg: Any,
+        rank: int,
+        world_size: int,
+        start_step: int,
+        device: str = "cpu",
+        hooks: HookCaller | None = None,
+    ) -> None:
         self.cfg = cfg
+        # The run's hooks, to ask the profile_advice implementations for their tips.
+        self.hooks = hooks
         self.rank = rank
         self.world_size = world_size
         self.start_step = start_step
@@ -99,23 +107,31 @@ class ProfileSession:
             per_rank = {self.rank: self.records}
         else:
             return None
-        return write_report(self.cfg, per_rank, self.method, self.device, self.world_size)
+        return write_report(self.cfg, per_rank, self.method, self.device, self.world_size, self.hooks)
 
 
-def plugin_advice(cfg: Any, found: Any, settings: RunSettings) -> list[str]:
+def plugin_advice(hooks: HookCaller | None, cfg: Any, found: Any, settings: RunSettings) -> list[str]:
     """What other plugins suggest, through the ``profile_advice`` hook this plugin adds."""
-    hooks = current_hooks()
-    if hooks is None or not hasattr(hooks, "profile_advice"):
+    if hooks is None:
         return []
-    answers = hooks.profile_advice(
-        cfg=cfg, verdict=found.level, data_wait_percent=found.data_wait_percent, settings=settings.as_dict()
+    answers = hooks.collect(
+        "profile_advice",
+        cfg=cfg,
+        verdict=found.level,
+        data_wait_percent=found.data_wait_percent,
+        settings=settings.as_dict(),
     )
-    # pluggy returns the answers last-registered-first; flatten, keeping that order.
-    return [tip for tips in answers if tips for tip in tips]
+    # In hook order; flatten, keeping that order.
+    return [tip for _, tips in answers if tips for tip in tips]
 
 
 def write_report(
-    cfg: Any, per_rank: dict[int, StepRecords], method: str, device: str, world_size: int
+    cfg: Any,
+    per_rank: dict[int, StepRecords],
+    method: str,
+    device: str,
+    world_size: int,
+    hooks: HookCaller | None = None,
 ) -> dict[str, Any] | None:
     """Print the table and verdict for the slowest rank; write steps.csv, summary.json, the chart."""
     per_rank = {rank: records for rank, records in per_rank.items() if len(records)}
@@ -139,7 +155,7 @@ def write_report(
     header = f"profile: steps {steps[0]}-{steps[-1]} ({skipped}), {ranks}, {method}"
     settings = RunSettings.from_config(cfg, device, world_size)
     found = verdict(summary)
-    tips = advice(summary, settings, found) + plugin_advice(cfg, found, settings)
+    tips = advice(summary, settings, found) + plugin_advice(hooks, cfg, found, settings)
     lines = [*table(summary, header), found.line()]
     if tips:
         lines.append("try: " + "; ".join(tips))
@@ -185,13 +201,15 @@ class Profiler:
         self.last_report: dict[str, Any] | None = None
 
     # A hook (lerobot-ext doctor checks the names): module-level in upstream_names.py.
-    register_upstream_names = staticmethod(_register_upstream_names)
+    @hookimpl
+    def register_upstream_names(self, register: Callable[..., None]) -> None:
+        upstream_names.declare(register)
 
     @hookimpl
-    def register_hookspecs(self, register: Callable[[object], None]) -> None:
+    def register_hookspecs(self, register: Callable[..., None]) -> None:
         from lerobot_ext.profiling import hookspecs
 
-        register(hookspecs)
+        register(hookspecs, kinds={"profile_advice": HookKind.COLLECT})
 
     @hookimpl
     def register_config_fields(self, register: Callable[..., None]) -> None:
@@ -211,9 +229,13 @@ class Profiler:
         return bool(cfg.profile.enable)
 
     @hookimpl
-    def on_train_start(self, cfg: Any, rank: int, world_size: int, start_step: int, device: str) -> None:
+    def on_train_start(
+        self, cfg: Any, rank: int, world_size: int, start_step: int, device: str, run: RunContext
+    ) -> None:
         self.session = (
-            ProfileSession(cfg, rank, world_size, start_step, device) if cfg.profile.enable else None
+            ProfileSession(cfg, rank, world_size, start_step, device, run.hooks)
+            if cfg.profile.enable
+            else None
         )
         self.last_report = None
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lerobot_ext import BETWEEN_STEPS, PHASES, STEP, Phase
 from lerobot_ext.profiling.stats import COLUMNS, PhaseStats, StepRecords
-from lerobot_ext.step_timing import BETWEEN_STEPS, PHASES, STEP, Phase
 
 LABELS = {STEP: "step (wall)", BETWEEN_STEPS: "between steps"}
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lerobot_ext.step_timing import PHASE_KEYS, STEP
+from lerobot_ext import PHASE_KEYS, STEP
 
 # One column per key of on_step_phases' phases: the phases, the step's wall time, between steps.
 COLUMNS = PHASE_KEYS

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext.console import get_logger
+from lerobot_ext import get_logger
 
 log = get_logger("profiler")
 

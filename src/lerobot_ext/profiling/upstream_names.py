@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lerobot_ext.plugins import hookimpl
-
 NAMES: tuple[tuple[str, str], ...] = (
     (
         "torch.distributed.distributed_c10d._get_default_store",
@@ -23,7 +21,7 @@ NAMES: tuple[tuple[str, str], ...] = (
 )
 
 
-@hookimpl
-def register_upstream_names(register: Callable[..., None]) -> None:
+def declare(register: Callable[..., None]) -> None:
+    """Declare the names (``register_upstream_names``'s ``register``)."""
     for path, why in NAMES:
         register(path, why)

@@ -6,11 +6,14 @@ import copy
 
 import numpy as np
 
-from lerobot_ext.console import get_logger
-from lerobot_ext.dataset_changes import DatasetChange
-from lerobot_ext.errors import DatasetLayoutError
-from lerobot_ext.layout import ACTION_KEY, DatasetDescription
-from lerobot_ext.robot_adapter import layout_of
+from lerobot_ext import (
+    ACTION_KEY,
+    DatasetChange,
+    DatasetDescription,
+    DatasetLayoutError,
+    get_logger,
+    layout_of,
+)
 from lerobot_ext.transforms.base import DataTransform, TransformContext
 from lerobot_ext.transforms.state_filter import slice_names, slice_stats
 from lerobot_ext.transforms.steps import ActionPadStep, ActionSliceStep

@@ -7,12 +7,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lerobot_ext.dataset_changes import DatasetChange
-from lerobot_ext.layout import DatasetDescription
+from lerobot_ext import DatasetChange, DatasetDescription
 
 if TYPE_CHECKING:
-    from lerobot_ext.config import ExtTrainPipelineConfig
-    from lerobot_ext.robot_adapter import RobotAdapter
+    from lerobot_ext import ExtTrainPipelineConfig, RobotAdapter
 
 
 @dataclass

@@ -8,10 +8,16 @@ unless its weights are sized for the full width.
 
 from __future__ import annotations
 
-from lerobot_ext.console import get_logger
-from lerobot_ext.dataset_changes import AppliedChanges, SavedCheckpoint, class_path, step_signature
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.layout import ACTION_KEY, STATE_KEY
+from lerobot_ext import (
+    ACTION_KEY,
+    STATE_KEY,
+    AppliedChanges,
+    ConfigError,
+    SavedCheckpoint,
+    class_path,
+    get_logger,
+    step_signature,
+)
 from lerobot_ext.transforms.steps import ActionPadStep, ActionSliceStep, StateFilterStep
 
 log = get_logger("transforms")

@@ -7,20 +7,29 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.flags import check_name_list
-from lerobot_ext.layout import DatasetDescription
-from lerobot_ext.plugins import hookimpl
-from lerobot_ext.robot_adapter import RobotAdapter
+from lerobot_ext import (
+    AppliedChanges,
+    ConfigError,
+    DatasetChange,
+    DatasetDescription,
+    RobotAdapter,
+    SavedCheckpoint,
+    check_name_list,
+    hookimpl,
+)
+from lerobot_ext.transforms import upstream_names
 from lerobot_ext.transforms.action_keep import ActionKeepTransform
 from lerobot_ext.transforms.base import DataTransform, TransformContext
 from lerobot_ext.transforms.checkpoints import check_matches, padded_action_width
 from lerobot_ext.transforms.state_filter import StateFilterTransform
-from lerobot_ext.transforms.upstream_names import register_upstream_names  # noqa: F401 (a hook)
 
 # Applied in this order: the action slice sees the state filter's result.
 TRANSFORMS: tuple[DataTransform, ...] = (StateFilterTransform(), ActionKeepTransform())
+
+
+@hookimpl
+def register_upstream_names(register: Callable[..., None]) -> None:
+    upstream_names.declare(register)
 
 
 @hookimpl
@@ -60,7 +69,7 @@ def configure(cfg: Any) -> None:
     check_name_list("state_filtered_keys", cfg.state_filtered_keys, "[robot0_base_pos,robot0_joint_vel]")
 
 
-@hookimpl
+@hookimpl(order=20)  # explicit: the order of the steps saved in checkpoints
 def transform_dataset(
     cfg: Any, dataset: DatasetDescription, adapter: RobotAdapter | None
 ) -> DatasetChange | None:

@@ -7,11 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from lerobot_ext.console import get_logger
-from lerobot_ext.dataset_changes import DatasetChange
-from lerobot_ext.errors import DatasetLayoutError
-from lerobot_ext.layout import STATE_KEY, DatasetDescription, Group
-from lerobot_ext.robot_adapter import layout_of
+from lerobot_ext import (
+    STATE_KEY,
+    DatasetChange,
+    DatasetDescription,
+    DatasetLayoutError,
+    Group,
+    get_logger,
+    layout_of,
+)
 from lerobot_ext.transforms.base import DataTransform, TransformContext
 from lerobot_ext.transforms.steps import StateFilterStep
 

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lerobot_ext.plugins import hookimpl
-
 NAMES = (
-    (
-        "lerobot.processor.ProcessorStep",
-        "the filter/keep/pad steps subclass it and are saved in the pipelines",
-    ),
     ("lerobot.processor.TransitionKey.OBSERVATION", "the state filter reads the transition's observation"),
     ("lerobot.processor.TransitionKey.ACTION", "the keep/pad steps read the transition's action"),
     ("lerobot.configs.PipelineFeatureType.OBSERVATION", "the steps declare the state shape they leave"),
     ("lerobot.configs.PipelineFeatureType.ACTION", "the steps declare the action shape they leave"),
-    ("lerobot.configs.PolicyFeature", "the steps' transform_features build the new shapes"),
     (
         "lerobot.configs.types.FeatureType.ACTION",
         "lerobot-eval-ext finds the env's and the checkpoint's action",
@@ -27,7 +20,7 @@ NAMES = (
 )
 
 
-@hookimpl
-def register_upstream_names(register: Callable[..., None]) -> None:
+def declare(register: Callable[..., None]) -> None:
+    """Declare the names (``register_upstream_names``'s ``register``)."""
     for path, why in NAMES:
         register(path, why)

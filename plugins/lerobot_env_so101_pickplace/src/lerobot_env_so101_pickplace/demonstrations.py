@@ -100,7 +100,7 @@ def successful_episodes(
 
 def check(episodes: int, seed: int, noise: float) -> None:
     """Refuse values the writer cannot honour, before anything is written."""
-    from lerobot_ext.errors import ConfigError
+    from lerobot_ext import ConfigError
 
     if not isinstance(episodes, int) or not 1 <= episodes <= MAX_EPISODES:
         raise ConfigError(
@@ -124,7 +124,7 @@ def write(
     The layout's whole interface (no ``**kwargs``): ``lerobot-ext demo-dataset`` flags the layout
     does not take - ``--frames``, ``--image-size`` - are refused, not silently ignored.
     """
-    from lerobot_ext.demo.writer import write_dataset
+    from lerobot_ext import write_dataset
 
     check(episodes, seed, noise)
     counts = {"attempts": 0}

@@ -23,7 +23,7 @@ _DOCS = {
 
 def _base() -> type[Exception]:
     try:
-        from lerobot_ext.errors import ConfigError
+        from lerobot_ext import ConfigError
     except ImportError:  # stock LeRobot without lerobot-ext
         return ValueError
     return ConfigError

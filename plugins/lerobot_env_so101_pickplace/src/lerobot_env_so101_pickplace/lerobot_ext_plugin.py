@@ -10,9 +10,14 @@ from typing import Any
 
 import pluggy
 
-from .upstream_names import register_upstream_names  # noqa: F401 (a hook)
+from . import upstream_names
 
 hookimpl = pluggy.HookimplMarker("lerobot_ext")
+
+
+@hookimpl
+def register_upstream_names(register):
+    upstream_names.declare(register)
 
 
 @hookimpl(optionalhook=True)

@@ -10,10 +10,9 @@ from .configuration_flow import FlowConfig
 
 hookimpl = pluggy.HookimplMarker("lerobot_ext")
 
-# Every upstream name the flow policy is built from; `lerobot-ext doctor` checks each one, and
-# lerobot-ext's tests check that every lerobot import of this package is listed here.
+# What the flow policy relies on beyond its imports (lerobot-ext derives those from the source):
+# parameters it passes by name, attributes it reads, private names. `lerobot-ext doctor` checks each.
 _DIFFUSION = "lerobot.policies.diffusion.modeling_diffusion"
-_CONSTANTS = "lerobot.utils.constants"
 UPSTREAM_NAMES = (
     (
         f"{_DIFFUSION}.DiffusionConditionalUnet1d",
@@ -27,30 +26,17 @@ UPSTREAM_NAMES = (
         "self.config and self.rgb_encoder, which the flow model provides)",
         ("batch",),
     ),
-    ("lerobot.policies.common.flow_matching.euler_integrate", "the Euler ODE solver", ()),
     (
         "lerobot.policies.common.flow_matching.sample_time_beta",
         "pi0's noisy-end time sampling",
         ("alpha", "beta", "scale", "offset"),
     ),
-    ("lerobot.policies.pretrained.PreTrainedPolicy", "the flow policy's base class", ()),
     ("lerobot.policies.utils.populate_queues", "observation queues for select_action", ("exclude_keys",)),
-    ("lerobot.policies.utils.get_device_from_parameters", "the device sampled noise is made on", ()),
-    ("lerobot.policies.utils.get_dtype_from_parameters", "the dtype sampled noise is made in", ()),
-    ("lerobot.processor.make_default_pre_post_processors", "the flow policy's processors", ()),
-    ("lerobot.processor.PolicyAction", "the postprocessor's output type", ()),
-    ("lerobot.processor.PolicyProcessorPipeline", "the pipelines' type", ()),
-    ("lerobot.configs.PreTrainedConfig", "the flow config's base class (registered as type 'flow')", ()),
-    ("lerobot.configs.NormalizationMode", "the default normalisation of each feature type", ()),
     ("lerobot.optim.AdamConfig", "the optimizer preset", ("lr", "betas", "eps", "weight_decay")),
     (
         "lerobot.optim.DiffuserSchedulerConfig",
         "the learning-rate schedule, as Diffusion Policy's",
         ("name", "num_warmup_steps"),
-    ),
-    *(
-        (f"{_CONSTANTS}.{name}", "batch keys", ())
-        for name in ("ACTION", "OBS_STATE", "OBS_ENV_STATE", "OBS_IMAGES")
     ),
 )
 

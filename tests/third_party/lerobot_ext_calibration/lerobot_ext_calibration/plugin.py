@@ -23,10 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lerobot_ext import hookimpl
-from lerobot_ext.console import get_logger
-from lerobot_ext.dataset_changes import DatasetChange, SavedCheckpoint, class_path
-from lerobot_ext.errors import ConfigError
+from lerobot_ext import ConfigError, DatasetChange, SavedCheckpoint, class_path, get_logger, hookimpl
 
 from .steps import ActionOffsetStep, StateOffsetStep
 
@@ -72,7 +69,7 @@ def _shifted(stats: dict[str, Any], offsets: list[float]) -> dict[str, Any]:
     }
 
 
-@hookimpl
+@hookimpl(order=40)  # after the built-in transforms (20) and cameras (30)
 def transform_dataset(cfg, dataset):
     if not cfg.state_offsets and not cfg.action_offsets:
         return None

@@ -13,9 +13,10 @@ import importlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lerobot_ext.errors import UpstreamChangedError
+from lerobot_ext.training import TrainingRun
 from lerobot_ext.upstream.versions import (
     DOCTOR_HINT,
     INSTALL_HINT,
@@ -25,9 +26,6 @@ from lerobot_ext.upstream.versions import (
     is_tested,
     requirement_of,
 )
-
-if TYPE_CHECKING:
-    from lerobot_ext.training import TrainingRun
 
 ALL_TESTED = tuple(TESTED)
 

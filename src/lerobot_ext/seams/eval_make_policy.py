@@ -16,14 +16,12 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lerobot_ext.dataset_changes import SavedCheckpoint
+from lerobot_ext.evaluation import EvaluationRun
 
 from .seam import Seam, seams_applied
-
-if TYPE_CHECKING:
-    from lerobot_ext.evaluation import EvaluationRun
 
 
 def _with_features(features_for: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Callable[..., Any]:

@@ -26,12 +26,11 @@ import inspect
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from lerobot_ext.training import TrainingRun
 
 from .seam import Seam
-
-if TYPE_CHECKING:
-    from lerobot_ext.training import TrainingRun
 
 
 def commit(partial: Path, final: Path) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+
+from lerobot_ext.training import TrainingRun
 
 from . import (
     accelerator,
@@ -28,9 +29,6 @@ from . import (
     update_policy,
 )
 from .seam import MethodSeam, Seam, SeamTable, seams_applied
-
-if TYPE_CHECKING:
-    from lerobot_ext.training import TrainingRun
 
 SEAMS: tuple[Seam | SeamTable, ...] = (
     init_logging.SEAM,

@@ -5,7 +5,7 @@
   ``--profile=false`` become ``--profile.enable=true|false``.
 * ``--name value`` becomes ``--name=value``: draccus and upstream's parser read both, and after
   this so does everything else in one way (the checks here, the plugins through
-  ``lerobot_ext.cli.train.command_flags``).
+  ``RunContext.flags``).
 * A flag whose first segment is no config field is an error that names it and suggests the
   closest field, instead of draccus's 200-line usage dump.
 """
@@ -129,19 +129,6 @@ def _quoted_list(value: str) -> str:
         return value
     items = [item.strip() for item in inner[1:-1].split(",") if item.strip()]
     return "[" + ",".join(f'"{item}"' for item in items) + "]"
-
-
-def flag_values(args: Sequence[str]) -> dict[str, str]:
-    """``{dotted name: value text}`` of the ``--name=value`` flags in normalised ``args``, in the
-    order given; a flag given twice counts once, with its last value (as the parser reads it)."""
-    out: dict[str, str] = {}
-    for arg in args:
-        if arg.startswith("--"):
-            name, value = _split(arg)
-            if value is not None:
-                out.pop(name, None)
-                out[name] = value
-    return out
 
 
 def normalize_argv(args: Sequence[str], config_class: type) -> list[str]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from lerobot_ext.training import TrainingRun
 
 from .seam import Seam
-
-if TYPE_CHECKING:
-    from lerobot_ext.training import TrainingRun
 
 
 def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[..., Any]:

@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lerobot_ext.step_timing import Mark
+from lerobot_ext.step_timing import Mark, StepClock
+from lerobot_ext.training import TrainingRun
 
 from .seam import Seam
-
-if TYPE_CHECKING:
-    from lerobot_ext.step_timing import StepClock
-    from lerobot_ext.training import TrainingRun
 
 
 def _timed(iterator: Iterator[Any], clock: StepClock, run: TrainingRun) -> Iterator[Any]:

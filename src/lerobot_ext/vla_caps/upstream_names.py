@@ -1,16 +1,14 @@
 """The upstream names the ``vla_caps`` plugin relies on (``lerobot-ext doctor`` checks them).
 
-The ``robot_adapters`` plugin needs no upstream name: it reads only the dataset description the
-core gives every plugin.
+(The ``robot_adapters`` plugin needs no upstream name: it reads only the dataset description
+the core gives every plugin.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from lerobot_ext.plugins import hookimpl
-
-# The VLA configs that pad state and action to a cap (see lerobot_ext.adapters.vla_caps).
+# The VLA configs that pad state and action to a cap (see lerobot_ext.vla_caps.caps).
 NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
     (
         path,
@@ -26,7 +24,7 @@ NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
 )
 
 
-@hookimpl
-def register_upstream_names(register: Callable[..., None]) -> None:
+def declare(register: Callable[..., None]) -> None:
+    """Declare the names (``register_upstream_names``'s ``register``)."""
     for path, why, parameters in NAMES:
         register(path, why, parameters=parameters)

@@ -16,14 +16,12 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lerobot_ext.step_timing import Mark
+from lerobot_ext.training import TrainingRun
 
 from .seam import MethodSeam
-
-if TYPE_CHECKING:
-    from lerobot_ext.training import TrainingRun
 
 END_TRAINING = MethodSeam(
     "accelerate.Accelerator",

@@ -1,4 +1,4 @@
-"""Write a LeRobot v3.0 dataset with lerobot's own writer, episode by episode."""
+"""Write a LeRobot v3.0 dataset with lerobot's own writer, episode by episode, atomically."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from lerobot_ext.errors import ConfigError
 
@@ -91,20 +89,3 @@ def video_feature(height: int, width: int) -> dict[str, Any]:
 
 def vector_feature(names: list[str] | dict[str, list[str]] | None, width: int) -> dict[str, Any]:
     return {"dtype": "float32", "shape": (width,), "names": names}
-
-
-def draw_square(image: np.ndarray, u: float, v: float, color: tuple[int, int, int], half: int = 2) -> None:
-    """Paint a square centred at normalised coordinates (u, v) in [-1, 1]."""
-    height, width = image.shape[:2]
-    row = round((v + 1) / 2 * (height - 1))
-    col = round((u + 1) / 2 * (width - 1))
-    image[max(0, row - half) : row + half + 1, max(0, col - half) : col + half + 1] = color
-
-
-def background(height: int, width: int, tint: tuple[int, int, int]) -> np.ndarray:
-    rows = np.linspace(0, 60, height, dtype=np.float32)[:, None, None]
-    image = np.broadcast_to(np.asarray(tint, dtype=np.float32) + rows, (height, width, 3))
-    return np.clip(image, 0, 255).astype(np.uint8)
-
-
-EpisodeFn = Callable[[np.random.Generator, int], list[Frame]]

@@ -1,9 +1,8 @@
-"""Plugin discovery and the plugin manager (pluggy project ``lerobot_ext``).
+"""The plugin host: plugin discovery, the pluggy manager (project ``lerobot_ext``) and what was
+registered. It calls no hook: :mod:`lerobot_ext.dispatch` does (registration hooks included).
 
 Plugins are found through entry points in the ``lerobot_ext`` group - lerobot-ext's own
 built-in features join the same way as a third party's.
-
-Public for plugins: :data:`hookimpl`, :func:`current_hooks` and :func:`current_implementations`.
 
 Environment:
 
@@ -19,23 +18,25 @@ import functools
 import importlib.metadata
 import os
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
 from lerobot_ext import hookspecs
+from lerobot_ext.config import ExtTrainPipelineConfig, build_config_class
 from lerobot_ext.console import get_logger
-from lerobot_ext.errors import PluginConflictError, PluginHookError, PluginLoadError
+from lerobot_ext.errors import PluginLoadError
 from lerobot_ext.flags import is_true
-from lerobot_ext.registry import KINDS, LISTED_KINDS, Registry
+from lerobot_ext.hookspecs import HookKind
+from lerobot_ext.registry import Registry
 
 ENTRY_POINT_GROUP = "lerobot_ext"
 ENV_ALLOW_LIST = "LEROBOT_EXT_PLUGINS"
 ENV_STRICT = "LEROBOT_EXT_STRICT_PLUGINS"
-
-hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT_NAME)
+#: The entry point shown for a plugin object handed to the host directly (tests).
+DIRECT = "<direct>"
 
 log = get_logger("plugins")
 
@@ -85,10 +86,11 @@ def _distribution(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | 
 
 
 class PluginHost:
-    """The pluggy manager plus what the plugins registered.
+    """The pluggy manager, the plugins found, and what they registered.
 
-    Build one with :func:`load_plugins`; tests build one from explicit plugin objects with
-    :meth:`PluginHost.from_plugins`.
+    Build one with :func:`lerobot_ext.dispatch.load_plugins` (entry points) or
+    :func:`lerobot_ext.dispatch.plugins_from` (explicit plugin objects, for tests): those load
+    the plugins here and then run the registration hooks.
     """
 
     def __init__(self) -> None:
@@ -96,21 +98,13 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.registry = Registry()
         self.infos: list[PluginInfo] = []
+        #: The kinds of the hooks plugins added (``register_hookspecs``), by hook name.
+        self.added_hook_kinds: dict[str, HookKind] = {}
+        #: How the hooks are called (``lerobot_ext.dispatch.Hooks``), once the plugins are loaded.
+        self.hooks: Any = None
 
-    @property
-    def hook(self) -> Any:
-        return self.pm.hook
-
-    @classmethod
-    def from_plugins(cls, plugins: Mapping[str, object]) -> PluginHost:
-        """A host with the given ``{name: plugin}`` registered (no entry-point discovery)."""
-        host = cls()
-        for name, plugin in plugins.items():
-            host._register(name, plugin, PluginInfo(name, "<direct>", None, None, "loaded"))
-        host._finish_loading()
-        return host
-
-    def _register(self, name: str, plugin: object, info: PluginInfo) -> None:
+    def add(self, name: str, plugin: object, info: PluginInfo) -> None:
+        """Register one plugin object with pluggy under ``name``."""
         try:
             self.pm.register(plugin, name=name)
         except (pluggy.PluginValidationError, ValueError) as exc:
@@ -119,21 +113,39 @@ class PluginHost:
             raise PluginLoadError(f"plugin '{name}' ({info.entry_point}) is invalid: {exc}") from exc
         self.infos.append(info)
 
-    def _add_plugin_hookspecs(self) -> None:
-        """``register_hookspecs``: hooks plugins define for each other, before the others run."""
-        for impl in self.impls("register_hookspecs"):
+    def add_direct(self, plugins: Mapping[str, object]) -> None:
+        """Register the given ``{name: plugin}`` objects (no entry-point discovery)."""
+        for name, plugin in plugins.items():
+            self.add(name, plugin, PluginInfo(name, DIRECT, None, None, "loaded"))
 
-            def register(specs: object, plugin_name: str = impl.plugin_name) -> None:
-                try:
-                    self.pm.add_hookspecs(specs)
-                except (pluggy.PluginValidationError, ValueError, TypeError) as exc:
-                    raise PluginLoadError(
-                        f"plugin '{plugin_name}' registered invalid hookspecs: {exc}"
-                    ) from exc
+    def add_hookspecs(self, plugin_name: str, specs: object, kinds: Mapping[str, HookKind] | None) -> None:
+        """Hooks a plugin adds for other plugins (``register_hookspecs``), with their kinds."""
+        try:
+            self.pm.add_hookspecs(specs)
+        except (pluggy.PluginValidationError, ValueError, TypeError) as exc:
+            raise PluginLoadError(f"plugin '{plugin_name}' registered invalid hookspecs: {exc}") from exc
+        added = {
+            name: caller
+            for name, caller in vars(self.pm.hook).items()
+            if getattr(caller, "spec", None) is not None and caller.spec.namespace is specs
+        }
+        kinds = dict(kinds or {})
+        for name in kinds:
+            if name not in added:
+                raise PluginLoadError(
+                    f"plugin '{plugin_name}' gave a kind to hook '{name}', which its hookspecs do not define"
+                )
+        for name, caller in added.items():
+            kind = kinds.get(name)
+            if kind is None:
+                kind = HookKind.FIRST_RESULT if caller.spec.opts.get("firstresult") else HookKind.COLLECT
+            if not isinstance(kind, HookKind):
+                raise PluginLoadError(
+                    f"plugin '{plugin_name}' gave hook '{name}' the kind {kind!r}; use a lerobot_ext.HookKind"
+                )
+            self.added_hook_kinds[name] = kind
 
-            self.call_impl(impl, register=register)
-
-    def _check_hook_names(self) -> None:
+    def check_hook_names(self) -> None:
         """A hookimpl whose name matches no hookspec is almost always a typo; say so now rather
         than never calling it."""
         try:
@@ -148,14 +160,7 @@ class PluginHost:
             if plugin is not None:
                 info.hooks = sorted(caller.name for caller in (self.pm.get_hookcallers(plugin) or []))
 
-    def _finish_loading(self) -> None:
-        global _CURRENT
-        self._add_plugin_hookspecs()
-        self._check_hook_names()
-        self.run_registration_hooks()
-        _CURRENT = self
-
-    def load_entry_points(
+    def discover(
         self,
         entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
         environ: Mapping[str, str] | None = None,
@@ -197,7 +202,7 @@ class PluginHost:
                 log.debug("".join(traceback.format_exception(exc)))
                 self.infos.append(info)
                 continue
-            self._register(ep.name, plugin, info)
+            self.add(ep.name, plugin, info)
         if allowed:
             unknown = allowed - seen
             if unknown:
@@ -207,63 +212,26 @@ class PluginHost:
                     ", ".join(sorted(unknown)),
                     ", ".join(sorted(seen)) or "none",
                 )
-        self._finish_loading()
 
-    def run_registration_hooks(self) -> None:
-        """Call every ``register_*`` hook once per plugin, so each name is traced to its plugin.
+    def implementations(self, hook_name: str) -> list[Any]:
+        """pluggy's implementations of ``hook_name``, in the order pluggy calls them (it keeps them
+        sorted for calling in reverse, tryfirst ones last in its list); ``[]`` for a hook no
+        loaded plugin added."""
+        caller = getattr(self.pm.hook, hook_name, None)
+        return list(reversed(caller.get_hookimpls())) if caller is not None else []
 
-        In the same order as every other hook (pluggy's call order, tryfirst/trylast honoured).
-        """
-        infos = {info.name: info for info in self.infos}
-        for kind in KINDS:
-            hook_name = f"register_{kind}"
-            for impl in self.impls(hook_name):
-                plugin_name = impl.plugin_name
-                register = self.registry.register_function(kind, plugin_name)
-                try:
-                    # Like any hook, an implementation may take a subset of the arguments.
-                    self.call_impl(impl, register=register)
-                except (PluginConflictError, PluginHookError, PluginLoadError):
-                    raise
-                except Exception as exc:
-                    raise PluginLoadError(
-                        f"plugin '{plugin_name}' failed in {hook_name}: {type(exc).__name__}: {exc}"
-                    ) from exc
-                if plugin_name in infos and kind in LISTED_KINDS:
-                    infos[plugin_name].registered[kind] = self.registry.names_of(kind, plugin_name)
-                    if not infos[plugin_name].registered[kind]:
-                        del infos[plugin_name].registered[kind]
-
-    def impls(self, hook_name: str) -> list[Any]:
-        """The implementations of ``hook_name`` in the order pluggy calls them.
-
-        pluggy keeps them sorted for calling in reverse (tryfirst ones last in its list), so the
-        list is reversed here; every hook lerobot-ext calls one implementation at a time goes
-        through this, so registration and transforming hooks share lifecycle hooks' order.
-        """
-        found = []
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            if impl.hookwrapper or impl.wrapper:
-                raise PluginHookError(
-                    f"plugin '{impl.plugin_name}' implements {hook_name} as a wrapper; this hook's "
-                    "results are validated one by one, so wrappers are not supported here"
-                )
-            found.append(impl)
-        return found
-
-    @staticmethod
-    def call_impl(impl: Any, **kwargs: Any) -> Any:
-        """Call one implementation with the arguments it names."""
-        return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+    def hook_names(self) -> list[str]:
+        """Every hook that has a spec: lerobot-ext's and those plugins added."""
+        return [
+            name for name, caller in vars(self.pm.hook).items() if getattr(caller, "spec", None) is not None
+        ]
 
     @functools.cached_property
-    def config_class(self) -> type:
+    def config_class(self) -> type[ExtTrainPipelineConfig]:
         """``ExtTrainPipelineConfig`` with the loaded plugins' fields (``register_config_fields``)."""
-        from lerobot_ext.config import build_config_class
-
         return build_config_class(self.registry.config_fields)
 
-    def plugin_names(self, status: str = "loaded") -> list[str]:
+    def names_with_status(self, status: str = "loaded") -> list[str]:
         """Names of the plugins with ``status`` (``loaded``, ``disabled`` or ``failed``)."""
         return [info.name for info in self.infos if info.status == status]
 
@@ -272,48 +240,4 @@ class PluginHost:
         return [info.name for info in self.infos if info.status != "loaded"]
 
     def is_loaded(self, name: str) -> bool:
-        return name in self.plugin_names()
-
-
-def call_each(host: PluginHost, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-    """Call a hook implementation by implementation, in pluggy's call order.
-
-    Unlike ``pm.hook.<name>(...)`` this keeps each result paired with the plugin that returned
-    it, so a bad value or a conflict can name its plugin.
-    """
-    return [(impl.plugin_name, host.call_impl(impl, **kwargs)) for impl in host.impls(hook_name)]
-
-
-_CURRENT: PluginHost | None = None
-
-
-def current_hooks() -> Any:
-    """The hook caller of the plugins this process loaded last (``pm.hook``).
-
-    For a plugin that calls a hook it (or another plugin) added with ``register_hookspecs``:
-    ``current_hooks().my_hook(arg=...)`` returns the non-``None`` answers in hook order. ``None``
-    before any plugin is loaded.
-    """
-    return _CURRENT.hook if _CURRENT is not None else None
-
-
-def current_implementations(hook_name: str) -> list[tuple[str, Callable[..., Any]]]:
-    """``(plugin name, call)`` per implementation of a hook of the plugins this process loaded last.
-
-    In the one hook order; ``call(**kwargs)`` passes the implementation the arguments it names.
-    For a plugin calling a hook it added with ``register_hookspecs`` one implementation at a
-    time - to name the plugin behind a bad answer or a conflict, or to hand each its own
-    ``register``. An empty list before any plugin is loaded, or when no loaded plugin added
-    ``hook_name``.
-    """
-    host = _CURRENT
-    if host is None or not hasattr(host.pm.hook, hook_name):
-        return []
-    return [(impl.plugin_name, functools.partial(host.call_impl, impl)) for impl in host.impls(hook_name)]
-
-
-def load_plugins(environ: Mapping[str, str] | None = None) -> PluginHost:
-    """Discover, import and register the installed plugins (see the module docstring)."""
-    host = PluginHost()
-    host.load_entry_points(environ=environ)
-    return host
+        return name in self.names_with_status()

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lerobot_ext.step_timing import Mark
+from lerobot_ext.training import TrainingRun
 
 from .seam import Seam
-
-if TYPE_CHECKING:
-    from lerobot_ext.training import TrainingRun
 
 
 def _time_device_step(preprocessor: Any, run: TrainingRun) -> None:

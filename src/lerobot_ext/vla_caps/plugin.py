@@ -1,18 +1,23 @@
 """Built-in plugin ``vla_caps``: raise a VLA's ``max_state_dim``/``max_action_dim`` to the data.
 
-See :mod:`lerobot_ext.adapters.vla_caps` for which policies pad to a cap and why.
+See :mod:`lerobot_ext.vla_caps.caps` for which policies pad to a cap and why.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from lerobot_ext.adapters.upstream_names import register_upstream_names  # noqa: F401 (a hook)
-from lerobot_ext.adapters.vla_caps import raised_caps
-from lerobot_ext.console import get_logger
-from lerobot_ext.plugins import hookimpl
+from lerobot_ext import get_logger, hookimpl
+from lerobot_ext.vla_caps import upstream_names
+from lerobot_ext.vla_caps.caps import raised_caps
 
 log = get_logger("vla_caps")
+
+
+@hookimpl
+def register_upstream_names(register: Callable[..., None]) -> None:
+    upstream_names.declare(register)
 
 
 @hookimpl

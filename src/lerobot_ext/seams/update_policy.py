@@ -14,14 +14,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lerobot_ext.step_timing import Mark
+from lerobot_ext.training import TrainingRun
 
 from .seam import MethodSeam, Seam
-
-if TYPE_CHECKING:
-    from lerobot_ext.training import TrainingRun
 
 OPTIMIZER_STEP = MethodSeam(
     "torch.optim.Optimizer",

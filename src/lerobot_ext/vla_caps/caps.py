@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lerobot_ext.errors import ConfigError
-from lerobot_ext.layout import ACTION_KEY, STATE_KEY
+from lerobot_ext import ACTION_KEY, STATE_KEY, ConfigError
 
 CAPS = (("max_state_dim", STATE_KEY), ("max_action_dim", ACTION_KEY))
 
