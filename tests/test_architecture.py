@@ -410,3 +410,44 @@ def test_wrapper_implementations_are_refused_when_the_plugin_loads() -> None:
 
     with pytest.raises(PluginLoadError, match=r"plugin 'timer' implements on_step_end as a wrapper"):
         plugins_from({"timer": types.SimpleNamespace(on_step_end=hookimpl(wrapper=True)(on_step_end))})
+
+
+# --------------------------------------------------------------------------- the run context
+
+
+def test_inspect_gives_the_hooks_the_flags_it_was_given(robocasa_root) -> None:
+    import types
+
+    from lerobot_ext import hookimpl
+    from lerobot_ext.dispatch import hooks_of, plugins_from
+    from lerobot_ext.inspect_dataset import inspect_with_flags
+
+    seen = []
+
+    @hookimpl
+    def register_config_fields(register):
+        register("lab_gain", float, 1.0)
+
+    @hookimpl
+    def configure(run):
+        seen.append((run.command, run.flags))
+
+    host = plugins_from(
+        {"lab": types.SimpleNamespace(register_config_fields=register_config_fields, configure=configure)}
+    )
+    inspect_with_flags(hooks_of(host), robocasa_root, ["--lab_gain", "2.5"])
+    assert seen == [("inspect", {"lab_gain": "2.5"})]
+
+
+def test_parsing_a_config_leaves_sys_argv_as_it_was(monkeypatch) -> None:
+    from helpers import context_of
+
+    from lerobot_ext.dispatch import plugins_from
+
+    monkeypatch.setattr(sys, "argv", ["lerobot-train-ext", "--untouched"])
+    run = context_of(plugins_from({}))
+    cfg = run.parse_config(["--dataset.repo_id=a/b"])
+    assert cfg.dataset.repo_id == "a/b"
+    assert sys.argv == ["lerobot-train-ext", "--untouched"]
+    # The run hands upstream the command line of the config it trains, and only while upstream runs.
+    assert run.parsed_argv == ["--dataset.repo_id=a/b"]

@@ -199,3 +199,64 @@ def test_a_run_whose_seam_is_gone_stops_with_one_line_naming_the_version_and_doc
     assert f"{version} is a tested version, so this lerobot install differs from the release" in error
     assert "`lerobot-ext doctor`" in error
     assert not out.exists()  # stopped before anything was written
+
+
+# --------------------------------------------------------------------------- upstream's call order
+
+
+def test_a_second_training_iterator_in_one_run_is_an_upstream_change():
+    from lerobot_ext.errors import UpstreamChangedError
+
+    run = training_run(plugins_from({}))
+    run.train_started()
+    with pytest.raises(UpstreamChangedError, match=r"called cycle\(\) a second time in one run"):
+        run.train_started()
+
+
+def test_on_checkpoint_saved_fires_only_for_a_complete_checkpoint_folder(tmp_path):
+    from lerobot_ext import hookimpl
+    from lerobot_ext.errors import UpstreamChangedError
+
+    saved = []
+
+    @hookimpl
+    def on_checkpoint_saved(step, checkpoint_dir):
+        saved.append((step, checkpoint_dir.name))
+
+    cfg = types.SimpleNamespace(output_dir=str(tmp_path), steps=10, save_checkpoint=True)
+    run = training_run(
+        plugins_from({"lab": types.SimpleNamespace(on_checkpoint_saved=on_checkpoint_saved)}), cfg
+    )
+    run.pending_checkpoint = 5
+    with pytest.raises(UpstreamChangedError, match=r"000005 does not exist"):
+        run.checkpoint_barrier_passed()
+    for part in ("pretrained_model", "training_state"):
+        (tmp_path / "checkpoints" / "000005" / part).mkdir(parents=True)
+    run.pending_checkpoint = 5
+    run.checkpoint_barrier_passed()
+    assert saved == [(5, "000005")]
+
+
+def test_init_logging_finds_the_accelerator_passed_by_position_too():
+    from lerobot_ext.seams import init_logging
+
+    def upstream_init_logging(
+        log_file=None, display_pid=False, console_level="INFO", file_level="DEBUG", accelerator=None
+    ):
+        return None
+
+    accelerator = types.SimpleNamespace(
+        process_index=3,
+        num_processes=4,
+        device=types.SimpleNamespace(type="cpu"),
+        end_training=lambda: None,
+        wait_for_everyone=lambda: None,
+        backward=lambda loss: None,
+    )
+    for call in (
+        lambda f: f(None, False, "INFO", "DEBUG", accelerator),
+        lambda f: f(accelerator=accelerator),
+    ):
+        run = training_run(plugins_from({}))
+        call(init_logging.make_wrapper(upstream_init_logging, run))
+        assert (run.rank, run.world_size) == (3, 4)

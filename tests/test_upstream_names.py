@@ -37,18 +37,18 @@ NAMES = upstream.all_names(HOST)
 CORE = "lerobot-ext"
 
 
-@pytest.mark.parametrize("name", NAMES, ids=lambda n: f"{n.relied_on_by}:{n.path}")
+@pytest.mark.parametrize("name", NAMES, ids=lambda n: f"{n.relied_on_by}:{n.label}")
 def test_every_upstream_name_is_found_in_the_installed_lerobot(name: UpstreamName) -> None:
     assert name.problem() is None
 
 
 def test_the_list_covers_the_seams_the_private_names_and_the_plugins_names() -> None:
-    paths = {(name.relied_on_by, name.path) for name in NAMES}
+    paths = {(name.relied_on_by, name.label) for name in NAMES}
     # The names the upstream-head issue lists by hand, each with who relies on it.
     for required in (
         (CORE, "lerobot.scripts.lerobot_train.train.__wrapped__"),
         (CORE, "lerobot.configs.train.TrainPipelineConfig._save_pretrained"),
-        (CORE, "lerobot.utils.logging_utils.MetricsTracker.metrics / AverageMeter.val"),
+        (CORE, "lerobot.utils.logging_utils.MetricsTracker (metrics / AverageMeter.val)"),
         (CORE, "lerobot.datasets.utils.DatasetInfo"),
         (CORE, "lerobot.utils.logging_utils.MetricsTracker.__str__"),
         (CORE, "lerobot.scripts.lerobot_train.save_checkpoint"),
@@ -111,7 +111,7 @@ def test_every_upstream_import_in_the_code_is_on_the_list_of_who_makes_it() -> N
     folders = plugin_folders()
     by_owner: dict[str, set[str]] = {}
     for name in NAMES:
-        by_owner.setdefault(name.relied_on_by, set()).add(name.dotted)
+        by_owner.setdefault(name.relied_on_by, set()).add(name.path)
     missing, scanned = [], 0
     for path in code_files():
         owners = next((plugins for folder, plugins in folders.items() if folder in path.parents), {CORE})
@@ -186,7 +186,7 @@ def test_the_save_pretrained_override_check_fails_when_upstream_stops_calling_it
 def test_the_saved_pipeline_format_check_fails_when_the_format_changes(monkeypatch) -> None:
     from lerobot.processor import DataProcessorPipeline
 
-    name = next(n for n in NAMES if "saved steps format" in n.path)
+    name = next(n for n in NAMES if n.note == "saved steps format")
     original = DataProcessorPipeline.save_pretrained
 
     def save_pretrained(self, save_directory, **kwargs):
@@ -397,3 +397,18 @@ def test_version_tables_pick_the_newest_row_not_above_the_version() -> None:
     assert [for_installed(table, v) for v in ("0.6.0", "0.6.1", "0.6.2.dev3", "0.6.2", "0.7.0")] == [
         "a", "a", "b", "b", "b",
     ]  # fmt: skip
+
+
+def test_an_upstream_name_is_a_dotted_path_and_words_go_in_its_note() -> None:
+    from lerobot_ext import hookimpl
+    from lerobot_ext.errors import PluginHookError, PluginLoadError
+
+    class Plugin:
+        @hookimpl
+        def register_upstream_names(self, register):
+            register("lerobot.utils.constants (checkpoint layout)", "the layout")
+
+    with pytest.raises((PluginLoadError, PluginHookError), match=r"a dotted path alone; put words in note="):
+        plugins_from({"lab": Plugin()})
+    noted = UpstreamName("lerobot.utils.constants", "the layout", note="checkpoint layout")
+    assert noted.label == "lerobot.utils.constants (checkpoint layout)" and noted.problem() is None

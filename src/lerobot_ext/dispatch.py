@@ -287,18 +287,6 @@ class Hooks:
                 ) from exc
             self._validated(name, call, impl, answer, None)
 
-    def call(self, name: str, **kwargs: Any) -> Any:
-        """Call ``name`` as its kind says (``register`` hooks take ``make_register``)."""
-        kind = self.call_of(name).kind
-        method = {
-            HookKind.NOTIFY: self.notify,
-            HookKind.COLLECT: self.collect,
-            HookKind.FIRST_RESULT: self.first,
-            HookKind.CHAIN: self.chain,
-            HookKind.REGISTER: self.register,
-        }[kind]
-        return method(name, **kwargs)
-
     # ------------------------------------------------------------------ loading
 
     def check_implementations(self) -> None:

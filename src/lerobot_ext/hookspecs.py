@@ -197,11 +197,13 @@ def register_hookspecs(register: Callable[[object], None]) -> None:
 
 @hookspec
 def register_upstream_names(register: Callable[..., None]) -> None:
-    """Declare the upstream names (lerobot modules, classes, functions, methods) a plugin relies on.
+    """Declare what a plugin relies on in upstream beyond what its imports say.
 
     Called once per process after plugins load. ``lerobot-ext doctor`` checks each declared name
     on the installed lerobot and shows it with the plugin's name, so an upstream release that
-    moves one is reported before a run fails on it.
+    moves one is reported before a run fails on it. The names an installed plugin's package
+    imports (``from lerobot.x import Y``) are read from its source and checked too: declare only
+    private attributes, the parameters a call passes by name, and behaviours.
 
     :param register: call ``register(path, why)`` per name, ``path`` a dotted path such as
         ``"lerobot.policies.diffusion.modeling_diffusion.DiffusionModel._prepare_global_conditioning"``
@@ -211,7 +213,8 @@ def register_upstream_names(register: Callable[..., None]) -> None:
         ``"pkg.module.Class().attr"`` names an attribute instances get in ``__init__``, checked in
         the class's source without building one. ``check=`` (a function returning ``None`` when
         the name behaves as the plugin relies on, else what is wrong) checks a behaviour rather
-        than a name. Several plugins may declare the same name.
+        than a name; ``note=`` says in words what of the name is relied on (the path is a dotted
+        path alone). Several plugins may declare the same name.
     """
 
 

@@ -73,8 +73,9 @@ class Registry:
                 why: str,
                 parameters: tuple[str, ...] = (),
                 check: Callable[[], str | None] | None = None,
+                note: str = "",
             ) -> None:
-                self.add_upstream_name(plugin_name, path, why, parameters, check)
+                self.add_upstream_name(plugin_name, path, why, parameters, check, note)
 
             return register_upstream_name
 
@@ -164,8 +165,9 @@ class Registry:
         why: str,
         parameters: tuple[str, ...],
         check: Callable[[], str | None] | None = None,
+        note: str = "",
     ) -> None:
-        if not isinstance(path, str) or not path or not isinstance(why, str):
+        if not isinstance(path, str) or not path or not isinstance(why, str) or not isinstance(note, str):
             raise PluginHookError(
                 f"plugin '{plugin_name}' registered upstream name {path!r} ({why!r}); expected "
                 "register('package.module.Name', 'what the plugin uses it for')"
@@ -176,11 +178,19 @@ class Registry:
                 "a function returning None when the name is as the plugin uses it, else what is wrong"
             )
         kind = "behaviour" if check is not None else ""
-        self.upstream_names.append(
-            UpstreamName(
-                path, why, kind=kind, parameters=tuple(parameters), check=check, relied_on_by=plugin_name
+        try:
+            name = UpstreamName(
+                path,
+                why,
+                kind=kind,
+                parameters=tuple(parameters),
+                check=check,
+                relied_on_by=plugin_name,
+                note=note,
             )
-        )
+        except ValueError as exc:
+            raise PluginHookError(f"plugin '{plugin_name}' registered upstream name {path!r}: {exc}") from exc
+        self.upstream_names.append(name)
 
     def add_object(self, kind: str, plugin_name: str, obj: Any) -> None:
         if not isinstance(obj, RobotAdapter):

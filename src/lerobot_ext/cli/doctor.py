@@ -104,6 +104,7 @@ class Diagnosis:
             "names": [
                 {
                     "path": name.path,
+                    "note": name.note,
                     "kind": name.kind,
                     "distribution": name.provider,
                     "relied_on_by": name.relied_on_by,
@@ -148,13 +149,13 @@ def print_diagnosis(diagnosis: Diagnosis, out: TextIO | None = None, verbose: bo
             write(f"  FAILED {info.name} ({info.entry_point}): {info.error}")
         write()
     write(f"upstream names lerobot-ext relies on ({len(diagnosis.checked)}):")
-    width = max((len(name.path) for name, _ in diagnosis.checked), default=10)
+    width = max((len(name.label) for name, _ in diagnosis.checked), default=10)
     for name, problem in diagnosis.checked:
         mark = "ok   " if problem is None else "MOVED"
         owner = "" if name.relied_on_by == "lerobot-ext" else f"  [plugin {name.relied_on_by}]"
         if name.provider != "lerobot":
             owner += f"  ({name.provider})"
-        write(f"  {mark}  {name.kind:<9} {name.path:<{width}}{owner}".rstrip())
+        write(f"  {mark}  {name.kind:<9} {name.label:<{width}}{owner}".rstrip())
         if problem is not None:
             write(f"         -> {problem}")
         if verbose or problem is not None:

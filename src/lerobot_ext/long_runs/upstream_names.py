@@ -60,8 +60,9 @@ def declare(register: Callable[..., None]) -> None:
     for path, why, parameters in NAMES:
         register(path, why, parameters=parameters)
     register(
-        "lerobot.datasets.sampler.EpisodeAwareSampler().state_dict() (epoch, start_index)",
+        "lerobot.datasets.sampler.EpisodeAwareSampler.state_dict",
         "a resumed run continues in the epoch it stopped in, and its random state is put back only "
         "where the uninterrupted run drew none",
         check=sampler_position,
+        note="epoch, start_index",
     )

@@ -229,23 +229,26 @@ OTHER_NAMES: tuple[UpstreamName, ...] = (
         parameters=("output_dir", "total_steps", "step"),
     ),
     UpstreamName(
-        "lerobot.utils.constants (checkpoint layout)",
+        "lerobot.utils.constants",
         "checkpoints/<step>/{pretrained_model,training_state}, checkpoints/last, the pipelines' names",
         kind="behaviour",
         check=_checkpoint_layout,
+        note="checkpoint layout",
     ),
     UpstreamName(
-        "lerobot.processor.DataProcessorPipeline.save_pretrained (saved steps format)",
+        "lerobot.processor.DataProcessorPipeline.save_pretrained",
         "check_checkpoint reads policy_preprocessor.json/policy_postprocessor.json: "
         "steps[].class or registry_name, steps[].config",
         kind="behaviour",
         check=_saved_pipeline_format,
+        note="saved steps format",
     ),
     UpstreamName(
-        "lerobot.utils.logging_utils.MetricsTracker.metrics / AverageMeter.val",
+        "lerobot.utils.logging_utils.MetricsTracker",
         "on_step_end's metrics are this step's values from upstream's tracker",
         kind="private",
         check=_metrics_tracker_internals,
+        note="metrics / AverageMeter.val",
     ),
     UpstreamName(
         "lerobot.utils.logging_utils.MetricsTracker.__str__",
@@ -268,21 +271,24 @@ OTHER_NAMES: tuple[UpstreamName, ...] = (
         for attribute in _METADATA_ATTRIBUTES
     ),
     UpstreamName(
-        "lerobot.processor.DataProcessorPipeline (steps, step hooks)",
+        "lerobot.processor.DataProcessorPipeline",
         "plugins' steps are added to the pipelines; step phase timing marks the device step through its "
         "before/after-step hooks",
         check=_processor_hooks,
+        note="steps, step hooks",
     ),
     UpstreamName(
-        "lerobot.configs.policies.PreTrainedConfig (choice registry)",
+        "lerobot.configs.policies.PreTrainedConfig",
         "register_policies registers plugin policy types with lerobot's config registry",
         check=_pretrained_config_registry,
+        note="choice registry",
     ),
     UpstreamName(
-        "lerobot.utils.import_utils (torchcodec fallback message)",
+        "lerobot.utils.import_utils",
         "the ~100-line torchcodec loader warning is replaced by one line",
         kind="behaviour",
         check=_torchcodec_fallback_message,
+        note="torchcodec fallback message",
     ),
     UpstreamName(
         "draccus.parse",

@@ -131,7 +131,7 @@ def distribution_of(package: str) -> str:
 
 def kind_of(path: str) -> str:
     """``private`` for a path with a ``_name`` part (or ``__wrapped__``-like dunder), else ``name``."""
-    parts = path.split(" ")[0].replace("()", "").split(".")
+    parts = path.replace("()", "").split(".")
     return "private" if any(part.startswith("_") for part in parts) else "name"
 
 
@@ -152,8 +152,14 @@ class UpstreamName:
     check: Check | None = None
     distribution: str = "lerobot"
     relied_on_by: str = CORE
+    #: What of the name is relied on, when the path alone does not say (``"checkpoint layout"``).
+    note: str = ""
 
     def __post_init__(self) -> None:
+        if not self.path or any(character.isspace() for character in self.path):
+            raise ValueError(
+                f"upstream name {self.path!r}: the path is a dotted path alone; put words in note="
+            )
         if not self.kind:
             object.__setattr__(self, "kind", kind_of(self.path))
         if self.kind not in NAME_KINDS:
@@ -170,9 +176,9 @@ class UpstreamName:
         return self.distribution
 
     @property
-    def dotted(self) -> str:
-        """The path without its note: ``lerobot.utils.constants`` for ``lerobot.utils.constants (...)``."""
-        return self.path.split(" ")[0]
+    def label(self) -> str:
+        """The path, with its note: ``lerobot.utils.constants (checkpoint layout)``."""
+        return f"{self.path} ({self.note})" if self.note else self.path
 
     def problem(self) -> str | None:
         """``None`` when the installed upstream has this name as lerobot-ext uses it."""
@@ -181,7 +187,7 @@ class UpstreamName:
                 found = self.check()
                 if found is not None or not self.parameters:
                     return found
-                target = resolve_dotted(self.dotted)  # a check and the parameters: both must hold
+                target = resolve_dotted(self.path)  # a check and the parameters: both must hold
             else:
                 target = resolve_dotted(self.path)
         except (LerobotExtError, AttributeError, ImportError) as exc:
