@@ -178,6 +178,9 @@ class Hooks:
 
     def __init__(self, host: PluginHost) -> None:
         self.host = host
+        # Once loading is done the implementations never change: on_step_end and request_stop
+        # run every step, so their lists are worked out once.
+        self._settled: dict[str, list[Any]] | None = None
 
     # ------------------------------------------------------------------ the table
 
@@ -194,9 +197,13 @@ class Hooks:
     def implementations(self, name: str) -> list[Any]:
         """The implementations of ``name`` in calling order: pluggy's, or for an ordered hook by
         each implementation's declared ``order``."""
+        if self._settled is not None and name in self._settled:
+            return self._settled[name]
         found = self.host.implementations(name)
         if self.call_of(name).ordered:
             found.sort(key=lambda impl: _implementation_order(impl) or 0)
+        if self._settled is not None:
+            self._settled[name] = found
         return found
 
     def _expect(self, name: str, *kinds: HookKind) -> HookCall:
@@ -355,6 +362,7 @@ def _taken(seen: Mapping[int, str]) -> str:
 def _loaded(host: PluginHost) -> PluginHost:
     hooks = Hooks(host)
     hooks.run_registrations()
+    hooks._settled = {}  # loading is done
     host.hooks = hooks
     return host
 
