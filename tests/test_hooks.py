@@ -171,7 +171,7 @@ def _train(
 def test_the_recorder_covers_every_hookspec() -> None:
     implemented = sorted(name for name in vars(Recorder) if name in HOOK_NAMES)
     assert implemented == HOOK_NAMES
-    assert len(HOOK_NAMES) == 27  # 6 registration, 14 transforming, 7 lifecycle (README's kinds)
+    assert len(HOOK_NAMES) == 27  # 6 register, 12 notify, 2 first result, 3 chain, 4 collect (dispatch.HOOKS)
 
 
 def test_every_hook_fires_in_order_with_documented_arguments(
@@ -179,7 +179,27 @@ def test_every_hook_fires_in_order_with_documented_arguments(
 ):
     recorder = Recorder()
     extra_entry_points("recorder", recorder)
+    # Every non-registration hook may take the run's context: one RunContext for the whole run.
+    contexts: list[tuple[str, object]] = []
+
+    def watching(hook: str):
+        def implementation(run):
+            contexts.append((hook, run))
+
+        return hookimpl(order=95)(implementation) if hook == "transform_dataset" else hookimpl(implementation)
+
+    watched = [name for name in HOOK_NAMES if not name.startswith("register_")]
+    extra_entry_points("run_watcher", types.SimpleNamespace(**{name: watching(name) for name in watched}))
     assert _train(bimodal_root, tmp_path / "run", 3, monkeypatch) == 0
+
+    from lerobot_ext.context import RunContext
+
+    assert {hook for hook, _ in contexts} == set(recorder.names()) & set(watched)
+    runs = {id(run) for _, run in contexts}
+    assert len(runs) == 1 and isinstance(contexts[0][1], RunContext)
+    run = contexts[-1][1]
+    assert (run.command, run.rank, run.world_size, run.start_step) == ("train", 0, 1, 0)
+    assert run.flags["steps"] == "3" and run.cfg is not None and run.cfg.steps == 3
 
     names = recorder.names()
     # check_checkpoint: only when starting from a checkpoint (test_resume.py, test_third_party_plugin.py);
