@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from lerobot_ext import DatasetChange, DatasetDescription, DatasetLayoutError
+from lerobot_ext.cameras.steps import DropObservationsStep
 
 CAMERA_PREFIX = "observation.images."
 CAMERA_DTYPES = ("video", "image")
@@ -34,8 +35,6 @@ def resolve(requested: list[str], cameras: list[str]) -> list[str]:
 
 def keep_cameras(dataset: DatasetDescription, requested: list[str]) -> tuple[DatasetChange, list[str]] | None:
     """The change that keeps the ``requested`` cameras, and the dropped keys; None if none drops."""
-    from lerobot_ext.cameras.steps import DropObservationsStep
-
     cameras = cameras_of(dataset)
     kept = resolve(requested, cameras)
     dropped = [key for key in cameras if key not in kept]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lerobot_ext.data_cache.errors import StaleCacheError
 from lerobot_ext.data_cache.manifest import Manifest
 
 
@@ -65,8 +66,6 @@ class CachedDataset(torch.utils.data.Dataset):
         self.task_names = list(meta.tasks.index)
         missing = [key for key in (*self.columns, *self.video_keys) if key not in manifest.arrays]
         if missing:
-            from lerobot_ext.data_cache.errors import StaleCacheError
-
             raise StaleCacheError(
                 f"the data cache at {folder} has no {missing}; rebuild it (`lerobot-ext cache build`)"
             )
@@ -91,8 +90,6 @@ class CachedDataset(torch.utils.data.Dataset):
     def _open(self) -> dict[str, np.ndarray]:
         if self._arrays is None or self._pid != os.getpid():
             if self._file_identity() != self._identity:
-                from lerobot_ext.data_cache.errors import StaleCacheError
-
                 raise StaleCacheError(
                     f"the data cache at {self.folder} was replaced while this run used it (another "
                     "`lerobot-ext cache build --overwrite`?); it is not served mid-run - restart the run "

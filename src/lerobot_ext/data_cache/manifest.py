@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lerobot_ext import installed_version
 from lerobot_ext.data_cache.errors import DamagedCacheError, DataCacheError
 from lerobot_ext.data_cache.folders import MANIFEST
 
@@ -240,7 +241,6 @@ def changed_files(files: list[SourceFile], root: Path) -> list[str]:
 def decoder_versions(backend: str) -> dict[str, str]:
     """The libraries whose versions decide what an item is: lerobot (how items are made), PyAV
     (it decodes depth whatever the backend) and torchcodec when it is the backend."""
-    from lerobot_ext import installed_version
 
     names = ["lerobot", "av", *(["torchcodec"] if backend == "torchcodec" else [])]
     return {name: installed_version(name) for name in names}

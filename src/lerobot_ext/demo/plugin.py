@@ -7,12 +7,11 @@ import argparse
 from collections.abc import Callable
 
 from lerobot_ext import HookKind, RunContext, hookimpl
-from lerobot_ext.demo import upstream_names
+from lerobot_ext.demo import hookspecs, upstream_names
+from lerobot_ext.demo.layouts import ACTION_ORDERS, OPTIONS, all_layouts, flag
 
 
 def _configure(parser: argparse.ArgumentParser, run: RunContext) -> None:
-    from lerobot_ext.demo.layouts import ACTION_ORDERS, OPTIONS, all_layouts, flag
-
     layouts = all_layouts(run.hooks)
     parser.description = "Write a small, learnable LeRobot v3.0 dataset with lerobot's own writer."
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -41,8 +40,6 @@ def _configure(parser: argparse.ArgumentParser, run: RunContext) -> None:
 def _run(args: argparse.Namespace) -> int:
     import datasets
 
-    from lerobot_ext.demo.layouts import OPTIONS
-
     layout = args.demo_layouts[args.layout]
     datasets.disable_progress_bars()
     root = layout.write_dataset(args.root, {option: getattr(args, option) for option in OPTIONS})
@@ -57,8 +54,6 @@ def register_upstream_names(register: Callable[..., None]) -> None:
 
 @hookimpl
 def register_hookspecs(register: Callable[[object], None]) -> None:
-    from lerobot_ext.demo import hookspecs
-
     register(hookspecs, kinds={"register_demo_layouts": HookKind.REGISTER})
 
 

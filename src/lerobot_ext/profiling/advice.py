@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from lerobot_ext import BETWEEN_STEPS, PHASES, STEP, Phase
+from lerobot_ext import BETWEEN_STEPS, PHASES, STEP, Phase, torchcodec_loadable
 from lerobot_ext.profiling.stats import PhaseStats
 
 MODERATE = 5.0  # % of the step spent waiting for the DataLoader
@@ -102,8 +102,6 @@ def advice(summary: dict[str, PhaseStats], settings: RunSettings, found: Verdict
         if settings.cameras:
             frames = settings.cameras * settings.n_obs_steps
             if settings.video_backend != "torchcodec":
-                from lerobot_ext import torchcodec_loadable
-
                 fix = (
                     ""
                     if torchcodec_loadable()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lerobot_ext import STEP, HookCaller, HookKind, RunContext, get_logger, hookimpl, synchronisation_method
-from lerobot_ext.profiling import upstream_names
+from lerobot_ext.profiling import hookspecs, upstream_names
 from lerobot_ext.profiling.advice import RunSettings, advice, verdict
 from lerobot_ext.profiling.config import ProfileConfig
 from lerobot_ext.profiling.ranks import gather_to_main
@@ -207,8 +207,6 @@ class Profiler:
 
     @hookimpl
     def register_hookspecs(self, register: Callable[..., None]) -> None:
-        from lerobot_ext.profiling import hookspecs
-
         register(hookspecs, kinds={"profile_advice": HookKind.COLLECT})
 
     @hookimpl

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from lerobot_ext import DatasetChange, DatasetDescription
-
-if TYPE_CHECKING:
-    from lerobot_ext import ExtTrainPipelineConfig, RobotAdapter
+from lerobot_ext import DatasetChange, DatasetDescription, ExtTrainPipelineConfig, RobotAdapter
 
 
 @dataclass
