@@ -200,6 +200,7 @@ def test_every_hook_fires_in_order_with_documented_arguments(
     run = contexts[-1][1]
     assert (run.command, run.rank, run.world_size, run.start_step) == ("train", 0, 1, 0)
     assert run.flags["steps"] == "3" and run.cfg is not None and run.cfg.steps == 3
+    assert run.resuming is False
 
     names = recorder.names()
     # check_checkpoint: only when starting from a checkpoint (test_resume.py, test_third_party_plugin.py);

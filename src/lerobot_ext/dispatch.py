@@ -353,6 +353,7 @@ class Hooks:
                 names = registry.names_of(registration, plugin)
                 if names:
                     info.registered[registration] = names
+        self._settled = {}  # loading is done: from now on the implementations never change
 
 
 def _taken(seen: Mapping[int, str]) -> str:
@@ -362,7 +363,6 @@ def _taken(seen: Mapping[int, str]) -> str:
 def _loaded(host: PluginHost) -> PluginHost:
     hooks = Hooks(host)
     hooks.run_registrations()
-    hooks._settled = {}  # loading is done
     host.hooks = hooks
     return host
 

@@ -148,9 +148,7 @@ def inspect_dataset(root: str | Path, hooks: Hooks, context: RunContext, cfg: An
         cameras=list(meta.camera_keys),
     )
     if applied.changed:
-        report.changes = [
-            f"{plugin}: {change.summary}" for plugin, change in applied.changes if change.summary
-        ]
+        report.changes = [f"{plugin}: {summary}" for plugin, summary in applied.plugin_summaries]
         report.result = feature_changes(dataset.features, applied.dataset.features)
     return report
 
