@@ -409,6 +409,24 @@ def main() -> None:
         help="print the tables and verdicts again from a previous run's output (no training, no evaluation)",
     )
     parser.add_argument(
+        "--eval_split",
+        type=float,
+        default=0.0,
+        help="hold out this share of the demonstrations with upstream's --dataset.eval_split (its "
+        "--eval_steps loss logged at every checkpoint), for the checkpoint-selection signals",
+    )
+    parser.add_argument(
+        "--samplers", nargs="+", choices=list(SAMPLERS), default=None, help="evaluate only these samplers"
+    )
+    parser.add_argument(
+        "--weights",
+        nargs="+",
+        choices=["live", "ema"],
+        default=["live", "ema"],
+        help="evaluate these weights",
+    )
+    parser.add_argument("--no_sweep", action="store_true", help="skip flow's num_inference_steps sweep")
+    parser.add_argument(
         "--normalize_env_state",
         action="store_true",
         help="min-max normalise observation.environment_state too (neither policy does by default)",
@@ -429,7 +447,11 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     # Each step budget (and data normalisation) trains and is evaluated in its own folders.
-    budget = f"{args.steps}steps" + ("_envnorm" if args.normalize_env_state else "")
+    budget = (
+        f"{args.steps}steps"
+        + ("_envnorm" if args.normalize_env_state else "")
+        + (f"_split{args.eval_split:g}" if args.eval_split else "")
+    )
     print(
         f"closed loop: {args.demos} demonstrations, {args.steps} steps ({', '.join(args.policies)}), seeds "
         f"{args.seeds}, {args.episodes} evaluation episodes per checkpoint, torch threads {ENV['OMP_NUM_THREADS']}"
@@ -475,6 +497,7 @@ def main() -> None:
                 "--wandb.enable=false", f"--output_dir={out}", "--auto_resume=true", "--ema.enable=true",
                 f"--action_mse.root={heldout}", f"--action_mse.every={args.save_freq}", f"--data_cache={cache}",
                 *([ENV_STATE_NORMALISED] if args.normalize_env_state else []),
+                *([f"--dataset.eval_split={args.eval_split}", f"--eval_steps={args.save_freq}"] if args.eval_split else []),
             ]  # fmt: skip
             t0 = time.perf_counter()
             run(command, out.with_name(out.name + ".train.log"))
@@ -486,11 +509,15 @@ def main() -> None:
         outputs = dict(zip(runs, pool.map(lambda r: train(*r), runs), strict=True))
 
     steps = list(range(args.save_freq, args.steps + 1, args.save_freq))
-    samplers = {label: spec for label, spec in SAMPLERS.items() if spec[0] in args.policies}
+    samplers = {
+        label: spec
+        for label, spec in SAMPLERS.items()
+        if spec[0] in args.policies and (args.samplers is None or label in args.samplers)
+    }
     with_flow = "flow" in args.policies
     jobs = []
     for (sampler, (policy, flags)), seed, step, weights in itertools.product(
-        samplers.items(), args.seeds, steps, ("live", "ema")
+        samplers.items(), args.seeds, steps, args.weights
     ):
         folder = (
             outputs[(policy, seed)]
@@ -499,7 +526,7 @@ def main() -> None:
             / ("pretrained_model" if weights == "live" else "pretrained_model_ema")
         )
         jobs.append((Evaluation(sampler, policy, seed, step, weights), folder, flags))
-    for seed, n in itertools.product(args.seeds, SWEEP if with_flow else ()):
+    for seed, n in itertools.product(args.seeds, SWEEP if with_flow and not args.no_sweep else ()):
         folder = outputs[("flow", seed)] / "checkpoints" / f"{args.steps:06d}" / "pretrained_model_ema"
         jobs.append(
             (

@@ -23,6 +23,37 @@ BIN = Path(sys.executable).parent
 # The tiny jobs of lerobot_ext.demo.jobs, with the batch size the tests use.
 TINY_DIFFUSION = [*jobs.TINY_DIFFUSION, "--batch_size=4"]
 IMAGE_FLAGS = jobs.SMALL_IMAGES
+TINY_FLOW = [
+    "--policy.type=flow",
+    "--policy.device=cpu",
+    "--policy.pretrained_backbone_weights=null",
+    "--policy.down_dims=[16,32,64]",
+    "--policy.horizon=8",
+    "--policy.n_action_steps=7",
+    "--policy.drop_n_last_frames=0",
+    "--policy.num_inference_steps=4",
+    "--policy.push_to_hub=false",
+    "--wandb.enable=false",
+    "--num_workers=0",
+    "--batch_size=4",
+]
+TINY_ACT = [
+    "--policy.type=act",
+    "--policy.device=cpu",
+    "--policy.pretrained_backbone_weights=null",
+    "--policy.dim_model=32",
+    "--policy.n_heads=2",
+    "--policy.dim_feedforward=64",
+    "--policy.n_encoder_layers=1",
+    "--policy.n_decoder_layers=1",
+    "--policy.chunk_size=8",
+    "--policy.n_action_steps=8",
+    "--policy.use_vae=false",
+    "--policy.push_to_hub=false",
+    "--wandb.enable=false",
+    "--num_workers=0",
+    "--batch_size=4",
+]
 # The RoboCasa users' filter, verbatim from their command (shared/CONTEXT.md).
 USERS_FILTER_KEYS = [
     "robot0_base_pos",

@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "errors", "flags", "launch", "console", "layout", "robot_adapter", "robot_layouts",
             "dataset_changes", "registrations", "config", "argv", "context", "step_timing",
             "video_backend", "dataset_view", "dataset_writer", "upstream", "upstream.versions",
-            "upstream.names",
+            "upstream.names", "checkpoint_folders",
         ],
     ),
     ("hookspecs", ["hookspecs"]),

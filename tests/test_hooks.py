@@ -90,6 +90,20 @@ class Recorder:
         self._record("wrap_dataset", cfg=cfg, dataset=dataset, role=role, planned=planned)
 
     @hookimpl
+    def datasets_ready(self, cfg, dataset, eval_dataset, rank):
+        self._record("datasets_ready", dataset=dataset, eval_dataset=eval_dataset, rank=rank)
+
+    @hookimpl
+    def optimizer_ready(self, cfg, optimizer, lr_scheduler, start_step, rank):
+        self._record(
+            "optimizer_ready",
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            start_step=start_step,
+            rank=rank,
+        )
+
+    @hookimpl
     def env_policy_features(self, policy_cfg, env_features, checkpoint):
         self._record("env_policy_features", policy_cfg=policy_cfg, env_features=env_features)
 
@@ -171,7 +185,7 @@ def _train(
 def test_the_recorder_covers_every_hookspec() -> None:
     implemented = sorted(name for name in vars(Recorder) if name in HOOK_NAMES)
     assert implemented == HOOK_NAMES
-    assert len(HOOK_NAMES) == 27  # 6 register, 12 notify, 2 first result, 3 chain, 4 collect (dispatch.HOOKS)
+    assert len(HOOK_NAMES) == 29  # 6 register, 14 notify, 2 first result, 3 chain, 4 collect (dispatch.HOOKS)
 
 
 def test_every_hook_fires_in_order_with_documented_arguments(
@@ -224,12 +238,14 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "select_robot_adapter",
         "transform_dataset",
         "wrap_dataset",
+        "datasets_ready",
         "configure_policy",
         "policy_made",
         "processors_made",
         "on_train_start",
         "before_first_batch",
         "first_batch_ready",
+        "optimizer_ready",
         "on_step_end",
         "on_step_phases",
         "request_stop",
@@ -254,6 +270,11 @@ def test_every_hook_fires_in_order_with_documented_arguments(
     assert {"robocasa", "fourier_gr2"} <= set(calls["select_robot_adapter"]["adapters"])
     assert calls["transform_dataset"]["dataset"].features["action"]["shape"] == (2,)
     assert calls["wrap_dataset"]["role"] == "train" and not calls["wrap_dataset"]["planned"].changed
+    # The dataset upstream trains on (no --dataset.eval_split here: no held-out one).
+    assert calls["datasets_ready"]["eval_dataset"] is None and len(calls["datasets_ready"]["dataset"]) > 0
+    # The optimizer and scheduler upstream steps, before the first update changed anything.
+    assert calls["optimizer_ready"]["start_step"] == 0 and calls["optimizer_ready"]["rank"] == 0
+    assert calls["optimizer_ready"]["optimizer"].param_groups[0]["lr"] > 0
     assert calls["configure_policy"]["policy_cfg"].type == "diffusion"
     assert calls["configure_policy"]["dataset_meta"].features["action"]["shape"] == (2,)
     assert calls["on_train_start"] == {
@@ -709,6 +730,8 @@ BEHAVIOUR_TESTS = {
     "policy_made": "test_long_runs.py::test_a_disk_without_room_for_one_checkpoint_is_refused_before_training",
     "processors_made": "test_hooks.py::test_processors_made_gets_the_pipelines_with_the_plugins_steps",
     "first_batch_ready": "test_hooks.py::test_first_batch_ready_may_set_the_random_state_the_first_update_draws_from",
+    "optimizer_ready": "test_validation.py::test_optimizer_ready_gets_the_resumed_state_and_may_change_the_rate",
+    "datasets_ready": "test_validation.py::test_every_checkpoint_carries_its_held_out_error_and_best_points_at_the_lowest",
     "request_stop": "test_hooks.py::test_request_stop_from_one_plugin_checkpoints_and_ends_the_run",
     "around_evaluation": "test_hooks.py::test_around_evaluation_contexts_wrap_each_in_training_evaluation",
     "checkpoint_writing": "test_hooks.py::test_checkpoint_writing_adds_files_to_the_atomic_checkpoint",

@@ -16,7 +16,9 @@ import pytest
 from helpers import (
     IMAGE_FLAGS,
     REPO,
+    TINY_ACT,
     TINY_DIFFUSION,
+    TINY_FLOW,
     USERS_FILTER,
     context_of,
     dataset_flags,
@@ -63,38 +65,8 @@ print(json.dumps({
 
 POLICIES = {
     "diffusion": [*TINY_DIFFUSION, *IMAGE_FLAGS],
-    "flow": [
-        "--policy.type=flow",
-        "--policy.device=cpu",
-        "--policy.pretrained_backbone_weights=null",
-        "--policy.down_dims=[16,32,64]",
-        "--policy.horizon=8",
-        "--policy.n_action_steps=7",
-        "--policy.drop_n_last_frames=0",
-        "--policy.num_inference_steps=4",
-        "--policy.push_to_hub=false",
-        "--wandb.enable=false",
-        "--num_workers=0",
-        "--batch_size=4",
-        *IMAGE_FLAGS,
-    ],
-    "act": [
-        "--policy.type=act",
-        "--policy.device=cpu",
-        "--policy.pretrained_backbone_weights=null",
-        "--policy.dim_model=32",
-        "--policy.n_heads=2",
-        "--policy.dim_feedforward=64",
-        "--policy.n_encoder_layers=1",
-        "--policy.n_decoder_layers=1",
-        "--policy.chunk_size=8",
-        "--policy.n_action_steps=8",
-        "--policy.use_vae=false",
-        "--policy.push_to_hub=false",
-        "--wandb.enable=false",
-        "--num_workers=0",
-        "--batch_size=4",
-    ],
+    "flow": [*TINY_FLOW, *IMAGE_FLAGS],
+    "act": TINY_ACT,
 }
 
 

@@ -44,6 +44,7 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
         "vla_caps",
         "profiler",
         "demo",
+        "validation",
     } <= loaded
     owners = {spec.name: spec.plugin for spec in host.registry.config_fields}
     assert owners == {
@@ -56,6 +57,7 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
         "auto_resume": "long_runs",
         "keep_last_checkpoints": "long_runs",
         "action_mse": "action_mse",
+        "validation": "validation",
         "profile": "profiler",
         # lerobot 0.6.2 has --ema of its own; the ema plugin adds it where lerobot has not.
         **for_installed({"0.6.1": {"ema": "ema"}, "0.6.2": {}}),
@@ -63,6 +65,7 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
     assert {"robocasa", "fourier_gr2", "modality_json"} <= set(host.registry.robot_adapters)
     assert host.registry.owner("commands", "demo-dataset") == "demo"
     assert host.registry.owner("commands", "cache") == "data_cache"
+    assert host.registry.owner("commands", "compare") == "validation"
 
 
 def test_good_plugin_is_loaded_and_its_registrations_traced(extra_entry_points) -> None:

@@ -75,6 +75,9 @@ _PUBLIC: dict[str, str] = {
     "installed_lerobot": "lerobot_ext.upstream.versions",
     "for_installed": "lerobot_ext.upstream.versions",
     "instance_has": "lerobot_ext.upstream.names",
+    # checkpoint folders
+    "step_checkpoints": "lerobot_ext.checkpoint_folders",
+    "linked_checkpoints": "lerobot_ext.checkpoint_folders",
     # writing datasets
     "write_dataset": "lerobot_ext.dataset_writer",
     "vector_feature": "lerobot_ext.dataset_writer",

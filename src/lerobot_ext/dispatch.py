@@ -123,6 +123,9 @@ HOOKS: dict[str, HookCall] = {
         returns=object,
         chained="dataset",
     ),
+    "datasets_ready": HookCall(
+        HookKind.NOTIFY, f"{_EVERY_PROCESS}, after wrap_dataset, before the policy is built"
+    ),
     "env_policy_features": HookCall(
         HookKind.FIRST_RESULT,
         "lerobot-eval-ext, building a checkpoint's policy for an environment",
@@ -139,6 +142,9 @@ HOOKS: dict[str, HookCall] = {
     ),
     "first_batch_ready": HookCall(
         HookKind.NOTIFY, f"{_EVERY_PROCESS}, after the first batch, before the first update"
+    ),
+    "optimizer_ready": HookCall(
+        HookKind.NOTIFY, f"{_EVERY_PROCESS}, after first_batch_ready, before the first update"
     ),
     "request_stop": HookCall(
         HookKind.COLLECT, f"{_EVERY_PROCESS}, after every step", returns=str, expected="a str or None"

@@ -353,6 +353,20 @@ def wrap_dataset(
 
 
 @hookspec
+def datasets_ready(
+    cfg: ExtTrainPipelineConfig, dataset: Any, eval_dataset: Any, rank: int, run: RunContext
+) -> None:
+    """The datasets upstream trains on and evaluates on, final.
+
+    Called once in every process, after every :func:`wrap_dataset`, before the policy is built.
+    ``eval_dataset`` holds the episodes ``--dataset.eval_split`` keeps out of training (the last
+    ones of each task, upstream's rule: the same in a resumed run), or is ``None`` without a split.
+    Read items from them; do not change them (the ``validation`` plugin keeps the held-out one to
+    measure the policy's actions on it). Return ``None``.
+    """
+
+
+@hookspec
 def env_policy_features(
     policy_cfg: PreTrainedConfig,
     env_features: dict[str, PolicyFeature],
@@ -413,6 +427,25 @@ def first_batch_ready(cfg: ExtTrainPipelineConfig, rank: int, start_step: int, r
     set process state the first step depends on: creating the data iterator draws from torch's
     random generator, so this is where a resumed run can put back the random state its checkpoint
     recorded, so that a resumed run continues exactly.
+    """
+
+
+@hookspec
+def optimizer_ready(
+    cfg: ExtTrainPipelineConfig,
+    optimizer: Any,
+    lr_scheduler: Any,
+    start_step: int,
+    rank: int,
+    run: RunContext,
+) -> None:
+    """The optimizer and learning-rate scheduler upstream steps; the first optimisation step is next.
+
+    Called once in every process, after :func:`first_batch_ready`, with a resumed run's optimizer
+    and scheduler state already loaded. ``lr_scheduler`` may be ``None`` (a policy without one);
+    both may be accelerate's wrappers. An implementation may change the learning rates and nothing
+    else: the ``long_runs`` plugin applies a continued run's new ``--optimizer.lr`` here, which
+    upstream's resume would otherwise replace with the saved one. Return ``None``.
     """
 
 

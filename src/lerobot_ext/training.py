@@ -120,7 +120,17 @@ class TrainingRun:
             )
             return DatasetWithMetadata(data, meta) if meta is not None else data
 
-        return produce(dataset, "train"), produce(eval_dataset, "eval") if eval_dataset is not None else None
+        dataset = produce(dataset, "train")
+        eval_dataset = produce(eval_dataset, "eval") if eval_dataset is not None else None
+        self.hooks.notify(
+            "datasets_ready",
+            cfg=self.cfg,
+            dataset=dataset,
+            eval_dataset=eval_dataset,
+            rank=self.rank,
+            run=self.context,
+        )
+        return dataset, eval_dataset
 
     def processors_made(self, preprocessor: Any, postprocessor: Any) -> tuple[Any, Any]:
         """The ``make_pre_post_processors`` event: the plugins' steps join the pipelines."""
@@ -205,6 +215,18 @@ class TrainingRun:
     def first_batch_fetched(self) -> None:
         self.hooks.notify(
             "first_batch_ready", cfg=self.cfg, rank=self.rank, start_step=self.start_step, run=self.context
+        )
+
+    def optimizer_ready(self, optimizer: Any, lr_scheduler: Any) -> None:
+        """The first ``update_policy`` call: the optimizer and scheduler it steps, state loaded."""
+        self.hooks.notify(
+            "optimizer_ready",
+            cfg=self.cfg,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            start_step=self.start_step,
+            rank=self.rank,
+            run=self.context,
         )
 
     def step_ended(self, step: int, metrics: dict[str, float]) -> None:

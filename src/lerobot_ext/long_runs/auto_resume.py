@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext import ConfigError, RunContext, get_logger
-from lerobot_ext.long_runs.retention import step_checkpoints
+from lerobot_ext import ConfigError, RunContext, get_logger, step_checkpoints
 
 log = get_logger("long_runs")
 # How long the other processes of a launch wait for the main one to move an interrupted run aside.
@@ -44,6 +43,9 @@ MAY_CHANGE = frozenset(
         "output_dir",
     }
 )
+# Single fields a continued run may change (whole sections above, by first segment). The learning
+# rate: the long_runs plugin applies a new one after upstream's resume loaded the old one.
+MAY_CHANGE_FIELDS = frozenset({"optimizer.lr"})
 # Flags of the command that say how to continue, not what the run is: never compared or passed on.
 _HOW_TO_CONTINUE = frozenset({"resume", "auto_resume", "config_path"})
 
@@ -58,6 +60,11 @@ def last_checkpoint_config(output_dir: Path) -> Path | None:
 
 def _head(dotted: str) -> str:
     return dotted.split(".", 1)[0]
+
+
+def may_change(dotted: str) -> bool:
+    """Whether a continued run may set the flag ``dotted`` differently."""
+    return _head(dotted) in MAY_CHANGE or dotted in MAY_CHANGE_FIELDS
 
 
 def _value(cfg: Any, dotted: str) -> Any:
@@ -103,7 +110,7 @@ def disagreements(
     """
     found = []
     for dotted, raw in flags.items():
-        if _head(dotted) in MAY_CHANGE | _HOW_TO_CONTINUE:
+        if may_change(dotted) or _head(dotted) in _HOW_TO_CONTINUE:
             continue
         if dotted == "policy.path":
             original = _original_policy_path(saved_file, output_dir)
@@ -196,20 +203,25 @@ def resumed_config(cfg: Any, run: RunContext) -> Any | None:
     compared = [
         f"--{name}={value}"
         for name, value in flags.items()
-        if _head(name) not in MAY_CHANGE | _HOW_TO_CONTINUE and name != "policy.path"
+        if not may_change(name) and _head(name) not in _HOW_TO_CONTINUE and name != "policy.path"
     ]
     applied = run.parse_config([f"--config_path={saved_file}", *compared])
     differ = disagreements(saved, applied, flags, saved_file, output_dir)
     if differ:
-        may_change = ", ".join(f"--{name}" for name in sorted(MAY_CHANGE))
+        allowed = ", ".join(f"--{name}" for name in sorted(MAY_CHANGE | MAY_CHANGE_FIELDS))
+        lr_hint = (
+            " (a continued run's learning rate is --optimizer.lr: the policy's preset only starts a run)"
+            if any(d.startswith("--policy.optimizer_lr=") for d in differ)
+            else ""
+        )
         raise ConfigError(
             f"--auto_resume=true would continue the run in {output_dir}, but this command sets "
-            f"{'; '.join(differ)}. Re-run it with that run's flags (only {may_change} may change), "
+            f"{'; '.join(differ)}{lr_hint}. Re-run it with that run's flags (only {allowed} may change), "
             "or give a new --output_dir"
         )
     # The flags that may change are passed on; --output_dir too, so that a run moved to another
     # folder continues there, not in the folder its saved config names.
-    overrides = [f"--{name}={value}" for name, value in flags.items() if _head(name) in MAY_CHANGE]
+    overrides = [f"--{name}={value}" for name, value in flags.items() if may_change(name)]
     resumed = run.resume_config(saved_file, [*overrides, f"--output_dir={output_dir}"])
     log.info("--auto_resume: continuing %s from checkpoint %s", output_dir, saved_file.parent.parent.name)
     return resumed

@@ -6,6 +6,11 @@
 * ``--auto_resume=true``: the same command continues from ``<output_dir>/checkpoints/last``;
   a resumed run continues exactly (its random state is put back after the data iterator exists);
 * ``--keep_last_checkpoints=N``: older step checkpoints removed once a newer one is complete;
+* a NaN or infinite loss or gradient stops the run at that step, before anything of it is saved
+  (``checkpoints/last`` stays on the last finite checkpoint), and a checkpoint whose weights are
+  not finite is never committed;
+* ``--optimizer.lr`` in a continued run is the rate it trains with (upstream's resume would keep
+  the checkpoint's);
 * the first hour's errors as one line: an existing ``--output_dir``, a ``--dataset.root`` that
   holds no complete dataset, a disk without room for one checkpoint, ``HF_HUB_OFFLINE`` with a
   Hub ``--policy.path`` that is not cached, ``--resume`` without what it needs.
@@ -18,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from lerobot_ext import ConfigError, RunContext, get_logger, hookimpl, is_true
-from lerobot_ext.long_runs import first_hour, upstream_names
+from lerobot_ext.long_runs import finite_guard, first_hour, upstream_names
 from lerobot_ext.long_runs.auto_resume import last_checkpoint_config, resumed_config
 from lerobot_ext.long_runs.data_order import continue_sampler_epoch, restore_rng_after_first_batch
+from lerobot_ext.long_runs.learning_rate import apply_new_lr
 from lerobot_ext.long_runs.retention import prune
 from lerobot_ext.long_runs.signals import StopOnSignal
 
@@ -29,6 +35,8 @@ stopper = StopOnSignal()
 # What before_first_batch leaves in run.stash for first_batch_ready: this process's resume needs
 # its random state put back.
 RESTORE_RNG = "long_runs.restore_rng"
+# The policy, kept by policy_made for the finite checks.
+POLICY = "long_runs.policy"
 
 
 @hookimpl
@@ -74,8 +82,36 @@ def configure(cfg: Any, run: RunContext) -> Any:
 
 
 @hookimpl
-def policy_made(cfg: Any, policy: Any, rank: int) -> None:
+def policy_made(cfg: Any, policy: Any, rank: int, run: RunContext) -> None:
     first_hour.check_disk_room(cfg, policy, rank)
+    run.stash[POLICY] = policy
+
+
+@hookimpl
+def optimizer_ready(cfg: Any, optimizer: Any, lr_scheduler: Any, rank: int) -> None:
+    """A continued run trains with its config's ``optimizer.lr``, not the checkpoint's."""
+    if not cfg.resume or cfg.optimizer is None:
+        return
+    old = apply_new_lr(optimizer, lr_scheduler, float(cfg.optimizer.lr))
+    if old is not None and rank == 0:
+        log.info(
+            "--optimizer.lr=%g: the continued run trains at this rate (the checkpoint's was %g; the "
+            "schedule goes on from its step)",
+            cfg.optimizer.lr,
+            old,
+        )
+
+
+@hookimpl
+def on_step_end(cfg: Any, step: int, metrics: dict[str, float], run: RunContext) -> None:
+    finite_guard.check_step(step, metrics, run.stash.get(POLICY), cfg.output_dir)
+
+
+@hookimpl
+def checkpoint_writing(cfg: Any, step: int, run: RunContext) -> None:
+    policy = run.stash.get(POLICY)
+    if policy is not None:
+        finite_guard.check_weights_before_saving(step, policy, cfg.output_dir)
 
 
 @hookimpl

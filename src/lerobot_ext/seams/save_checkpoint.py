@@ -57,14 +57,19 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
         if main:
             shutil.rmtree(partial, ignore_errors=True)  # left by a save that crashed
         bound.arguments["checkpoint_dir"] = partial
-        with run.inside_checkpoint_save():
-            result = original(*bound.args, **bound.kwargs)
-            run.checkpoint_writing(int(bound.arguments["step"]), partial)
-            # A save every rank runs (0.6.2 passes its accelerator) has every rank's hooks write
-            # into <step>.partial/: the main process renames it only once all of them are done.
-            accelerator = bound.arguments.get("accelerator")
-            if accelerator is not None and accelerator.num_processes > 1:
-                accelerator.wait_for_everyone()
+        try:
+            with run.inside_checkpoint_save():
+                result = original(*bound.args, **bound.kwargs)
+                run.checkpoint_writing(int(bound.arguments["step"]), partial)
+                # A save every rank runs (0.6.2 passes its accelerator) has every rank's hooks write
+                # into <step>.partial/: the main process renames it only once all of them are done.
+                accelerator = bound.arguments.get("accelerator")
+                if accelerator is not None and accelerator.num_processes > 1:
+                    accelerator.wait_for_everyone()
+        except BaseException:
+            if main:  # a save that did not complete (or that a plugin refused) leaves nothing
+                shutil.rmtree(partial, ignore_errors=True)
+            raise
         if main:
             commit(partial, final)
         return result

@@ -1,5 +1,6 @@
 """Seam: ``lerobot.scripts.lerobot_train.update_policy`` - one optimisation step.
 
+Before the first update, ``optimizer_ready`` fires with the optimizer and scheduler it steps.
 After upstream's update returns, ``on_step_end`` fires with the step's metrics (read from the
 ``MetricsTracker`` upstream just filled in). With phase timing on, the step's forward, backward
 and optimizer phases are marked: the start of this call, ``accelerator.backward`` (see
@@ -56,8 +57,14 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
 
         run.undo_instance_seams.append(OPTIMIZER_STEP.wrap(optimizer, wrap_step))
 
+    first_call = [True]
+
     @functools.wraps(original)
     def update_policy(*args: Any, **kwargs: Any) -> Any:
+        if first_call[0]:
+            first_call[0] = False
+            arguments = signature.bind(*args, **kwargs).arguments
+            run.optimizer_ready(arguments["optimizer"], arguments.get("lr_scheduler"))
         clock = run.clock
         if clock is not None:
             instrument_optimizer(args, kwargs)
@@ -77,6 +84,6 @@ SEAM = Seam(
     "lerobot.scripts.lerobot_train",
     "update_policy",
     make_wrapper,
-    parameters=("train_metrics", "optimizer"),
-    why="on_step_end after each optimisation step, with the step's metrics; the update's phase boundaries of step phase timing",
+    parameters=("train_metrics", "optimizer", "lr_scheduler"),
+    why="optimizer_ready before the first update; on_step_end after each optimisation step, with the step's metrics; the update's phase boundaries of step phase timing",
 )
