@@ -91,6 +91,7 @@ SAMPLERS = {
     ),
 }
 SWEEP = (1, 2, 5, 10, 20)
+LOG_FREQ = 100
 
 
 def run(command: list[str], log: Path) -> None:
@@ -238,12 +239,6 @@ def compare(label: str, a: tuple[int, int], b: tuple[int, int]) -> str:
 LOSS_LINE = re.compile(r"step:(\S+) .*?loss:([0-9.]+)")
 
 
-def big_number(text: str) -> int:
-    """lerobot's log writes step 1000 as ``1K``."""
-    scale = {"K": 1_000, "M": 1_000_000, "B": 1_000_000_000}.get(text[-1:], 1)
-    return round(float(text[:-1] if scale > 1 else text) * scale)
-
-
 def spearman(xs: list[float], ys: list[float]) -> float:
     """Rank correlation (ties get their average rank); NaN when either side is constant."""
 
@@ -384,6 +379,94 @@ def report(
             )
 
 
+EVAL_LOSS_LINE = re.compile(r"step (\d+): eval_loss=([0-9.eE+-]+|nan|inf)")
+
+
+def checkpoint_signals(out: Path, steps: list[int], work: Path, tag: str) -> dict[int, dict[str, float]]:
+    """Every signal a run could pick its checkpoint by, per step (lower is better for each):
+    ``lerobot-ext compare``'s executed-action error on the run's held-out episodes (total, worst
+    dim, each dim) and its fixed-seed loss, upstream's ``--eval_steps`` loss and the training loss
+    (from the run's log), and ``--action_mse``'s error on the separately recorded held-out set."""
+    cached = work / "signals" / f"{tag}.json"
+    if cached.is_file():
+        return {int(k): v for k, v in json.loads(cached.read_text()).items()}
+    checkpoints = [str(out / "checkpoints" / f"{step:06d}") for step in steps]
+    command = [str(BIN / "lerobot-ext"), "compare", *checkpoints, f"--dataset.root={work / 'demos'}", "--json",
+               "--rounds", "1"]  # fmt: skip
+    log = work / "signals" / f"{tag}.compare.log"
+    log.parent.mkdir(exist_ok=True)
+    run(command, log)
+    compared = json.loads(log.read_text().strip().splitlines()[-1])
+    text = out.with_name(out.name + ".train.log").read_text()
+    # lerobot's log rounds the step (1500 is "2K"): a run logs every LOG_FREQ steps from 1, so its
+    # n-th loss line is step n * LOG_FREQ (the runs here are never resumed).
+    train_loss = {LOG_FREQ * (n + 1): float(loss) for n, (_, loss) in enumerate(LOSS_LINE.findall(text))}
+    eval_loss = {int(step): float(loss) for step, loss in EVAL_LOSS_LINE.findall(text)}
+    mse_file = out / "action_mse.csv"
+    mse = (
+        {int(k): float(v) for k, v in (line.split(",") for line in mse_file.read_text().splitlines()[1:])}
+        if mse_file.is_file()
+        else {}
+    )
+    signals = {}
+    for entry in compared:
+        step = int(entry["step"])
+        values = {k: float(v) for k, v in entry.items() if k == "loss" or k.startswith("action_error")}
+        values["loss (fixed seed)"] = values.pop("loss")
+        values["upstream eval_loss"] = eval_loss.get(step, float("nan"))
+        values["training loss"] = train_loss.get(step, float("nan"))
+        if step in mse:
+            values["action_mse (other held-out set)"] = mse[step]
+        signals[step] = values
+    cached.write_text(json.dumps(signals, indent=1))
+    return signals
+
+
+def selection_report(
+    outputs: dict[tuple[str, int], Path],
+    evaluations: list[Evaluation],
+    steps: list[int],
+    args: argparse.Namespace,
+    work: Path,
+    budget: str,
+) -> None:
+    """Which signal ranks a run's checkpoints by closed-loop success best (live weights): the
+    Spearman correlation of success with minus the signal over every checkpoint of both seeds, per
+    seed (the spread), and the success of the checkpoint each signal would pick, against the best."""
+    print("\n== which signal ranks checkpoints by success? (live weights; Spearman of success with -signal)")
+    for policy, sampler in (("flow", "flow Euler 10"), ("diffusion", "diffusion DDPM 100")):
+        if policy not in args.policies or not any(e.sampler == sampler for e in evaluations):
+            continue
+        per_seed = {}
+        for seed in args.seeds:
+            signals = checkpoint_signals(
+                outputs[(policy, seed)], steps, work, f"{policy}_{budget}_seed{seed}"
+            )
+            success = {}
+            for step in steps:
+                wins, total = pooled(evaluations, sampler=sampler, seed=seed, step=step, weights="live")
+                success[step] = wins / total if total else float("nan")
+            per_seed[seed] = (signals, success)
+        names = list(next(iter(per_seed.values()))[0][steps[0]])
+        print(f"  {policy} ({sampler}), {len(steps)} checkpoints per seed, seeds {args.seeds}:")
+        print(f"    {'signal':<34} {'pooled':>7}  per seed          picked success per seed (best possible)")
+        for name in names:
+            xs, ys, seeds_rho, picks = [], [], [], []
+            for signals, success in per_seed.values():
+                values = [signals[step].get(name, float("nan")) for step in steps]
+                rates = [success[step] for step in steps]
+                xs += [-v for v in values]
+                ys += rates
+                seeds_rho.append(spearman(rates, [-v for v in values]))
+                finite = [(v, step) for v, step in zip(values, steps, strict=True) if math.isfinite(v)]
+                picked = min(finite)[1] if finite else None
+                picks.append(
+                    f"{100 * success[picked]:.0f}% ({100 * max(rates):.0f}%)" if picked is not None else "-"
+                )
+            rho = " / ".join(f"{r:+.2f}" for r in seeds_rho)
+            print(f"    {name:<34} {spearman(ys, xs):+7.2f}  {rho:<17} {', '.join(picks)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -493,7 +576,7 @@ def main() -> None:
             command = [
                 str(BIN / "lerobot-train-ext"), "--dataset.repo_id=local/demos", f"--dataset.root={demos}",
                 *POLICIES[policy], *NETWORK, f"--batch_size={args.batch_size}", f"--steps={args.steps}",
-                f"--save_freq={args.save_freq}", "--log_freq=100", f"--seed={seed}", "--num_workers=0",
+                f"--save_freq={args.save_freq}", f"--log_freq={LOG_FREQ}", f"--seed={seed}", "--num_workers=0",
                 "--wandb.enable=false", f"--output_dir={out}", "--auto_resume=true", "--ema.enable=true",
                 f"--action_mse.root={heldout}", f"--action_mse.every={args.save_freq}", f"--data_cache={cache}",
                 *([ENV_STATE_NORMALISED] if args.normalize_env_state else []),
@@ -588,26 +671,8 @@ def main() -> None:
         relative = f"  ({base / seconds:.2f}x faster than DDPM 100)" if base else ""
         print(f"  {label:<20} {seconds * 1e3:8.2f} ms{relative}")
 
-    print("\n== does the held-out action MSE track success better than the training loss? (live weights)")
-    for policy, sampler in (("flow", "flow Euler 10"), ("diffusion", "diffusion DDPM 100")):
-        if policy not in args.policies:
-            continue
-        mse, loss, success = [], [], []
-        for seed in args.seeds:
-            out = outputs[(policy, seed)]
-            table = dict(line.split(",") for line in (out / "action_mse.csv").read_text().splitlines()[1:])
-            log = out.with_name(out.name + ".train.log").read_text()
-            losses = {big_number(step): float(loss) for step, loss in LOSS_LINE.findall(log)}
-            for step in steps:
-                wins, total = pooled(evaluations, sampler=sampler, seed=seed, step=step, weights="live")
-                mse.append(float(table[str(step)]))
-                loss.append(losses.get(step, float("nan")))
-                success.append(wins / total)
-        print(
-            f"  {policy}: Spearman(success, -held-out MSE) = {spearman(success, [-m for m in mse]):+.2f}; "
-            f"Spearman(success, -loss) = {spearman(success, [-x for x in loss]):+.2f} "
-            f"({len(success)} checkpoints)"
-        )
+    if args.eval_split:
+        selection_report(outputs, evaluations, steps, args, work, budget)
     raw = work / f"evaluations_{budget}_{'_'.join(args.policies)}.json"
     raw.write_text(json.dumps([e.__dict__ for e in evaluations], indent=1))
     print(f"\nraw evaluations: {raw}; total {time.perf_counter() - started:.0f} s")

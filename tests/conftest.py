@@ -71,3 +71,11 @@ def extra_entry_points(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         extra.append(FakeEntryPoint(name, obj, value=value, error=error))
 
     return add
+
+
+@pytest.fixture(scope="session")
+def tiny_smolvlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SmolVLM folder written offline (see lerobot_ext.demo.tiny_smolvlm)."""
+    from lerobot_ext.demo.tiny_smolvlm import write_tiny_smolvlm
+
+    return write_tiny_smolvlm(tmp_path_factory.mktemp("vlm") / "tiny_smolvlm")

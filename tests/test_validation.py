@@ -4,6 +4,7 @@ against non-finite losses and its ``--optimizer.lr`` for a continued run."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -23,14 +24,26 @@ from helpers import (
 )
 
 from lerobot_ext import hookimpl
+from lerobot_ext.demo.tiny_smolvlm import FLAGS as TINY_SMOLVLM_FLAGS
 from lerobot_ext.long_runs.finite_guard import NonFiniteTrainingError, check_step
 from lerobot_ext.long_runs.learning_rate import apply_new_lr
 from lerobot_ext.long_runs.retention import prune
 from lerobot_ext.validation.action_error import ActionError, executed_window
-from lerobot_ext.validation.compare import held_out_episodes
+from lerobot_ext.validation.compare import compare_checkpoints, held_out_episodes
 from lerobot_ext.validation.records import best_checkpoint, point_best, write_record
 
 POLICIES = {"act": TINY_ACT, "diffusion": TINY_DIFFUSION, "flow": TINY_FLOW}
+SMOLVLA = [
+    "--policy.type=smolvla",
+    "--policy.device=cpu",
+    "--policy.push_to_hub=false",
+    "--policy.chunk_size=8",
+    "--policy.n_action_steps=4",
+    "--wandb.enable=false",
+    "--num_workers=0",
+    "--batch_size=2",
+    *TINY_SMOLVLM_FLAGS,
+]
 
 
 def job(root, out, policy="flow", steps=4, *extra):
@@ -64,21 +77,33 @@ class DatasetsSeen:
         )
 
 
-@pytest.mark.parametrize("policy", ["act", "diffusion", "flow"])
+@pytest.mark.parametrize("policy", ["act", "diffusion", "flow", "smolvla"])
 def test_every_checkpoint_carries_its_held_out_error_and_best_points_at_the_lowest(
-    policy, bimodal_root, tmp_path, extra_entry_points
+    policy, request, tmp_path, extra_entry_points
 ):
     seen = DatasetsSeen()
     extra_entry_points("datasets_seen", seen)
     out = tmp_path / "run"
-    assert train_in_process(job(bimodal_root, out, policy, 6)) == 0
+    if policy == "smolvla":  # a VLA needs a camera and a task: the RoboCasa-layout data
+        root = request.getfixturevalue("robocasa_root")
+        vlm = request.getfixturevalue("tiny_smolvlm")
+        flags = [*SMOLVLA, f"--policy.vlm_model_name={vlm}"]
+    else:
+        root = request.getfixturevalue("bimodal_root")
+        flags = POLICIES[policy]
+    names = json.loads((root / "meta" / "info.json").read_text())["features"]["action"]["names"]
+    args = [*dataset_flags(root), *flags, "--steps=6", "--save_freq=2", "--seed=3", "--dataset.eval_split=0.25",
+            "--eval_steps=2", f"--output_dir={out}"]  # fmt: skip
+    assert train_in_process(args) == 0
     table = rows(out)
     assert [int(r["step"]) for r in table] == [2, 4, 6]
     for row in table:
-        per_dim = [float(row[k]) for k in row if k.startswith("action_error.")]
-        assert len(per_dim) == 2 and all(math.isfinite(v) and v > 0 for v in per_dim)
-        assert float(row["action_error"]) == pytest.approx(sum(per_dim) / 2, rel=1e-4)
+        # One column per action dim, named as the dataset names them.
+        per_dim = [float(row[f"action_error.{name}"]) for name in names]
+        assert all(math.isfinite(v) and v > 0 for v in per_dim)
+        assert float(row["action_error"]) == pytest.approx(sum(per_dim) / len(per_dim), rel=1e-4)
         assert float(row["action_error_max"]) == pytest.approx(max(per_dim), rel=1e-4)
+        assert math.isfinite(float(row["loss"]))
     # Each checkpoint holds the measurement of its own step, and best is the lowest of them.
     checkpoints = out / "checkpoints"
     records = {p.name: json.loads((p / "validation.json").read_text()) for p in checkpoints.glob("0*")}
@@ -90,6 +115,15 @@ def test_every_checkpoint_carries_its_held_out_error_and_best_points_at_the_lowe
     # and never trained on.
     train_episodes, eval_episodes = seen.seen[-1]
     assert eval_episodes == [3] and train_episodes == [0, 1, 2]
+    # lerobot-ext compare measures best as the run did, and times a chunk from a robot's frame
+    # (with its task, for the VLA).
+    arguments = dict(root=str(root), repo_id=None, eval_split=None, frames=512, seed=0, batch_size=None)
+    [compared] = compare_checkpoints(
+        argparse.Namespace(checkpoints=[str(checkpoints / "best")], device=None, rounds=1, **arguments)
+    )
+    assert compared.step == int(lowest) and compared.policy == policy
+    assert compared.measured.total == pytest.approx(records[lowest]["action_error"], rel=1e-6)
+    assert compared.latency_s > 0
 
 
 def test_the_measurement_leaves_training_alone_and_is_the_same_on_the_same_weights(bimodal_root, tmp_path):

@@ -123,14 +123,15 @@ def held_out_episodes(episode_tasks: list[list[str]], split: float) -> list[int]
     return sorted(held)
 
 
-def current_frame(item: dict[str, Any], config: Any) -> dict[str, Any]:
+def current_frame(item: dict[str, Any], features: dict[str, Any]) -> dict[str, Any]:
     """What a robot gives the policy at one control step: the observation of the item's current
-    frame (the last of its observation window) and its task."""
-    windowed = config.observation_delta_indices is not None
+    frame and its task. A feature with an observation window has one more dim than the dataset
+    declares (lerobot drops it for a single decoded video frame): its last entry is the current one."""
     frame: dict[str, Any] = {}
     for key, value in item.items():
-        if key.startswith("observation.") and not key.endswith("_is_pad"):
-            frame[key] = value[-1] if windowed else value
+        if key.startswith("observation.") and key in features:
+            declared = len(features[key].get("shape") or ())
+            frame[key] = value[-1] if getattr(value, "ndim", 0) > declared else value
         elif key == "task":
             frame[key] = value
     return frame
@@ -206,7 +207,7 @@ def compare_checkpoints(args: argparse.Namespace) -> list[Compared]:
             policy_action_names(meta.features, width),
         )
         latency = chunk_latency(
-            policy, preprocessor, postprocessor, current_frame(dataset[0], config), args.rounds
+            policy, preprocessor, postprocessor, current_frame(dataset[0], meta.features), args.rounds
         )
         results.append(
             Compared(str(folder), checkpoint_step(folder), config.type, measured, latency, 1.0 / meta.fps)
