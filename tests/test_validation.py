@@ -8,6 +8,7 @@ import argparse
 import csv
 import json
 import math
+import sys
 import types
 
 import pytest
@@ -367,14 +368,38 @@ def test_optimizer_ready_gets_the_resumed_state_and_may_change_the_rate(
     bimodal_root, tmp_path, extra_entry_points
 ):
     out = tmp_path / "run"
-    flags = [*dataset_flags(bimodal_root), *TINY_FLOW, "--save_freq=2", "--seed=3", f"--output_dir={out}"]
+    seen = DatasetsSeen()
+    extra_entry_points("datasets_seen", seen)
+    flags = [*dataset_flags(bimodal_root), *TINY_FLOW, "--save_freq=2", "--seed=3", f"--output_dir={out}",
+             "--dataset.eval_split=0.25", "--eval_steps=2"]  # fmt: skip
     assert train_in_process([*flags, "--steps=2"]) == 0
     setter = RateToZero()
     extra_entry_points("rate_to_zero", setter)
     assert train_in_process([*flags, "--steps=4", "--auto_resume=true"]) == 0
+    # The continued run holds out the same episodes, and best is chosen among every checkpoint,
+    # those saved before the resume included (here equal weights, equal errors: the earlier wins).
+    assert seen.seen[0] == seen.seen[1] == ([0, 1, 2], [3])
+    assert (out / "checkpoints" / "best").resolve().name == "000002"
     # Called once, before the first update of the continued run, with the checkpoint's optimizer
     # state loaded; at rate 0 the two updates it made changed no weight.
     assert len(setter.seen) == 1 and setter.seen[0][:1] == (2,) and setter.seen[0][1] > 0
     assert same_tensors(
         load_weights(out / "checkpoints" / "000002"), load_weights(out / "checkpoints" / "000004")
     )
+
+
+def test_each_measurement_goes_to_wandb_when_it_is_on(tmp_path, monkeypatch):
+    from lerobot_ext.validation.plugin import ValidationPlugin
+
+    logged = []
+    fake = types.SimpleNamespace(
+        run=types.SimpleNamespace(log=lambda values, step: logged.append((step, values)))
+    )
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    cfg = types.SimpleNamespace(output_dir=tmp_path, wandb=types.SimpleNamespace(enable=True))
+    ValidationPlugin()._report(cfg, 7, ActionError([0.25, 0.75], 0.5, 3, ["x", "gripper"]))
+    assert logged == [
+        (7, {"eval/action_error": 0.5, "eval/action_error_max": 0.75, "eval/loss": 0.5,
+             "eval/action_error.x": 0.25, "eval/action_error.gripper": 0.75}),
+    ]  # fmt: skip
+    assert (tmp_path / "validation.csv").read_text().splitlines()[1] == "7,3,0.5,0.75,0.5,0.25,0.75"
