@@ -4,8 +4,10 @@
 #   2. write a small RoboCasa-layout demo dataset with lerobot's own writer,
 #   3. explain its layout (lerobot-ext inspect),
 #   4. train the RoboCasa users' flow command (sizes reduced for a CPU) with
-#      --state_filtered_keys, --action_keep_dims and --profile,
-#   5. load the checkpoint like a robot would and act on a full 53-D observation.
+#      --state_filtered_keys, --action_keep_dims and --profile, holding out a quarter of the
+#      episodes (--dataset.eval_split) to measure each checkpoint and keep checkpoints/best,
+#   5. compare the checkpoints on the held-out episodes (lerobot-ext compare),
+#   6. load checkpoints/best like a robot would and act on a full 53-D observation.
 # Everything goes under ./demo (or $DEMO_DIR). Extra arguments are passed to lerobot-train-ext.
 # LEROBOT=head runs it on upstream's development head (.venv-head) instead of the release.
 set -euo pipefail
@@ -35,9 +37,13 @@ $venv/bin/lerobot-train-ext \
   --policy.num_inference_steps=10 --policy.pretrained_backbone_weights=null --policy.device=cpu \
   --state_filtered_keys="$filter" \
   --action_keep_dims=7 --batch_size=8 --steps=60 --policy.optimizer_lr=1e-4 \
-  --num_workers=2 --save_freq=60 --log_freq=20 --job_name=flow --output_dir="$run" \
+  --num_workers=2 --save_freq=30 --log_freq=20 --job_name=flow --output_dir="$run" \
+  --dataset.eval_split=0.25 --eval_steps=30 \
   --policy.push_to_hub=false --wandb.enable=false --profile --profile.warmup_steps=5 "$@"
 
-echo; echo "== the checkpoint on a full robot observation (examples/deploy_checkpoint.py)"
-$venv/bin/python examples/deploy_checkpoint.py "$run/checkpoints/last/pretrained_model" "$data" --frame 10
+echo; echo "== the two checkpoints on the held-out episodes, and their latency (lerobot-ext compare)"
+$venv/bin/lerobot-ext compare "$run"/checkpoints/0* --dataset.root="$data" --rounds 3 --chart "$run/compare.png"
+
+echo; echo "== checkpoints/best on a full robot observation (examples/deploy_checkpoint.py)"
+$venv/bin/python examples/deploy_checkpoint.py "$run/checkpoints/best/pretrained_model" "$data" --frame 10
 echo; echo "profile report, steps and chart: $run/profile/"
