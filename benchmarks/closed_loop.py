@@ -21,9 +21,19 @@ One command does everything, side by side on one machine:
    live at every checkpoint, each sweep entry vs 10 steps. A difference is called only where it
    exceeds its standard error.
 
+7. with ``--eval_split F``: training holds out that share of the demonstrations (upstream's
+   ``--dataset.eval_split``, its ``--eval_steps`` loss logged at every checkpoint), and the report
+   says which signal ranks each run's checkpoints by closed-loop success best - the executed-action
+   error on the held-out episodes (total, worst dim, each dim; the ``validation`` plugin's, or
+   ``lerobot-ext compare``'s), the fixed-seed loss, upstream's eval loss, the training loss - as
+   Spearman correlations (pooled and per training seed) and the success of the checkpoint each
+   signal would pick.
+
     python benchmarks/closed_loop.py [--demos 100] [--steps 2000] [--save_freq 500] [--seeds 0 1]
                                      [--episodes 50] [--policies diffusion flow] [--workdir DIR]
                                      [--eval_only] [--normalize_env_state] [--report_from LOG]
+                                     [--eval_split F] [--samplers LABEL ...] [--weights live ema]
+                                     [--no_sweep]
 
 A longer-training comparison is the same command with more steps, e.g. ``--steps 12000
 --save_freq 4000 --workdir DIR``: the data in ``DIR`` is reused, each step budget trains in its
@@ -388,15 +398,21 @@ def checkpoint_signals(out: Path, steps: list[int], work: Path, tag: str) -> dic
     dim, each dim) and its fixed-seed loss, upstream's ``--eval_steps`` loss and the training loss
     (from the run's log), and ``--action_mse``'s error on the separately recorded held-out set."""
     cached = work / "signals" / f"{tag}.json"
+    cached.parent.mkdir(exist_ok=True)
     if cached.is_file():
         return {int(k): v for k, v in json.loads(cached.read_text()).items()}
-    checkpoints = [str(out / "checkpoints" / f"{step:06d}") for step in steps]
-    command = [str(BIN / "lerobot-ext"), "compare", *checkpoints, f"--dataset.root={work / 'demos'}", "--json",
-               "--rounds", "1"]  # fmt: skip
-    log = work / "signals" / f"{tag}.compare.log"
-    log.parent.mkdir(exist_ok=True)
-    run(command, log)
-    compared = json.loads(log.read_text().strip().splitlines()[-1])
+    checkpoints = [out / "checkpoints" / f"{step:06d}" for step in steps]
+    records = [folder / "validation.json" for folder in checkpoints]
+    if all(record.is_file() for record in records):
+        # Measured by the run itself (the validation plugin): what compare would measure again.
+        compared = [json.loads(record.read_text()) for record in records]
+    else:
+        command = [str(BIN / "lerobot-ext"), "compare", *map(str, checkpoints), f"--dataset.root={work / 'demos'}",
+                   "--json", "--rounds", "1"]  # fmt: skip
+        log = work / "signals" / f"{tag}.compare.log"
+        log.parent.mkdir(exist_ok=True)
+        run(command, log)
+        compared = json.loads(log.read_text().strip().splitlines()[-1])
     text = out.with_name(out.name + ".train.log").read_text()
     # lerobot's log rounds the step (1500 is "2K"): a run logs every LOG_FREQ steps from 1, so its
     # n-th loss line is step n * LOG_FREQ (the runs here are never resumed).

@@ -403,3 +403,22 @@ def test_each_measurement_goes_to_wandb_when_it_is_on(tmp_path, monkeypatch):
              "eval/action_error.x": 0.25, "eval/action_error.gripper": 0.75}),
     ]  # fmt: skip
     assert (tmp_path / "validation.csv").read_text().splitlines()[1] == "7,3,0.5,0.75,0.5,0.25,0.75"
+
+
+def test_a_failing_measurement_is_one_line_and_training_goes_on(
+    bimodal_root, tmp_path, extra_entry_points, capsys
+):
+    class BreakChunks:
+        @hookimpl
+        def policy_made(self, policy):
+            def broken(batch, *args, **kwargs):
+                raise RuntimeError("no chunk today")
+
+            policy.predict_action_chunk = broken
+
+    extra_entry_points("break_chunks", BreakChunks())
+    out = tmp_path / "run"
+    assert train_in_process(job(bimodal_root, out)) == 0
+    err = capsys.readouterr().err
+    assert "measuring the executed-action error failed at step 2 (RuntimeError: no chunk today)" in err
+    assert (out / "checkpoints" / "000004").is_dir() and not (out / "checkpoints" / "best").exists()

@@ -91,6 +91,14 @@ class ValidationPlugin:
     def on_train_start(self, cfg: Any, rank: int) -> None:
         if self.frames is None or self.policy is None:
             return
+        if not callable(getattr(self.policy, "predict_action_chunk", None)):
+            log.warning(
+                "validation: a %s policy has no predict_action_chunk, so its executed actions cannot be "
+                "measured; upstream's eval loss is all there is (--validation.enable=false silences this)",
+                self.policy.config.type,
+            )
+            self.frames = None
+            return
         width = int(self.policy.config.action_feature.shape[0])
         names = action_names(self.frames.features, width)
         metric = cfg.validation.metric
@@ -111,11 +119,14 @@ class ValidationPlugin:
             metric,
         )
 
-    def _measure(self, cfg: Any, step: int) -> ActionError:
+    def _measure(self, cfg: Any, step: int) -> ActionError | None:
+        """This step's measurement (measured once per step), or ``None`` once measuring failed:
+        a diagnostic must not end a days-long run, so a failure is logged, with what failed, and
+        the run goes on without it (``checkpoints/best`` stays where it was)."""
         if step not in self.measured:
             assert self.frames is not None
-            self.measured = {
-                step: measure(
+            try:
+                measured = measure(
                     self.policy,
                     self.preprocessor,
                     self.frames.batches(),
@@ -123,8 +134,19 @@ class ValidationPlugin:
                     self.frames.image_keys,
                     self.frames.dim_names,
                 )
-            }
-            self._report(cfg, step, self.measured[step])
+            except Exception as failure:
+                log.error(
+                    "validation: measuring the executed-action error failed at step %s (%s: %s); training "
+                    "goes on without it (checkpoints/best stays where it is; --validation.enable=false "
+                    "turns it off)",
+                    step,
+                    type(failure).__name__,
+                    failure,
+                )
+                self.frames = None
+                return None
+            self.measured = {step: measured}
+            self._report(cfg, step, measured)
         return self.measured[step]
 
     def _report(self, cfg: Any, step: int, measured: ActionError) -> None:
@@ -158,7 +180,9 @@ class ValidationPlugin:
     def checkpoint_writing(self, cfg: Any, step: int, checkpoint_dir: Path, rank: int) -> None:
         if self.frames is None or self.policy is None or rank != 0:
             return
-        records.write_record(checkpoint_dir, step, self._measure(cfg, step))
+        measured = self._measure(cfg, step)
+        if measured is not None:
+            records.write_record(checkpoint_dir, step, measured)
 
     @hookimpl
     def on_checkpoint_saved(self, cfg: Any, step: int, rank: int, run: RunContext) -> None:
