@@ -422,3 +422,19 @@ def test_a_failing_measurement_is_one_line_and_training_goes_on(
     err = capsys.readouterr().err
     assert "measuring the executed-action error failed at step 2 (RuntimeError: no chunk today)" in err
     assert (out / "checkpoints" / "000004").is_dir() and not (out / "checkpoints" / "best").exists()
+
+
+def test_with_a_data_cache_the_held_out_episodes_still_never_reach_training(
+    bimodal_root, tmp_path, extra_entry_points
+):
+    class Items:
+        @hookimpl
+        def datasets_ready(self, dataset, eval_dataset):
+            self.train = {int(dataset[i]["episode_index"]) for i in range(len(dataset))}
+            self.held_out = {int(eval_dataset[i]["episode_index"]) for i in range(len(eval_dataset))}
+
+    items = Items()
+    extra_entry_points("items", items)
+    out = tmp_path / "run"
+    assert train_in_process(job(bimodal_root, out, "flow", 2, f"--data_cache={tmp_path / 'cache'}")) == 0
+    assert items.train == {0, 1, 2} and items.held_out == {3}
