@@ -2,7 +2,7 @@
 
 Nothing here imports lerobot-ext: the checkpoint's saved processors name their steps by class
 path, and lerobot's loader imports them. The observation is one frame of a dataset in the
-robot's full layout (e.g. 53-D RoboCasa state); the action comes back in the robot's full
+robot's full layout, with the frame's task (what a VLA is told to do) (e.g. 53-D RoboCasa state); the action comes back in the robot's full
 layout too (e.g. 12-D, the dims dropped by --action_keep_dims re-filled with their constants).
 
     python examples/deploy_checkpoint.py CHECKPOINT/pretrained_model DATASET_ROOT [--frame 0]
@@ -37,6 +37,8 @@ def main() -> None:
     dataset = LeRobotDataset(repo_id="local/deploy", root=args.dataset_root, video_backend="pyav")
     frame = dataset[args.frame]
     observation = {k: v for k, v in frame.items() if k.startswith("observation.")}
+    # What the robot is asked to do: a VLA (SmolVLA, pi0) tokenizes it; other policies ignore it.
+    observation["task"] = frame["task"]
     batch = preprocessor(observation)
     with torch.no_grad():
         action = postprocessor(policy.select_action(batch))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lerobot_ext.demo import jobs
+from lerobot_ext.demo.tiny_smolvlm import FLAGS as TINY_SMOLVLM_FLAGS
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -36,6 +37,19 @@ TINY_FLOW = [
     "--wandb.enable=false",
     "--num_workers=0",
     "--batch_size=4",
+]
+# SmolVLA on the tiny SmolVLM the suite writes (the tiny_smolvlm fixture): add
+# --policy.vlm_model_name=<that folder>.
+TINY_SMOLVLA = [
+    "--policy.type=smolvla",
+    "--policy.device=cpu",
+    "--policy.push_to_hub=false",
+    "--policy.chunk_size=8",
+    "--policy.n_action_steps=4",
+    "--wandb.enable=false",
+    "--num_workers=0",
+    "--batch_size=2",
+    *TINY_SMOLVLM_FLAGS,
 ]
 TINY_ACT = [
     "--policy.type=act",

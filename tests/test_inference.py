@@ -19,6 +19,7 @@ from helpers import (
     TINY_ACT,
     TINY_DIFFUSION,
     TINY_FLOW,
+    TINY_SMOLVLA,
     USERS_FILTER,
     context_of,
     dataset_flags,
@@ -44,7 +45,8 @@ policy = get_policy_class(cfg.type).from_pretrained(path)
 policy.eval()
 pre, post = make_pre_post_processors(cfg, pretrained_path=path)
 torch.manual_seed(0)
-observation = {"observation.state": torch.randn(53)}
+# What a robot gives every policy: its observation and the task it is doing (a VLA tokenizes it).
+observation = {"observation.state": torch.randn(53), "task": "pick the object and place it in the microwave"}
 for cam in __CAMERAS__:
     observation[f"observation.images.{cam}"] = torch.rand(3, 48, 48)
 batch = pre(observation)
@@ -67,6 +69,7 @@ POLICIES = {
     "diffusion": [*TINY_DIFFUSION, *IMAGE_FLAGS],
     "flow": [*TINY_FLOW, *IMAGE_FLAGS],
     "act": TINY_ACT,
+    "smolvla": TINY_SMOLVLA,  # + --policy.vlm_model_name=<the tiny SmolVLM the suite writes>
 }
 
 
@@ -86,11 +89,15 @@ def deploy(checkpoint) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("policy", sorted(POLICIES))
-def test_checkpoint_takes_full_observation_and_returns_full_action(policy, robocasa_root, tmp_path):
+def test_checkpoint_takes_full_observation_and_returns_full_action(policy, robocasa_root, tmp_path, request):
     out = tmp_path / "run"
+    vlm = (
+        [f"--policy.vlm_model_name={request.getfixturevalue('tiny_smolvlm')}"] if policy == "smolvla" else []
+    )
     args = [
         *dataset_flags(robocasa_root),
         *POLICIES[policy],
+        *vlm,
         "--steps=2",
         f"--output_dir={out}",
         f"--state_filtered_keys={USERS_FILTER}",
@@ -112,24 +119,22 @@ def test_checkpoint_takes_full_observation_and_returns_full_action(policy, roboc
         assert action[7:] == [0.0, 0.0, 0.0, 0.0, -1.0]  # the recorded constants, exactly
         assert any(abs(a) > 1e-6 for a in action[:7])  # the kept dims come from the policy
         assert "expects the robot's full 53-dim state" in result["wrong_width_error"]
-    if policy == "flow":
-        # The README's deploy example, on the checkpoint the demo's policy type writes (run once:
-        # it is the same loading path the fresh-process check above already covers per policy).
-        example = subprocess.run(
-            [
-                sys.executable,
-                str(REPO / "examples" / "deploy_checkpoint.py"),
-                str(out / "checkpoints" / "last" / "pretrained_model"),
-                str(robocasa_root),
-                "--frame=3",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert example.returncode == 0, example.stderr[-4000:]
-        assert "policy flow: robot state (53,) -> policy input (1, 30)" in example.stdout
-        assert "dims 0-6 come from the policy; dims 7-11 are the constants" in example.stdout
+    # The README's deploy example, for every policy type (a VLA needs the frame's task too).
+    example = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "examples" / "deploy_checkpoint.py"),
+            str(out / "checkpoints" / "last" / "pretrained_model"),
+            str(robocasa_root),
+            "--frame=3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert example.returncode == 0, example.stderr[-4000:]
+    assert f"policy {policy}: robot state (53,) -> policy input (1, 30)" in example.stdout
+    assert "dims 0-6 come from the policy; dims 7-11 are the constants" in example.stdout
 
 
 def _robocasa_env_config():

@@ -17,6 +17,7 @@ from helpers import (
     TINY_ACT,
     TINY_DIFFUSION,
     TINY_FLOW,
+    TINY_SMOLVLA,
     dataset_flags,
     load_weights,
     run_cli,
@@ -25,7 +26,6 @@ from helpers import (
 )
 
 from lerobot_ext import hookimpl
-from lerobot_ext.demo.tiny_smolvlm import FLAGS as TINY_SMOLVLM_FLAGS
 from lerobot_ext.long_runs.finite_guard import NonFiniteTrainingError, check_step
 from lerobot_ext.long_runs.learning_rate import apply_new_lr
 from lerobot_ext.long_runs.retention import prune
@@ -34,17 +34,6 @@ from lerobot_ext.validation.compare import compare_checkpoints, held_out_episode
 from lerobot_ext.validation.records import best_checkpoint, point_best, write_record
 
 POLICIES = {"act": TINY_ACT, "diffusion": TINY_DIFFUSION, "flow": TINY_FLOW}
-SMOLVLA = [
-    "--policy.type=smolvla",
-    "--policy.device=cpu",
-    "--policy.push_to_hub=false",
-    "--policy.chunk_size=8",
-    "--policy.n_action_steps=4",
-    "--wandb.enable=false",
-    "--num_workers=0",
-    "--batch_size=2",
-    *TINY_SMOLVLM_FLAGS,
-]
 
 
 def job(root, out, policy="flow", steps=4, *extra):
@@ -88,7 +77,7 @@ def test_every_checkpoint_carries_its_held_out_error_and_best_points_at_the_lowe
     if policy == "smolvla":  # a VLA needs a camera and a task: the RoboCasa-layout data
         root = request.getfixturevalue("robocasa_root")
         vlm = request.getfixturevalue("tiny_smolvlm")
-        flags = [*SMOLVLA, f"--policy.vlm_model_name={vlm}"]
+        flags = [*TINY_SMOLVLA, f"--policy.vlm_model_name={vlm}"]
     else:
         root = request.getfixturevalue("bimodal_root")
         flags = POLICIES[policy]
