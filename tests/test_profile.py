@@ -339,7 +339,13 @@ def test_data_bound_advice_uses_the_runs_settings():
     tips = advice(stats, _settings(), verdict(stats))
     assert tips[0] == "--num_workers=8 (now 4; 32 CPU cores)"
     assert any(t.startswith("--dataset.video_backend=torchcodec (now pyav") for t in tips)
-    assert any("decodes 6 video frames (3 cameras x n_obs_steps=2)" in t for t in tips)
+    assert any("decodes 6 video frames (3 cameras x n_obs_steps=2); fewer cameras (--camera_keys) or "
+               "--policy.n_obs_steps=1 or --data_cache" in t for t in tips)  # fmt: skip
+    # One camera and one observation step: neither is offered to a run that has nothing to drop.
+    single = advice(stats, _settings(cameras=1, n_obs_steps=1), verdict(stats))
+    decode = next(t for t in single if "decodes" in t)
+    assert decode.startswith("each sample decodes 1 video frame (1 camera x n_obs_steps=1); --data_cache=DIR")
+    assert "--camera_keys" not in decode and "n_obs_steps=1 or" not in decode
     assert "--prefetch_factor=8 (now 4)" in tips
     two_ranks = advice(stats, _settings(world_size=4, cpu_count=16, num_workers=4), verdict(stats))
     assert two_ranks[0].startswith("--num_workers is already 4 for 4 cores per rank")

@@ -108,9 +108,16 @@ def advice(summary: dict[str, PhaseStats], settings: RunSettings, found: Verdict
                     else " - install FFmpeg's shared libraries so torchcodec can load"
                 )
                 tips.append(f"--dataset.video_backend=torchcodec (now {settings.video_backend}){fix}")
+            # Only the levers this run still has: one camera and one observation step leave neither.
+            levers = [
+                *(["fewer cameras (--camera_keys)"] if settings.cameras > 1 else []),
+                *(["--policy.n_obs_steps=1"] if settings.n_obs_steps > 1 else []),
+                "--data_cache=DIR (every frame decoded once, before training)",
+            ]
             tips.append(
-                f"each sample decodes {frames} video frames ({settings.cameras} cameras x n_obs_steps="
-                f"{settings.n_obs_steps}); fewer cameras or --policy.n_obs_steps=1 decode less"
+                f"each sample decodes {frames} video frame{'s' if frames != 1 else ''} ({settings.cameras} "
+                f"camera{'s' if settings.cameras != 1 else ''} x n_obs_steps={settings.n_obs_steps}); "
+                f"{' or '.join(levers)} decode less"
             )
         if settings.num_workers > 0:
             tips.append(f"--prefetch_factor={settings.prefetch_factor * 2} (now {settings.prefetch_factor})")

@@ -8,11 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lerobot_ext import get_logger, hookimpl
+from lerobot_ext import hookimpl
 from lerobot_ext.vla_caps import upstream_names
 from lerobot_ext.vla_caps.caps import raised_caps
-
-log = get_logger("vla_caps")
 
 
 @hookimpl
@@ -22,14 +20,5 @@ def register_upstream_names(register: Callable[..., None]) -> None:
 
 @hookimpl
 def configure_policy(policy_cfg: Any, dataset_meta: Any) -> dict[str, Any] | None:
-    changes = raised_caps(policy_cfg, dataset_meta.features)
-    for cap, width in changes.items():
-        log.info(
-            "%s pads to %s=%s but the dataset's vector is %s-D: raising the cap to %s",
-            policy_cfg.type,
-            cap,
-            getattr(policy_cfg, cap),
-            width,
-            width,
-        )
-    return changes or None
+    # The run logs each change it applies ("vla_caps: policy.max_state_dim 32 -> 45"), once.
+    return raised_caps(policy_cfg, dataset_meta.features) or None
