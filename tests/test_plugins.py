@@ -45,6 +45,7 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
         "profiler",
         "demo",
         "validation",
+        "startup_warnings",
     } <= loaded
     owners = {spec.name: spec.plugin for spec in host.registry.config_fields}
     assert owners == {

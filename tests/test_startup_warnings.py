@@ -1,0 +1,71 @@
+"""The ``startup_warnings`` plugin: a frozen random VLM, task text a tokenizer cuts or lacks, depth
+cameras into an RGB backbone - each one warning with its fix, before the first step."""
+
+from __future__ import annotations
+
+import types
+
+from helpers import TINY_SMOLVLA, dataset_flags, train_in_process
+
+from lerobot_ext.startup_warnings.checks import depth_into_rgb, frozen_random_vlm, task_text
+
+
+def smolvla_job(root, vlm, out, *extra):
+    return [*dataset_flags(root), *TINY_SMOLVLA, f"--policy.vlm_model_name={vlm}", "--steps=1",
+            "--save_checkpoint=false", f"--output_dir={out}", *extra]  # fmt: skip
+
+
+def warnings_in(err: str) -> list[str]:
+    return [line for line in err.splitlines() if "lerobot-ext" in line and "WARNING" in line.upper()]
+
+
+def test_smolvla_with_a_frozen_random_vlm_and_cut_task_text_is_warned_once(
+    robocasa_root, tiny_smolvlm, tmp_path, capsys
+):
+    # Upstream's defaults for --policy.type=smolvla: random VLM weights, frozen. The demo task is
+    # 9 words; a 4-token limit cuts it in every episode.
+    assert (
+        train_in_process(
+            smolvla_job(robocasa_root, tiny_smolvlm, tmp_path / "a", "--policy.tokenizer_max_length=4")
+        )
+        == 0
+    )
+    err = capsys.readouterr().err
+    frozen = [line for line in err.splitlines() if "built with random weights" in line]
+    assert len(frozen) == 1 and "--policy.train_expert_only=false" in frozen[0]
+    cut = [line for line in err.splitlines() if "is cut" in line]
+    assert len(cut) == 1
+    assert "the task text of 4 of 4 episodes is longer than the tokenizer's 4 tokens" in cut[0]
+    assert "--policy.tokenizer_max_length=" in cut[0]
+    # Training the VLM too, with room for the task: nothing to say.
+    assert (
+        train_in_process(
+            smolvla_job(robocasa_root, tiny_smolvlm, tmp_path / "b", "--policy.train_expert_only=false")
+        )
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "built with random weights" not in err and "is cut" not in err
+
+
+def test_the_checks():
+    cfg = types.SimpleNamespace(
+        type="smolvla",
+        pretrained_path=None,
+        load_vlm_weights=False,
+        train_expert_only=True,
+        vlm_model_name="x",
+    )
+    assert "random weights" in frozen_random_vlm(cfg)
+    assert frozen_random_vlm(types.SimpleNamespace(**{**vars(cfg), "pretrained_path": "/ckpt"})) is None
+    assert frozen_random_vlm(types.SimpleNamespace(**{**vars(cfg), "load_vlm_weights": True})) is None
+    assert frozen_random_vlm(types.SimpleNamespace(type="diffusion", pretrained_path=None)) is None
+    words = lambda text: len(text.split())  # noqa: E731
+    found = task_text([["pick it up"], [], ["pick it up and put it down"]], words, 5, "pi0")
+    assert found[0].startswith("pi0: 1 of 3 episodes have no task text (e.g. episode 1)")
+    assert "the task text of 1 of 3 episodes is longer than the tokenizer's 5 tokens (up to 7)" in found[1]
+    assert task_text([["pick it up"]], words, 5, "pi0") == []
+    images = ["observation.images.head", "observation.images.head_depth"]
+    warning = depth_into_rgb(["observation.images.head_depth"], images, "diffusion")
+    assert "observation.images.head_depth is a depth camera" in warning and "--camera_keys=[head]" in warning
+    assert depth_into_rgb(["observation.images.head_depth"], ["observation.images.head"], "diffusion") is None
