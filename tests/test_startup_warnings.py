@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import types
 
+import pytest
 from helpers import TINY_SMOLVLA, dataset_flags, train_in_process
 
+from lerobot_ext import ConfigError
 from lerobot_ext.startup_warnings.checks import depth_into_rgb, frozen_random_vlm, task_text
 
 
@@ -69,3 +71,38 @@ def test_the_checks():
     warning = depth_into_rgb(["observation.images.head_depth"], images, "diffusion")
     assert "observation.images.head_depth is a depth camera" in warning and "--camera_keys=[head]" in warning
     assert depth_into_rgb(["observation.images.head_depth"], ["observation.images.head"], "diffusion") is None
+
+
+def test_smolvlas_default_vlm_offline_and_uncached_is_one_line_before_anything_is_built(
+    robocasa_root, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty_cache"))
+    out = tmp_path / "run"
+    args = [*dataset_flags(robocasa_root), *TINY_SMOLVLA, "--steps=1", f"--output_dir={out}"]
+    args = [a for a in args if not a.startswith("--policy.load_vlm_weights")]  # upstream's default VLM
+    assert train_in_process(args) == 2
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if "HF_HUB_OFFLINE is set" in x)
+    assert "--policy.vlm_model_name=HuggingFaceTB/SmolVLM2-500M-Video-Instruct" in line
+    assert str(tmp_path / "empty_cache") in line and "gated repo" in line
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_a_missing_policy_extra_names_the_install(monkeypatch):
+    from lerobot_ext.long_runs import hub_needs
+
+    real = hub_needs.importlib.util.find_spec
+    monkeypatch.setattr(
+        hub_needs.importlib.util, "find_spec", lambda name: None if name == "num2words" else real(name)
+    )
+    with pytest.raises(ConfigError) as excinfo:
+        hub_needs.check_policy_extras("smolvla")
+    assert str(excinfo.value) == (
+        "--policy.type=smolvla needs num2words: pip install -e \".[vla]\" (or pip install 'lerobot[smolvla]')"
+    )
+    hub_needs.check_policy_extras("diffusion")  # nothing beyond the training extras
+    assert hub_needs.transformers_range() is not None and hub_needs.missing_extras("pi0") == []

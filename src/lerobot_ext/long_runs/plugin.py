@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lerobot_ext import ConfigError, RunContext, get_logger, hookimpl, is_true
-from lerobot_ext.long_runs import finite_guard, first_hour, upstream_names
+from lerobot_ext.long_runs import finite_guard, first_hour, hub_needs, upstream_names
 from lerobot_ext.long_runs.auto_resume import last_checkpoint_config, resumed_config
 from lerobot_ext.long_runs.data_order import continue_sampler_epoch, restore_rng_after_first_batch
 from lerobot_ext.long_runs.learning_rate import apply_new_lr
@@ -75,10 +75,20 @@ def configure(cfg: Any, run: RunContext) -> Any:
         resumed = resumed_config(cfg, run)
         if resumed is not None:
             first_hour.check_dataset_root(resumed)
+            check_policy_needs(resumed.policy)
             return resumed
     first_hour.check_dataset_root(cfg)
     first_hour.check_output_dir(cfg)
+    check_policy_needs(cfg.policy)
     return None
+
+
+def check_policy_needs(policy_cfg: Any) -> None:
+    """What the policy imports and reads from the Hub, before the dataset or the model is built."""
+    if policy_cfg is None:
+        return
+    hub_needs.check_policy_extras(policy_cfg.type)
+    hub_needs.check_offline_hub_fields(policy_cfg)
 
 
 @hookimpl
