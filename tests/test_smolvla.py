@@ -1,0 +1,67 @@
+"""SmolVLA through lerobot-train-ext on a tiny SmolVLM the suite writes offline (nothing downloaded):
+with the transforms, camera selection, the data cache, --profile, EMA and --auto_resume, and on
+the GR2 humanoid's 45-D state / 37-D action."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import TINY_SMOLVLA, USERS_FILTER, dataset_flags, load_weights, same_tensors, train_in_process
+
+
+def smolvla(root, vlm, out, *extra):
+    return [*dataset_flags(root), *TINY_SMOLVLA, f"--policy.vlm_model_name={vlm}", "--seed=2",
+            f"--output_dir={out}", *extra]  # fmt: skip
+
+
+def test_smolvla_trains_with_every_feature_and_resumes(robocasa_root, tiny_smolvlm, tmp_path, capsys):
+    features = [
+        f"--state_filtered_keys={USERS_FILTER}",
+        "--action_keep_dims=7",
+        "--camera_keys=[robot0_agentview_left,robot0_eye_in_hand]",
+        f"--data_cache={tmp_path / 'cache'}",
+        "--profile",
+        "--profile.chart=false",
+        "--ema.enable=true",
+        "--save_freq=2",
+    ]
+    resumed = tmp_path / "resumed"
+    assert (
+        train_in_process(
+            smolvla(robocasa_root, tiny_smolvlm, resumed, *features, "--steps=2", "--auto_resume=true")
+        )
+        == 0
+    )
+    assert (
+        train_in_process(
+            smolvla(robocasa_root, tiny_smolvlm, resumed, *features, "--steps=4", "--auto_resume=true")
+        )
+        == 0
+    )
+    assert "--auto_resume: continuing" in capsys.readouterr().err
+    # It went on from step 2's weights. (Not bit for bit as an uninterrupted run, unlike Diffusion
+    # Policy and flow: SmolVLA differs in the 4th decimal after 2 more steps - not yet explained.)
+    before, after = (
+        load_weights(resumed / "checkpoints" / "000002"),
+        load_weights(resumed / "checkpoints" / "000004"),
+    )
+    assert before.keys() == after.keys() and not same_tensors(before, after)
+    assert all(bool(t.isfinite().all()) for t in after.values())
+    checkpoint = resumed / "checkpoints" / "000004"
+    config = json.loads((checkpoint / "pretrained_model" / "config.json").read_text())
+    assert config["type"] == "smolvla"
+    assert config["input_features"]["observation.state"]["shape"] == [30]  # 53 - the users' 23 dims
+    assert config["output_features"]["action"]["shape"] == [7]
+    assert sorted(k for k in config["input_features"] if "images" in k) == [
+        "observation.images.robot0_agentview_left",
+        "observation.images.robot0_eye_in_hand",
+    ]
+    assert (checkpoint / "pretrained_model_ema" / "model.safetensors").is_file()
+    assert (resumed / "profile" / "report.txt").is_file()
+
+
+def test_smolvla_on_the_gr2_humanoids_widths_raises_its_caps_unasked(gr2_root, tiny_smolvlm, tmp_path):
+    out = tmp_path / "run"
+    assert train_in_process(smolvla(gr2_root, tiny_smolvlm, out, "--steps=1", "--save_freq=1")) == 0
+    config = json.loads((out / "checkpoints" / "000001" / "pretrained_model" / "config.json").read_text())
+    assert (config["max_state_dim"], config["max_action_dim"]) == (45, 37)
