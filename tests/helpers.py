@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lerobot_ext import hookimpl
 from lerobot_ext.demo import jobs
 from lerobot_ext.demo.tiny_smolvlm import FLAGS as TINY_SMOLVLM_FLAGS
 
@@ -259,3 +260,15 @@ def training_run(host: Any, cfg: Any = None) -> Any:
     from lerobot_ext.training import TrainingRun
 
     return TrainingRun(cfg if cfg is not None else types.SimpleNamespace(), context_of(host), hooks_of(host))
+
+
+class StopAt:
+    """A plugin that asks the run to stop after ``step`` (``request_stop``): the run checkpoints
+    that step and ends as a preempted one would; set ``step = None`` to let the next run go on."""
+
+    def __init__(self, step: int | None) -> None:
+        self.step = step
+
+    @hookimpl
+    def request_stop(self, step):
+        return "test stop" if step == self.step else None

@@ -10,7 +10,7 @@ import types
 
 import pytest
 import torch
-from helpers import TINY_DIFFUSION, dataset_flags, load_weights, same_tensors, train_in_process
+from helpers import TINY_DIFFUSION, StopAt, dataset_flags, load_weights, same_tensors, train_in_process
 
 from lerobot_ext import hookimpl
 from lerobot_ext.ema.plugin import UPSTREAM_HAS_EMA, EmaConfig
@@ -117,15 +117,6 @@ def test_in_training_evaluation_sees_the_ema_weights_and_training_goes_on_from_t
     # The swap was undone before step 3: training went on from the live weights, exactly.
     assert same_tensors(runs["true"][1][3], runs["false"][1][3])
     assert same_tensors(load_weights(checkpoint), load_weights(plain))
-
-
-class StopAt:
-    def __init__(self, step: int | None) -> None:
-        self.step = step
-
-    @hookimpl
-    def request_stop(self, step):
-        return "test stop" if step == self.step else None
 
 
 @pytest.mark.slow
