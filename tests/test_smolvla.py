@@ -12,6 +12,7 @@ from helpers import (
     StopAt,
     dataset_flags,
     load_weights,
+    run_cli,
     same_tensors,
     train_in_process,
 )
@@ -69,3 +70,18 @@ def test_smolvla_on_the_gr2_humanoids_widths_raises_its_caps_unasked(gr2_root, t
     assert train_in_process(smolvla(gr2_root, tiny_smolvlm, out, "--steps=1", "--save_freq=1")) == 0
     config = json.loads((out / "checkpoints" / "000001" / "pretrained_model" / "config.json").read_text())
     assert (config["max_state_dim"], config["max_action_dim"]) == (45, 37)
+
+
+def test_demo_vlm_writes_a_folder_smolvla_builds_from(tmp_path):
+    result = run_cli(["lerobot-ext", "demo-vlm", str(tmp_path / "vlm")], env={"HF_HUB_OFFLINE": "1"})
+    assert f"--policy.vlm_model_name={tmp_path / 'vlm'}" in result.stdout
+    assert {"config.json", "tokenizer.json", "processor_config.json"} <= {
+        p.name for p in (tmp_path / "vlm").iterdir()
+    }
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(tmp_path / "vlm")
+    tokenizer = processor.tokenizer
+    # What SmolVLA reads of it: the image tokens' ids, and a task tokenized word by word.
+    assert tokenizer.fake_image_token_id != tokenizer.global_image_token_id
+    assert len(tokenizer("pick the cube")["input_ids"]) == 3

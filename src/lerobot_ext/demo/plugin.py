@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 from lerobot_ext import HookKind, RunContext, hookimpl
 from lerobot_ext.demo import hookspecs, upstream_names
@@ -60,3 +61,22 @@ def register_hookspecs(register: Callable[[object], None]) -> None:
 @hookimpl
 def register_commands(register: Callable[..., None]) -> None:
     register("demo-dataset", "write a small, learnable LeRobot v3.0 demo dataset", _configure, _run)
+    register(
+        "demo-vlm",
+        "write a tiny, randomly initialised SmolVLM folder offline (to try SmolVLA without the Hub)",
+        _configure_vlm,
+        _run_vlm,
+    )
+
+
+def _configure_vlm(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", help="the folder to write (config, tokenizer, processor; no weights)")
+
+
+def _run_vlm(args: argparse.Namespace) -> int:
+    from lerobot_ext.demo.tiny_smolvlm import FLAGS, write_tiny_smolvlm
+
+    folder = write_tiny_smolvlm(Path(args.folder))
+    print(f"wrote a tiny SmolVLM to {folder}; train SmolVLA on it with")
+    print(f"  --policy.type=smolvla --policy.vlm_model_name={folder} {' '.join(FLAGS)}")
+    return 0
