@@ -31,6 +31,7 @@ from lerobot_ext.long_runs.learning_rate import apply_new_lr
 from lerobot_ext.long_runs.retention import prune
 from lerobot_ext.validation.action_error import ActionError, executed_window
 from lerobot_ext.validation.compare import compare_checkpoints, held_out_episodes
+from lerobot_ext.validation.compare import run as compare_run
 from lerobot_ext.validation.records import best_checkpoint, point_best, write_record
 
 POLICIES = {"act": TINY_ACT, "diffusion": TINY_DIFFUSION, "flow": TINY_FLOW}
@@ -147,16 +148,24 @@ def test_the_measurement_leaves_training_alone_and_is_the_same_on_the_same_weigh
     assert compared[0]["action_error"] != compared[1]["action_error"]  # other weights, other error
 
 
-def test_compare_prints_a_table_and_a_chart(bimodal_root, tmp_path):
+def test_compare_prints_a_table_and_a_chart(bimodal_root, tmp_path, capsys):
     out = tmp_path / "run"
     assert train_in_process(job(bimodal_root, out, "flow", 2)) == 0
+    capsys.readouterr()
     chart = tmp_path / "compare.png"
-    result = run_cli(
-        ["lerobot-ext", "compare", str(out / "checkpoints" / "best"), f"--dataset.root={bimodal_root}",
-         "--chart", str(chart)],
-        env={"HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
-    header = next(line for line in result.stdout.splitlines() if line.startswith("| checkpoint"))
+    arguments = dict(
+        root=str(bimodal_root), repo_id=None, eval_split=None, frames=512, seed=0, batch_size=None
+    )
+    namespace = argparse.Namespace(
+        checkpoints=[str(out / "checkpoints" / "best")],
+        device=None,
+        rounds=1,
+        chart=chart,
+        json=False,
+        **arguments,
+    )
+    assert compare_run(namespace) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| checkpoint"))
     assert "vx" in header and "chunk latency" in header and "fits" in header
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = run_cli(["lerobot-ext", "compare", str(tmp_path), f"--dataset.root={bimodal_root}"], check=False)
