@@ -10,6 +10,7 @@ from pathlib import Path
 from lerobot_ext import HookKind, RunContext, hookimpl
 from lerobot_ext.demo import hookspecs, upstream_names
 from lerobot_ext.demo.layouts import ACTION_ORDERS, OPTIONS, all_layouts, flag
+from lerobot_ext.demo.tiny_smolvlm import FLAGS, write_tiny_smolvlm
 
 
 def _configure(parser: argparse.ArgumentParser, run: RunContext) -> None:
@@ -74,8 +75,6 @@ def _configure_vlm(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_vlm(args: argparse.Namespace) -> int:
-    from lerobot_ext.demo.tiny_smolvlm import FLAGS, write_tiny_smolvlm
-
     folder = write_tiny_smolvlm(Path(args.folder))
     print(f"wrote a tiny SmolVLM to {folder}; train SmolVLA on it with")
     print(f"  --policy.type=smolvla --policy.vlm_model_name={folder} {' '.join(FLAGS)}")

@@ -15,7 +15,6 @@ measured with the same fixed seed: upstream's ``--eval_steps`` loss, without its
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,7 +158,3 @@ def _devices() -> list[int]:
 
     # Fork the CUDA generators too, when there are any: the policy may sample noise on the GPU.
     return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-
-
-def is_finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lerobot_ext import ConfigError, RunContext, get_logger, hookimpl
-from lerobot_ext.validation import records, upstream_names
+from lerobot_ext.validation import compare, records, upstream_names
 from lerobot_ext.validation.action_error import METRICS, ActionError, action_names, measure
 from lerobot_ext.validation.config import ValidationConfig
 from lerobot_ext.validation.heldout import HeldOutFrames
@@ -47,8 +47,6 @@ class ValidationPlugin:
 
     @hookimpl
     def register_commands(self, register: Callable[..., None]) -> None:
-        from lerobot_ext.validation import compare
-
         register(
             "compare",
             "the validation metric of checkpoints on the same held-out episodes, and their latency",
