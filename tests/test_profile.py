@@ -196,6 +196,12 @@ def test_report_files_are_written_and_parse(bimodal_root, tmp_path):
     report = (out / "profile" / "report.txt").read_text()
     assert report.startswith("profile: steps 2-6 (1 warm-up steps skipped), 1 rank, perf_counter (CPU)")
     assert "step (wall)" in report and summary["verdict"]["line"] in report
+    # Memory on the CPU: the process's RSS every step (warm-up included), now and at its peak.
+    found = summary["memory"]
+    assert found["device"] == "cpu" and found["steps"] == [1, 6] and "peak_mib" not in found
+    assert 20 < found["rss_mib"]["last"] <= found["rss_mib"]["peak"] < 2**20  # MiB: not KiB nor bytes
+    assert f"memory on cpu: process RSS {found['rss_mib']['last']:.1f} MiB at step 6" in report
+    assert all(float(r["rss_mib"]) > 20 and r["peak_allocated_mib"] == "" for r in rows)
     with Image.open(out / "profile" / "phases.png") as image:
         assert image.size[0] > 400 and image.size[1] > 200
 

@@ -67,6 +67,21 @@ _BOUNDARIES = (
 )
 
 
+#: The phase each boundary mark starts (``on_phase_start``); ``HOOKS_END`` starts the time between
+#: steps, and ``H2D_END`` goes back to the preprocess phase the device copy is carved out of.
+PHASE_STARTED_BY: dict[Mark, str] = {
+    Mark.DATA_START: Phase.DATA_WAIT,
+    Mark.DATA_END: Phase.PREPROCESS,
+    Mark.H2D_START: Phase.H2D_COPY,
+    Mark.H2D_END: Phase.PREPROCESS,
+    Mark.UPDATE_START: Phase.FORWARD,
+    Mark.BACKWARD_START: Phase.BACKWARD,
+    Mark.OPTIMIZER_START: Phase.OPTIMIZER,
+    Mark.UPDATE_END: Phase.HOOKS,
+    Mark.HOOKS_END: BETWEEN_STEPS,
+}
+
+
 def synchronisation_method(device_type: str) -> str:
     """How phase boundaries are measured on ``device_type`` (said in the profile report)."""
     if device_type in ("cuda", "mps"):
@@ -77,8 +92,9 @@ def synchronisation_method(device_type: str) -> str:
 class StepClock:
     """Timestamps of phase boundaries within the current step."""
 
-    def __init__(self, device_type: str = "cpu") -> None:
+    def __init__(self, device_type: str = "cpu", on_phase_start: Callable[[str], None] | None = None) -> None:
         self.method = synchronisation_method(device_type)
+        self._on_phase_start = on_phase_start
         self._sync: Callable[[], None] | None = None
         if device_type in ("cuda", "mps"):
             import torch
@@ -91,6 +107,8 @@ class StepClock:
         if self._sync is not None:
             self._sync()
         self._marks[name] = time.perf_counter()
+        if self._on_phase_start is not None:
+            self._on_phase_start(PHASE_STARTED_BY[name])
 
     @property
     def marks(self) -> tuple[Mark, ...]:

@@ -1,4 +1,5 @@
-"""Built-in plugin ``profiler``: ``--profile`` turns the seams' phase timings into a report.
+"""Built-in plugin ``profiler``: ``--profile`` turns the seams' phase timings into a report, with
+the memory each phase peaks at; and on every run, a CUDA out-of-memory error becomes one line.
 
 It asks for timings through ``step_phase_timing`` and consumes them in ``on_step_phases``,
 like any third-party plugin could.
@@ -10,10 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext import STEP, HookCaller, HookKind, RunContext, get_logger, hookimpl, synchronisation_method
-from lerobot_ext.profiling import hookspecs, upstream_names
+from lerobot_ext import (
+    STEP,
+    HookCaller,
+    HookKind,
+    LerobotExtError,
+    RunContext,
+    get_logger,
+    hookimpl,
+    synchronisation_method,
+)
+from lerobot_ext.profiling import hookspecs, out_of_memory, upstream_names
 from lerobot_ext.profiling.advice import RunSettings, advice, verdict
 from lerobot_ext.profiling.config import ProfileConfig
+from lerobot_ext.profiling.memory import MemoryRecorder, MemoryRecords, report_lines, summarise
 from lerobot_ext.profiling.ranks import gather_to_main
 from lerobot_ext.profiling.report import log_line, table, write_chart, write_csv, write_json
 from lerobot_ext.profiling.stats import COLUMNS, StepRecords, window_means
@@ -22,6 +33,8 @@ from lerobot_ext.profiling.trace import TraceWindow
 log = get_logger("profiler")
 
 MEASURED, WARMUP, TRACED = 0, 1, 2
+# run.stash key: the last step that completed in this run (None before on_train_start).
+LAST_STEP = "profiler.last_step"
 
 
 def profile_dir(cfg: Any) -> Path:
@@ -51,6 +64,7 @@ class ProfileSession:
         self.seen = 0
         self.device = device
         self.method = synchronisation_method(device)
+        self.memory = MemoryRecorder(device)
         self.trace: TraceWindow | None = None
         if cfg.profile.trace:
             path = profile_dir(cfg) / f"trace_rank{rank}.json"
@@ -66,11 +80,15 @@ class ProfileSession:
         elif self.trace is not None and self.trace.disturbs(self.seen):
             flag = TRACED  # the profiler's own overhead would distort these steps
         self.records.add(step, phases, flag)
+        self.memory.step_end(step)
         self.window.append(phases)
         if self.trace is not None:
             self.trace.step()
         if self.cfg.log_freq > 0 and step % self.cfg.log_freq == 0:
             self._log_window(step)
+
+    def phase_start(self, phase: str) -> None:
+        self.memory.phase_start(phase)
 
     def _log_window(self, step: int) -> None:
         means = window_means(self.window)
@@ -98,16 +116,21 @@ class ProfileSession:
         """Report on rank 0: every rank's records, or after an exception only rank 0's own."""
         if self.trace is not None:
             self.trace.stop()
+        mine = {"records": self.records.to_payload(), "memory": self.memory.to_payload()}
         if gather:
-            payloads = gather_to_main(self.records.to_payload(), self.world_size, "final")
+            payloads = gather_to_main(mine, self.world_size, "final")
             if payloads is None:  # not the main process
                 return None
-            per_rank = {rank: StepRecords.from_payload(p) for rank, p in enumerate(payloads)}
         elif self.rank == 0:  # the other ranks may be gone
-            per_rank = {self.rank: self.records}
+            payloads = [mine]
         else:
             return None
-        return write_report(self.cfg, per_rank, self.method, self.device, self.world_size, self.hooks)
+        ranks = range(len(payloads)) if gather else [self.rank]
+        per_rank = {
+            rank: StepRecords.from_payload(p["records"]) for rank, p in zip(ranks, payloads, strict=True)
+        }
+        memory = {rank: p["memory"] for rank, p in zip(ranks, payloads, strict=True)}
+        return write_report(self.cfg, per_rank, self.method, self.device, self.world_size, self.hooks, memory)
 
 
 def plugin_advice(hooks: HookCaller | None, cfg: Any, found: Any, settings: RunSettings) -> list[str]:
@@ -132,8 +155,10 @@ def write_report(
     device: str,
     world_size: int,
     hooks: HookCaller | None = None,
+    memory: dict[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
-    """Print the table and verdict for the slowest rank; write steps.csv, summary.json, the chart."""
+    """Print the table, memory and verdict for the slowest rank; write steps.csv, summary.json, the
+    chart. ``memory``: each rank's :meth:`MemoryRecorder.to_payload`."""
     per_rank = {rank: records for rank, records in per_rank.items() if len(records)}
     if not per_rank:
         log.warning("--profile: no training step ran, nothing to report")
@@ -156,7 +181,9 @@ def write_report(
     settings = RunSettings.from_config(cfg, device, world_size)
     found = verdict(summary)
     tips = advice(summary, settings, found) + plugin_advice(hooks, cfg, found, settings)
-    lines = [*table(summary, header), found.line()]
+    memory = memory or {}
+    memory_found = summarise(memory[slowest]) if slowest in memory else None
+    lines = [*table(summary, header), *(report_lines(memory_found) if memory_found else []), found.line()]
     if tips:
         lines.append("try: " + "; ".join(tips))
     text = "\n".join(lines)
@@ -165,7 +192,11 @@ def write_report(
 
     out = profile_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "steps.csv", per_rank)
+    write_csv(
+        out / "steps.csv",
+        per_rank,
+        {rank: MemoryRecords.from_payload(p["records"]) for rank, p in memory.items()},
+    )
     payload = {
         "method": method,
         "ranks": len(per_rank),
@@ -180,6 +211,7 @@ def write_report(
         "advice": tips,
         "settings": settings.as_dict(),
         "per_rank_mean_step_ms": {str(rank): s[STEP].mean * 1e3 for rank, s in summaries.items()},
+        "memory": memory_found,
     }
     write_json(out / "summary.json", payload)
     (out / "report.txt").write_text(text + "\n")
@@ -230,12 +262,25 @@ class Profiler:
     def on_train_start(
         self, cfg: Any, rank: int, world_size: int, start_step: int, device: str, run: RunContext
     ) -> None:
+        run.stash[LAST_STEP] = start_step
         self.session = (
             ProfileSession(cfg, rank, world_size, start_step, device, run.hooks)
             if cfg.profile.enable
             else None
         )
         self.last_report = None
+
+    @hookimpl
+    def on_step_end(self, step: int, run: RunContext) -> None:
+        # On every run, --profile or not: an out-of-memory error names the step it stopped.
+        run.stash[LAST_STEP] = step
+
+    # The core's event at each phase boundary (proposed; see memory.py): optional, so the plugin
+    # loads on a core without it and measures memory once per step there.
+    @hookimpl(optionalhook=True)
+    def on_phase_start(self, phase: str) -> None:
+        if self.session is not None:
+            self.session.phase_start(phase)
 
     @hookimpl
     def on_step_phases(self, step: int, phases: dict[str, float]) -> None:
@@ -248,8 +293,11 @@ class Profiler:
             self.last_report = self.session.finish(gather=True)
             self.session = None
 
-    @hookimpl
-    def on_exception(self, exception: BaseException) -> None:
+    # Last, so that the other plugins' on_exception (which undo what they installed) have run
+    # before the error is replaced: the core calls the implementations one by one, and the first
+    # that raises ends the loop.
+    @hookimpl(trylast=True)
+    def on_exception(self, cfg: Any, exception: BaseException, run: RunContext) -> None:
         # A long profiling run stopped with Ctrl-C still reports what it measured.
         if self.session is not None:
             log.warning(
@@ -258,6 +306,12 @@ class Profiler:
             )
             self.last_report = self.session.finish(gather=False)
             self.session = None
+        # A CUDA out-of-memory error becomes one line with what to change (exit 2, no traceback);
+        # chained, so the CUDA error is still there for a debugger or a log that wants it.
+        if not isinstance(exception, LerobotExtError) and out_of_memory.cuda_out_of_memory(exception):
+            raise out_of_memory.CudaOutOfMemoryError(
+                out_of_memory.message(exception, cfg, run.stash.get(LAST_STEP))
+            ) from exception
 
 
 plugin = Profiler()

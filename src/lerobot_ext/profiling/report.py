@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lerobot_ext import BETWEEN_STEPS, PHASES, STEP, Phase
+from lerobot_ext.profiling.memory import MEMORY_CSV_COLUMNS, MemoryRecords
 from lerobot_ext.profiling.stats import COLUMNS, PhaseStats, StepRecords
 
 LABELS = {STEP: "step (wall)", BETWEEN_STEPS: "between steps"}
@@ -39,14 +40,30 @@ def table(summary: dict[str, PhaseStats], header: str) -> list[str]:
     return lines
 
 
-def write_csv(path: Path, per_rank: dict[int, StepRecords]) -> None:
+def write_csv(
+    path: Path, per_rank: dict[int, StepRecords], memory: dict[int, MemoryRecords] | None = None
+) -> None:
+    """One row per rank and step: the phases in ms, then the memory columns (MiB; empty where not
+    measured - the CUDA peaks off CUDA)."""
+    memory = memory or {}
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["rank", "step", "warmup", "traced", *(f"{c}_ms" for c in COLUMNS)])
+        writer.writerow(
+            ["rank", "step", "warmup", "traced", *(f"{c}_ms" for c in COLUMNS), *MEMORY_CSV_COLUMNS]
+        )
         for rank, records in sorted(per_rank.items()):
-            for step, flag, values in records.rows():
+            used = memory.get(rank)
+            for index, (step, flag, values) in enumerate(records.rows()):
+                mib = used.row_of(index) if used is not None and index < len(used) else {}
                 writer.writerow(
-                    [rank, step, int(flag == 1), int(flag == 2), *(f"{v * 1e3:.4f}" for v in values)]
+                    [
+                        rank,
+                        step,
+                        int(flag == 1),
+                        int(flag == 2),
+                        *(f"{v * 1e3:.4f}" for v in values),
+                        *("" if mib.get(c) is None else f"{mib[c]:.1f}" for c in MEMORY_CSV_COLUMNS),
+                    ]
                 )
 
 
