@@ -618,19 +618,3 @@ def test_a_disk_without_room_for_one_checkpoint_is_refused_before_training(
     assert f"--output_dir={out} is on a disk with 0.00 GB free, but one checkpoint of this" in error
     assert "M-parameter policy needs about" in error
     assert not (out / "checkpoints").exists()
-
-
-def test_offline_with_a_hub_policy_path_that_is_not_cached_says_so(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_cache"))
-    args = [
-        "--policy.path=lab/never_downloaded_policy",
-        "--dataset.repo_id=x/y",
-        f"--output_dir={tmp_path / 'run'}",
-    ]
-    assert train_in_process(args) == 2
-    error = capsys.readouterr().err
-    assert (
-        "HF_HUB_OFFLINE is set and --policy.path=lab/never_downloaded_policy is not in the local Hugging Face cache"
-        in error
-    )

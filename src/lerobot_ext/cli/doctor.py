@@ -2,8 +2,11 @@
 
 One screen: the installed versions, whether lerobot's is a tested one, the plugins that failed
 to load (often because upstream moved something they import - their names cannot be checked
-then), every upstream name lerobot-ext and its loaded plugins rely on (found, or what moved), and
-what to do. Exit status 0 when every plugin loaded and every name is found, 1 otherwise.
+then), every upstream name lerobot-ext and its loaded plugins rely on (found, or what moved), the
+sections plugins add through the ``doctor_report`` hook (the ``long_runs`` plugin: a line per
+installed VLA policy type, its extras and what it reads from the Hub), and what to do. Exit status
+0 when every plugin loaded and every name is found, 1 otherwise: the sections inform, they do not
+fail the installation.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from lerobot_ext.dispatch import load_plugins
+from lerobot_ext.context import RunContext
+from lerobot_ext.dispatch import HOOKS, load_plugins
 from lerobot_ext.host import PluginHost, PluginInfo
 from lerobot_ext.upstream.catalogue import all_names
 from lerobot_ext.upstream.names import UpstreamName
@@ -29,6 +33,9 @@ from lerobot_ext.upstream.versions import (
 )
 
 OTHER_DISTRIBUTIONS = ("torch", "accelerate", "draccus", "pluggy", "torchcodec", "av")
+#: The hook through which plugins add a section: ``doctor_report(run)`` -> ``{"title": str,
+#: "lines": [str, ...], "data": <JSON value>}`` or ``None``.
+REPORT_HOOK = "doctor_report"
 
 
 @dataclass
@@ -40,6 +47,8 @@ class Diagnosis:
     checked: list[tuple[UpstreamName, str | None]] = field(default_factory=list)
     #: Plugins whose entry point failed to import: their upstream names are unknown.
     failed: list[PluginInfo] = field(default_factory=list)
+    #: ``(plugin, {"title", "lines", "data"})`` per section a plugin added (``doctor_report``).
+    sections: list[tuple[str, dict]] = field(default_factory=list)
 
     @property
     def moved(self) -> list[tuple[UpstreamName, str]]:
@@ -114,6 +123,10 @@ class Diagnosis:
                 }
                 for name, problem in self.checked
             ],
+            "sections": [
+                {"plugin": plugin, "title": section.get("title"), "data": section.get("data")}
+                for plugin, section in self.sections
+            ],
             "ok": self.ok,
             "advice": self.advice(),
         }
@@ -130,7 +143,16 @@ def diagnose(host: PluginHost) -> Diagnosis:
     failed = [info for info in host.infos if info.status == "failed"]
     diagnosis = Diagnosis(lerobot, is_tested(lerobot), versions, plugins, failed=failed)
     diagnosis.checked = [(name, name.problem()) for name in all_names(host)]
+    diagnosis.sections = plugin_sections(host)
     return diagnosis
+
+
+def plugin_sections(host: PluginHost) -> list[tuple[str, dict]]:
+    """The sections the loaded plugins add (``doctor_report``), in hook order."""
+    # A bare host has no hooks; a lerobot-ext whose dispatch table lacks the hook has no sections.
+    if host.hooks is None or REPORT_HOOK not in HOOKS:
+        return []
+    return host.hooks.collect(REPORT_HOOK, run=RunContext("doctor", host.hooks))
 
 
 def print_diagnosis(diagnosis: Diagnosis, out: TextIO | None = None, verbose: bool = False) -> None:
@@ -161,6 +183,11 @@ def print_diagnosis(diagnosis: Diagnosis, out: TextIO | None = None, verbose: bo
         if verbose or problem is not None:
             write(f"         used for: {name.why}")
     write()
+    for plugin, section in diagnosis.sections:
+        write(f"{section.get('title', plugin)}  [plugin {plugin}]")
+        for line in section["lines"]:
+            write(f"  {line}")
+        write()
     write(("ok: " if diagnosis.ok else "PROBLEM: ") + diagnosis.advice())
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext import ConfigError, is_true
+from lerobot_ext import ConfigError, check_dataset_version, is_true
 
 # What lerobot reads of a LeRobot v3 dataset's metadata (lerobot.datasets.utils' paths).
 INFO = "meta/info.json"
@@ -52,6 +52,7 @@ def check_dataset_root(cfg: Any) -> None:
         entries = sorted(p.name for p in root.iterdir())[:8]
         what = f"has no {INFO} (it holds: {', '.join(entries) or 'nothing'})"
     else:
+        check_dataset_version(root, "--dataset.root")  # a v2.x folder: its version and the convert command
         missing = missing_dataset_files(root, cfg.dataset.repo_id, getattr(cfg.dataset, "episodes", None))
         if not missing:
             return
@@ -124,23 +125,19 @@ def check_resume_flags(flags: dict[str, str]) -> None:
         )
 
 
-def _offline() -> bool:
-    return is_true(os.environ.get("HF_HUB_OFFLINE"))
-
-
-def check_offline_policy_path(flags: dict[str, str]) -> None:
-    """``HF_HUB_OFFLINE`` with a Hub ``--policy.path`` that is not in the local cache: say so."""
-    path = flags.get("policy.path")
-    if not path or Path(path).expanduser().exists() or not _offline():
-        return
-    from huggingface_hub import try_to_load_from_cache
-
-    if isinstance(try_to_load_from_cache(path, "config.json"), str):
-        return
-    raise ConfigError(
-        f"HF_HUB_OFFLINE is set and --policy.path={path} is not in the local Hugging Face cache; download it "
-        f"first (`huggingface-cli download {path}` with HF_HUB_OFFLINE unset), or give --policy.path a local folder"
-    )
+def resumed_checkpoint(cfg: Any, argv: Sequence[str]) -> Path | None:
+    """The local ``pretrained_model/`` folder a ``--resume`` continues from (upstream builds the
+    policy and its processors from it), read from ``--config_path`` in ``argv``; ``None`` when not
+    resuming or when ``--config_path`` is a Hub repo (upstream downloads that one)."""
+    if not cfg.resume:
+        return None
+    given = next((arg.split("=", 1)[1] for arg in reversed(argv) if arg.startswith("--config_path=")), None)
+    if not given:
+        return None
+    path = Path(given).expanduser()
+    if path.is_file():
+        return path.parent
+    return path if path.is_dir() else None
 
 
 def checkpoint_bytes(policy: Any, ema: bool) -> int:

@@ -12,8 +12,11 @@
 * ``--optimizer.lr`` in a continued run is the rate it trains with (upstream's resume would keep
   the checkpoint's);
 * the first hour's errors as one line: an existing ``--output_dir``, a ``--dataset.root`` that
-  holds no complete dataset, a disk without room for one checkpoint, ``HF_HUB_OFFLINE`` with a
-  Hub ``--policy.path`` that is not cached, ``--resume`` without what it needs.
+  holds no complete dataset, a disk without room for one checkpoint, ``--resume`` without what it
+  needs, a policy extra that is not installed, and what the run reads from the Hub but cannot get
+  (``--policy.path``, ``--policy.pretrained_path``, a VLM, a processor's tokenizer: offline and not
+  cached, or gated without a token) - see ``hub_needs``;
+* ``lerobot-ext doctor``: a line per installed VLA policy type, its extras and its Hub needs.
 """
 
 from __future__ import annotations
@@ -69,26 +72,30 @@ def configure(cfg: Any, run: RunContext) -> Any:
             "(or leave it unset to keep them all)"
         )
     first_hour.check_resume_flags(run.flags)
-    first_hour.check_offline_policy_path(run.flags)
     # The command's --auto_resume, not one a --resume's saved config brings back.
     if cfg.auto_resume and not cfg.resume:
         resumed = resumed_config(cfg, run)
         if resumed is not None:
             first_hour.check_dataset_root(resumed)
-            check_policy_needs(resumed.policy)
+            # The command's flags were checked against the saved run's: its config says it all.
+            check_policy_needs(resumed, {}, run)
             return resumed
     first_hour.check_dataset_root(cfg)
     first_hour.check_output_dir(cfg)
-    check_policy_needs(cfg.policy)
+    check_policy_needs(cfg, run.flags, run)
     return None
 
 
-def check_policy_needs(policy_cfg: Any) -> None:
-    """What the policy imports and reads from the Hub, before the dataset or the model is built."""
-    if policy_cfg is None:
-        return
-    hub_needs.check_policy_extras(policy_cfg.type)
-    hub_needs.check_offline_hub_fields(policy_cfg)
+def check_policy_needs(cfg: Any, flags: dict[str, str], run: RunContext) -> None:
+    """What the policy imports and reads from the Hub (``--policy.path`` and
+    ``--policy.pretrained_path`` included), before the dataset or the model is built."""
+    hub_needs.check_run_needs(cfg.policy, flags, first_hour.resumed_checkpoint(cfg, run.parsed_argv), run)
+
+
+@hookimpl(optionalhook=True)  # optional: a lerobot-ext without the doctor_report hook never calls it
+def doctor_report() -> dict[str, Any]:
+    """``lerobot-ext doctor``: a line per installed VLA policy type - its extras, its Hub needs."""
+    return hub_needs.doctor_section()
 
 
 @hookimpl

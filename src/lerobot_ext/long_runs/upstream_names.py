@@ -32,8 +32,18 @@ NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("accelerate.PartialState().device", "the device of the one all-reduce the disk-room check makes", ()),
     (
         "huggingface_hub.try_to_load_from_cache",
-        "whether a Hub --policy.path is in the local cache under HF_HUB_OFFLINE",
-        ("repo_id", "filename"),
+        "whether what a run reads from the Hub (a checkpoint, a VLM, a tokenizer) is in the local cache",
+        ("repo_id", "filename", "cache_dir"),
+    ),
+    (
+        "lerobot.configs.policies.PreTrainedConfig.get_known_choices",
+        "the installed policy types and their config classes",
+        (),
+    ),
+    (
+        "lerobot.processor.ProcessorStepRegistry.get",
+        "a saved preprocessor step's class, for the default of what it loads",
+        (),
     ),
 )
 
