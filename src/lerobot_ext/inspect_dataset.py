@@ -12,6 +12,7 @@ from typing import Any
 from lerobot_ext.argv import check_unknown_flags, normalize_argv
 from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.context import RunContext
+from lerobot_ext.dataset_versions import check_dataset_version
 from lerobot_ext.dispatch import Hooks
 from lerobot_ext.errors import ConfigError
 from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, VectorLayout
@@ -56,6 +57,7 @@ def load_description(root: str | Path) -> tuple[DatasetDescription, Any]:
         raise ConfigError(
             f"{root} is not a LeRobot dataset (no meta/info.json); pass the dataset's root folder"
         )
+    check_dataset_version(root, None)  # a v2.x folder: one line with the convert command
     meta = LeRobotDatasetMetadata(repo_id=f"local/{root.name}", root=root)
     return DatasetDescription.from_metadata(meta), meta
 

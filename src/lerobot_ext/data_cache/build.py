@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from lerobot_ext import get_logger
+from lerobot_ext import check_dataset_version, get_logger
 from lerobot_ext.data_cache.errors import DataCacheError
 from lerobot_ext.data_cache.folders import (
     MANIFEST,
@@ -164,6 +164,7 @@ def _checked_paths(root: str | Path, cache_dir: str | Path) -> tuple[Path, Path]
             f"{root} is not a LeRobot dataset (no meta/info.json); pass the dataset's root folder"
         )
     check_placement(root, cache_dir)
+    check_dataset_version(root, None)  # a v2.x folder: one line with the convert command
     return root, cache_dir
 
 
