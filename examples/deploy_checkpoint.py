@@ -1,9 +1,11 @@
 """Load a lerobot-train-ext checkpoint the way a robot or lerobot-eval does, and act once.
 
 Nothing here imports lerobot-ext: the checkpoint's saved processors name their steps by class
-path, and lerobot's loader imports them. The observation is one frame of a dataset in the
-robot's full layout, with the frame's task (what a VLA is told to do) (e.g. 53-D RoboCasa state); the action comes back in the robot's full
-layout too (e.g. 12-D, the dims dropped by --action_keep_dims re-filled with their constants).
+path, and lerobot's loader imports them. A VLA checkpoint (SmolVLA) carries its VLM's config,
+tokenizer and processor files, so this works offline from the checkpoint folder alone. The
+observation is one frame of a dataset in the robot's full layout (e.g. 53-D RoboCasa state), with
+the frame's task (what a VLA is told to do); the action comes back in the robot's full layout too
+(e.g. 12-D, the dims dropped by --action_keep_dims re-filled with their constants).
 
     python examples/deploy_checkpoint.py CHECKPOINT/pretrained_model DATASET_ROOT [--frame 0]
 """
@@ -11,6 +13,8 @@ layout too (e.g. 12-D, the dims dropped by --action_keep_dims re-filled with the
 from __future__ import annotations
 
 import argparse
+import contextlib
+from pathlib import Path
 
 import torch
 from lerobot.configs.policies import PreTrainedConfig
@@ -29,12 +33,16 @@ def main() -> None:
     args = parser.parse_args()
 
     register_third_party_plugins()  # finds lerobot_policy_* distributions such as the flow policy
-    cfg = PreTrainedConfig.from_pretrained(args.checkpoint)
-    policy = get_policy_class(cfg.type).from_pretrained(args.checkpoint)
-    policy.eval()
-    preprocessor, postprocessor = make_pre_post_processors(cfg, pretrained_path=args.checkpoint)
+    checkpoint, dataset_root = Path(args.checkpoint).resolve(), Path(args.dataset_root).resolve()
+    # A self-contained VLA checkpoint names its VLM's and tokenizer's files relative to itself
+    # (vlm/), and lerobot resolves a relative name against the working directory: load from there.
+    with contextlib.chdir(checkpoint):
+        cfg = PreTrainedConfig.from_pretrained(checkpoint)
+        policy = get_policy_class(cfg.type).from_pretrained(checkpoint)
+        policy.eval()
+        preprocessor, postprocessor = make_pre_post_processors(cfg, pretrained_path=str(checkpoint))
 
-    dataset = LeRobotDataset(repo_id="local/deploy", root=args.dataset_root, video_backend="pyav")
+    dataset = LeRobotDataset(repo_id="local/deploy", root=dataset_root, video_backend="pyav")
     frame = dataset[args.frame]
     observation = {k: v for k, v in frame.items() if k.startswith("observation.")}
     # What the robot is asked to do: a VLA (SmolVLA, pi0) tokenizes it; other policies ignore it.

@@ -85,6 +85,12 @@ def dataset_flags(root: Path) -> list[str]:
     return [f"--dataset.repo_id=local/{root.name}", f"--dataset.root={root}"]
 
 
+def smolvla_command(root: Path, vlm: Path, out: Path, *extra: str) -> list[str]:
+    """A tiny SmolVLA run's flags: ``root``'s dataset, the tiny SmolVLM in ``vlm``, into ``out``."""
+    return [*dataset_flags(root), *TINY_SMOLVLA, f"--policy.vlm_model_name={vlm}", "--seed=2",
+            f"--output_dir={out}", *extra]  # fmt: skip
+
+
 class FakeEntryPoint:
     """Quacks like importlib.metadata.EntryPoint, loading a given object (pytest does the same)."""
 

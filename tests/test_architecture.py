@@ -42,7 +42,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "errors", "flags", "launch", "console", "layout", "robot_adapter", "robot_layouts",
             "dataset_changes", "registrations", "config", "argv", "context", "step_timing",
             "video_backend", "dataset_view", "dataset_writer", "upstream", "upstream.versions",
-            "upstream.names", "checkpoint_folders",
+            "upstream.names", "checkpoint_folders", "load_overrides",
+            "dataset_versions",
         ],
     ),
     ("hookspecs", ["hookspecs"]),
@@ -50,7 +51,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("dispatch", ["dispatch"]),
     (
         "run",
-        ["training", "evaluation", "pipeline_steps", "inspect_dataset", "runner", "seams", "upstream.catalogue"],
+        ["checkpoint_loading", "training", "evaluation", "pipeline_steps", "inspect_dataset", "runner", "seams", "upstream.catalogue"],
     ),
     ("commands", ["cli"]),
 ]  # fmt: skip

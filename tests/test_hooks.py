@@ -65,8 +65,10 @@ class Recorder:
         self._record("configure", cfg=cfg)
 
     @hookimpl
-    def configure_policy(self, cfg, policy_cfg, dataset_meta):
-        self._record("configure_policy", cfg=cfg, policy_cfg=policy_cfg, dataset_meta=dataset_meta)
+    def configure_policy(self, cfg, policy_cfg, dataset_meta, planned):
+        self._record(
+            "configure_policy", cfg=cfg, policy_cfg=policy_cfg, dataset_meta=dataset_meta, planned=planned
+        )
 
     @hookimpl
     def step_phase_timing(self, cfg):
@@ -84,6 +86,14 @@ class Recorder:
     @hookimpl
     def check_checkpoint(self, cfg, checkpoint, planned):
         self._record("check_checkpoint", cfg=cfg, checkpoint=checkpoint, planned=planned)
+
+    @hookimpl
+    def doctor_report(self):
+        self._record("doctor_report")
+
+    @hookimpl
+    def checkpoint_loading(self, policy_cfg, pretrained_path):
+        self._record("checkpoint_loading", policy_cfg=policy_cfg, pretrained_path=pretrained_path)
 
     @hookimpl
     def wrap_dataset(self, cfg, dataset, role, planned):
@@ -148,6 +158,10 @@ class Recorder:
             raise RuntimeError(f"plugin failure at step {step}")
 
     @hookimpl
+    def on_phase_start(self, cfg, phase, rank):
+        self._record("on_phase_start", phase=phase, rank=rank)
+
+    @hookimpl
     def on_step_phases(self, cfg, step, phases, rank, world_size):
         self._record("on_step_phases", step=step, phases=dict(phases), rank=rank, world_size=world_size)
 
@@ -185,7 +199,7 @@ def _train(
 def test_the_recorder_covers_every_hookspec() -> None:
     implemented = sorted(name for name in vars(Recorder) if name in HOOK_NAMES)
     assert implemented == HOOK_NAMES
-    assert len(HOOK_NAMES) == 29  # 6 register, 14 notify, 2 first result, 3 chain, 4 collect (dispatch.HOOKS)
+    assert len(HOOK_NAMES) == 32  # 6 register, 15 notify, 2 first result, 3 chain, 6 collect (dispatch.HOOKS)
 
 
 def test_every_hook_fires_in_order_with_documented_arguments(
@@ -217,12 +231,15 @@ def test_every_hook_fires_in_order_with_documented_arguments(
     assert run.resuming is False
 
     names = recorder.names()
-    # check_checkpoint: only when starting from a checkpoint (test_resume.py, test_third_party_plugin.py);
+    # check_checkpoint, checkpoint_loading: only when starting from a checkpoint (test_resume.py,
+    # test_third_party_plugin.py, test_self_contained.py);
     # env_policy_features: only in lerobot-eval-ext (test_inference.py); on_exception: below;
     # around_evaluation: only with an --env to evaluate in (below).
     assert set(names) == set(HOOK_NAMES) - {
         "on_exception",
         "check_checkpoint",
+        "checkpoint_loading",
+        "doctor_report",  # only in lerobot-ext doctor (test_hub_needs.py)
         "env_policy_features",
         "around_evaluation",
     }
@@ -261,7 +278,27 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "on_checkpoint_saved",
         "on_train_end",
     ]
-    assert names == expected
+    # Each step's phases start in order (the device copy carved out of preprocess), then the time
+    # between steps; the phase starts interleave with the rest, so they are checked on their own.
+    phase_starts = [kw["phase"] for name, kw in recorder.calls if name == "on_phase_start"]
+    per_step, current = [], []
+    for phase in phase_starts:
+        current.append(phase)
+        if phase == "between_steps":
+            per_step.append(current)
+            current = []
+    one_step = [
+        "data_wait",
+        "preprocess",
+        "h2d_copy",
+        "preprocess",
+        "forward",
+        "backward",
+        "optimizer",
+        "hooks",
+    ]
+    assert per_step == [[*one_step, "between_steps"]] * 3 and current == []
+    assert [name for name in names if name != "on_phase_start"] == expected
 
     calls = dict(recorder.calls)  # last call of each name
     assert callable(calls["register_policies"]["register"])
@@ -277,6 +314,8 @@ def test_every_hook_fires_in_order_with_documented_arguments(
     assert calls["optimizer_ready"]["optimizer"].param_groups[0]["lr"] > 0
     assert calls["configure_policy"]["policy_cfg"].type == "diffusion"
     assert calls["configure_policy"]["dataset_meta"].features["action"]["shape"] == (2,)
+    # The run's planned changes, with the dataset before them.
+    assert calls["configure_policy"]["planned"].original.features["action"]["shape"] == (2,)
     assert calls["on_train_start"] == {
         "cfg": calls["configure"]["cfg"],
         "rank": 0,
@@ -725,6 +764,8 @@ BEHAVIOUR_TESTS = {
     "select_robot_adapter": "test_dataset_hooks.py::test_select_robot_adapter_first_answer_wins_and_is_validated",
     "transform_dataset": "test_dataset_hooks.py::test_transform_dataset_is_chained_and_its_steps_collected",
     "check_checkpoint": "test_dataset_hooks.py::test_check_checkpoint_sees_a_local_checkpoints_saved_steps",
+    "doctor_report": "test_hub_needs.py::test_lerobot_ext_doctor_reports_the_vla_policies",
+    "checkpoint_loading": "test_self_contained.py::test_checkpoint_loading_changes_what_a_fine_tuned_run_loads",
     "wrap_dataset": "test_dataset_hooks.py::test_wrap_dataset_is_chained_and_told_the_role",
     "env_policy_features": "test_dataset_hooks.py::test_env_policy_features_first_answer_wins_and_is_validated",
     "policy_made": "test_long_runs.py::test_a_disk_without_room_for_one_checkpoint_is_refused_before_training",
@@ -738,6 +779,7 @@ BEHAVIOUR_TESTS = {
     "before_first_batch": "test_long_runs.py::test_an_interrupted_run_resumed_in_a_later_epoch_ends_with_the_same_weights",
     "on_train_start": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
     "on_step_end": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
+    "on_phase_start": "test_profile_memory.py::test_the_core_starts_each_phase_in_step_order",
     "on_step_phases": "test_profile.py::test_phases_add_up_to_the_step_and_match_upstreams_own_timers",
     "on_checkpoint_saved": "test_hooks.py::test_every_hook_fires_in_order_with_documented_arguments",
     "on_train_end": "test_distributed.py::test_two_process_torchrun_fires_lifecycle_hooks_on_both_ranks",

@@ -46,6 +46,8 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
         "demo",
         "validation",
         "startup_warnings",
+        "self_contained",
+        "convert",
     } <= loaded
     owners = {spec.name: spec.plugin for spec in host.registry.config_fields}
     assert owners == {
@@ -60,6 +62,7 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
         "action_mse": "action_mse",
         "validation": "validation",
         "profile": "profiler",
+        "widen_pretrained": "vla_caps",
         # lerobot 0.6.2 has --ema of its own; the ema plugin adds it where lerobot has not.
         **for_installed({"0.6.1": {"ema": "ema"}, "0.6.2": {}}),
     }
@@ -67,6 +70,7 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
     assert host.registry.owner("commands", "demo-dataset") == "demo"
     assert host.registry.owner("commands", "cache") == "data_cache"
     assert host.registry.owner("commands", "compare") == "validation"
+    assert host.registry.owner("commands", "convert") == "convert"
 
 
 def test_good_plugin_is_loaded_and_its_registrations_traced(extra_entry_points) -> None:

@@ -7,20 +7,14 @@ from __future__ import annotations
 import json
 
 from helpers import (
-    TINY_SMOLVLA,
     USERS_FILTER,
     StopAt,
-    dataset_flags,
     load_weights,
     run_cli,
     same_tensors,
+    smolvla_command,
     train_in_process,
 )
-
-
-def smolvla(root, vlm, out, *extra):
-    return [*dataset_flags(root), *TINY_SMOLVLA, f"--policy.vlm_model_name={vlm}", "--seed=2",
-            f"--output_dir={out}", *extra]  # fmt: skip
 
 
 def test_smolvla_trains_with_every_feature_and_resumes_exactly(
@@ -37,12 +31,16 @@ def test_smolvla_trains_with_every_feature_and_resumes_exactly(
         "--save_freq=2",
     ]
     straight = tmp_path / "straight"
-    assert train_in_process(smolvla(robocasa_root, tiny_smolvlm, straight, *features, "--steps=4")) == 0
+    assert (
+        train_in_process(smolvla_command(robocasa_root, tiny_smolvlm, straight, *features, "--steps=4")) == 0
+    )
     # The same run preempted after step 2, and the same command again.
     stopper = StopAt(2)
     extra_entry_points("stopper", stopper)
     resumed = tmp_path / "resumed"
-    command = smolvla(robocasa_root, tiny_smolvlm, resumed, *features, "--steps=4", "--auto_resume=true")
+    command = smolvla_command(
+        robocasa_root, tiny_smolvlm, resumed, *features, "--steps=4", "--auto_resume=true"
+    )
     assert train_in_process(command) == 0
     assert sorted(p.name for p in (resumed / "checkpoints").iterdir()) == ["000002", "last"]
     stopper.step = None
@@ -67,7 +65,7 @@ def test_smolvla_trains_with_every_feature_and_resumes_exactly(
 
 def test_smolvla_on_the_gr2_humanoids_widths_raises_its_caps_unasked(gr2_root, tiny_smolvlm, tmp_path):
     out = tmp_path / "run"
-    assert train_in_process(smolvla(gr2_root, tiny_smolvlm, out, "--steps=1", "--save_freq=1")) == 0
+    assert train_in_process(smolvla_command(gr2_root, tiny_smolvlm, out, "--steps=1", "--save_freq=1")) == 0
     config = json.loads((out / "checkpoints" / "000001" / "pretrained_model" / "config.json").read_text())
     assert (config["max_state_dim"], config["max_action_dim"]) == (45, 37)
 

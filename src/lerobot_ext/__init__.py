@@ -32,6 +32,12 @@ _PUBLIC: dict[str, str] = {
     "check_name_list": "lerobot_ext.flags",
     "is_true": "lerobot_ext.flags",
     "get_logger": "lerobot_ext.console",
+    # datasets
+    "dataset_version": "lerobot_ext.dataset_versions",
+    "check_dataset_version": "lerobot_ext.dataset_versions",
+    # loading a saved policy
+    "LoadOverrides": "lerobot_ext.load_overrides",
+    "load_policy": "lerobot_ext.checkpoint_loading",
     # what the policy sees
     "DatasetChange": "lerobot_ext.dataset_changes",
     "AppliedChanges": "lerobot_ext.dataset_changes",

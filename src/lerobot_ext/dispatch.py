@@ -20,6 +20,7 @@ from lerobot_ext.dataset_changes import DatasetChange
 from lerobot_ext.errors import LerobotExtError, PluginHookError, PluginLoadError
 from lerobot_ext.hookspecs import ORDER_ATTRIBUTE, HookKind
 from lerobot_ext.host import PluginHost
+from lerobot_ext.load_overrides import LoadOverrides
 from lerobot_ext.registry import LISTED_REGISTRATIONS, REGISTRATIONS
 from lerobot_ext.robot_adapter import AdapterChoice
 
@@ -80,6 +81,12 @@ HOOKS: dict[str, HookCall] = {
     ),
     "register_commands": HookCall(HookKind.REGISTER, "once per process, after plugins load"),
     "register_upstream_names": HookCall(HookKind.REGISTER, "once per process, after plugins load"),
+    "doctor_report": HookCall(
+        HookKind.COLLECT,
+        "once, by lerobot-ext doctor",
+        returns=dict,
+        expected='a dict {"title": str, "lines": [str, ...], "data": ...} or None',
+    ),
     # the config
     "configure": HookCall(
         HookKind.CHAIN,
@@ -115,6 +122,12 @@ HOOKS: dict[str, HookCall] = {
     ),
     "check_checkpoint": HookCall(
         HookKind.NOTIFY, "when the run starts from a local checkpoint, before its weights load"
+    ),
+    "checkpoint_loading": HookCall(
+        HookKind.COLLECT,
+        "before a policy is built from a saved folder (a resumed or fine-tuned run, lerobot-eval-ext, load_policy)",
+        returns=LoadOverrides,
+        expected="a lerobot_ext.LoadOverrides or None",
     ),
     "wrap_dataset": HookCall(
         HookKind.CHAIN,
@@ -157,6 +170,9 @@ HOOKS: dict[str, HookCall] = {
     ),
     "on_train_start": HookCall(HookKind.NOTIFY, f"{_EVERY_PROCESS}, before the first step"),
     "on_step_end": HookCall(HookKind.NOTIFY, f"{_EVERY_PROCESS}, after each optimisation step"),
+    "on_phase_start": HookCall(
+        HookKind.NOTIFY, f"{_EVERY_PROCESS}, at each phase boundary, when timings were asked for"
+    ),
     "on_step_phases": HookCall(
         HookKind.NOTIFY, f"{_EVERY_PROCESS}, after on_step_end, when timings were asked for"
     ),

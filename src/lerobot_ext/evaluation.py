@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lerobot_ext.checkpoint_loading import FolderOverrides
 from lerobot_ext.context import RunContext
 from lerobot_ext.dataset_changes import SavedCheckpoint
 from lerobot_ext.dispatch import Hooks
@@ -17,6 +18,8 @@ class EvaluationRun:
         self.context = context
         self.hooks = hooks
         self.undo_instance_seams: list[Callable[[], None]] = []
+        #: The ``checkpoint_loading`` changes for the folder the policy is evaluated from.
+        self.load_overrides = FolderOverrides(hooks, context)
 
     def env_policy_features(
         self, policy_cfg: Any, env_features: dict[str, Any], checkpoint: SavedCheckpoint | None

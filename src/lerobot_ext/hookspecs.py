@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from lerobot_ext.context import RunContext
     from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
     from lerobot_ext.layout import DatasetDescription
+    from lerobot_ext.load_overrides import LoadOverrides
     from lerobot_ext.robot_adapter import AdapterChoice, RobotAdapter
 
 PROJECT_NAME = "lerobot_ext"
@@ -222,6 +223,19 @@ def register_upstream_names(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def doctor_report(run: RunContext) -> dict[str, Any] | None:
+    """Add a section to ``lerobot-ext doctor``: what a plugin checks of this installation.
+
+    Called once by ``lerobot-ext doctor`` (``--json`` too), after the upstream names are checked,
+    with the command's context (``run.command == "doctor"``). A section informs: it does not
+    change doctor's exit status.
+
+    :return: ``None`` or ``{"title": str, "lines": [str, ...], "data": <a JSON value>}``: a
+        heading, the lines printed under it (one fact each), and what ``--json`` shows.
+    """
+
+
+@hookspec
 def configure(cfg: ExtTrainPipelineConfig, run: RunContext) -> ExtTrainPipelineConfig | None:
     """Check and adjust the run's config after the command line is parsed, before training.
 
@@ -245,6 +259,7 @@ def configure_policy(
     cfg: ExtTrainPipelineConfig,
     policy_cfg: PreTrainedConfig,
     dataset_meta: LeRobotDatasetMetadata,
+    planned: AppliedChanges | None,
     run: RunContext,
 ) -> dict[str, Any] | None:
     """Propose policy-config changes once the (transformed) dataset is known.
@@ -256,6 +271,8 @@ def configure_policy(
     :param cfg: the run's config (read only).
     :param policy_cfg: the policy config upstream is about to build (read only here).
     :param dataset_meta: the dataset metadata the policy will be built from (read only).
+    :param planned: every plugin's change of the run, with the dataset before them
+        (``planned.original``) and the robot adapter - ``None`` where no dataset was loaded.
     :return: ``None`` or a mapping ``{field_name: new_value}``. lerobot-ext checks that each
         field exists on ``policy_cfg``, applies it, and logs ``plugin: policy.<field> old -> new``.
         Two plugins setting one field to different values is a ``PluginConflictError``.
@@ -335,6 +352,32 @@ def check_checkpoint(
 
 
 @hookspec
+def checkpoint_loading(
+    policy_cfg: PreTrainedConfig, pretrained_path: Path, run: RunContext
+) -> LoadOverrides | None:
+    """Change what upstream reads from a saved policy folder, before it is built from it.
+
+    Called once per load of a ``pretrained_model/`` (or ``pretrained_model_ema/``) folder: in a
+    training run that starts from one (``--policy.path``, ``--resume``, ``--auto_resume``; every
+    process, right before ``make_policy`` and before :func:`configure_policy`), in
+    ``lerobot-eval-ext``, and in :func:`lerobot_ext.load_policy` (``lerobot-ext compare``,
+    scripts) - and, before anything is built, by the ``long_runs`` first-hour check when a name
+    the folder's files give is not found otherwise. A saved file names things outside its folder - a VLM's Hub id, a tokenizer's
+    folder - that upstream looks up from the current directory or the Hub; an implementation
+    that knows where they are says so here.
+
+    :param policy_cfg: the policy config upstream is about to build from (read only).
+    :param pretrained_path: the folder the weights, ``config.json`` and the saved processors are
+        loaded from.
+    :return: ``None`` or a :class:`~lerobot_ext.LoadOverrides`: its ``policy`` fields are set
+        on the config (each change logged once), its ``preprocessor``/``postprocessor`` step
+        arguments join upstream's ``preprocessor_overrides``/``postprocessor_overrides`` (an
+        argument the caller passed itself wins). Two plugins setting one field or step argument
+        to different values is a ``PluginConflictError``.
+    """
+
+
+@hookspec
 def wrap_dataset(
     cfg: ExtTrainPipelineConfig, dataset: Any, role: str, planned: AppliedChanges, run: RunContext
 ) -> Any:
@@ -390,7 +433,9 @@ def policy_made(cfg: ExtTrainPipelineConfig, policy: Any, rank: int, run: RunCon
 
     Called in every process. The place to refuse a run that cannot finish - e.g. an output
     folder on a disk without room for one checkpoint of this policy - with a ``ConfigError``
-    before the first step. Do not change the policy here.
+    before the first step. Do not change what the policy computes; a plugin may resize its
+    parameters here, before the optimizer exists (``vla_caps``' ``--widen_pretrained``), with
+    ``tryfirst`` so that plugins which copy the parameters (EMA) see the result.
     """
 
 
@@ -520,6 +565,21 @@ def on_step_end(
 
 
 @hookspec
+def on_phase_start(cfg: ExtTrainPipelineConfig, phase: str, rank: int, run: RunContext) -> None:
+    """A phase of the step starts.
+
+    Called at each phase boundary, right after its timestamp (on CUDA, after the
+    synchronisation), in every process, and only when :func:`step_phase_timing` asked for
+    timings. It runs about eight times per step and its time counts in the phase it starts: keep
+    it cheap (the profiler reads CUDA's peak-memory counters here).
+
+    :param phase: one of ``lerobot_ext.PHASES`` (``preprocess`` a second time after
+        ``h2d_copy``), or ``"between_steps"`` once the step's ``on_step_end`` calls returned
+        (:func:`on_step_phases` follows).
+    """
+
+
+@hookspec
 def on_step_phases(
     cfg: ExtTrainPipelineConfig,
     step: int,
@@ -590,5 +650,9 @@ def on_exception(cfg: ExtTrainPipelineConfig, exception: BaseException, rank: in
     through :func:`request_stop`, which ends like a finished run).
 
     Called in every process that saw the exception, before it propagates. Do not use
-    collectives here: other processes may be gone.
+    collectives here: other processes may be gone. An implementation may translate the exception
+    into one a user can act on by raising a :class:`~lerobot_ext.LerobotExtError` chained
+    ``from exception`` (printed as one line, exit status 2 - the profiler does this for a CUDA
+    out-of-memory error); the implementations after it are then skipped, so do it
+    ``trylast``.
     """

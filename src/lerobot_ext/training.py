@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lerobot_ext.checkpoint_loading import FolderOverrides, apply_to_policy_config
 from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.console import get_logger
 from lerobot_ext.context import RunContext
@@ -53,6 +54,7 @@ class TrainingRun:
         answers = hooks.collect("step_phase_timing", cfg=cfg, run=context)
         self.timing_requested = any(answer for _, answer in answers)
         self.clock: StepClock | None = None
+        self.load_overrides = FolderOverrides(hooks, context)
 
     # The run's rank, world size and resume point live in its context, which the hooks get.
     @property
@@ -85,7 +87,11 @@ class TrainingRun:
         self.context.world_size = int(accelerator.num_processes)
         self.device_type = accelerator.device.type
         if self.timing_requested:
-            self.clock = StepClock(self.device_type)
+            listening = bool(self.hooks.implementations("on_phase_start"))
+            self.clock = StepClock(self.device_type, self._phase_started if listening else None)
+
+    def _phase_started(self, phase: str) -> None:
+        self.hooks.notify("on_phase_start", cfg=self.cfg, phase=phase, rank=self.rank, run=self.context)
 
     # ------------------------------------------------------------------ data
 
@@ -153,6 +159,12 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ policy config
 
+    def checkpoint_loading(self, policy_cfg: Any) -> None:
+        """Apply the ``checkpoint_loading`` policy changes to ``policy_cfg`` when the run builds
+        its policy from a saved folder."""
+        if self.pretrained_path:
+            apply_to_policy_config(policy_cfg, self.load_overrides(policy_cfg, self.pretrained_path))
+
     def configure_policy(self, policy_cfg: Any, dataset_meta: Any) -> None:
         """Apply the ``configure_policy`` hooks' proposals to ``policy_cfg`` (in place)."""
         proposals: dict[str, tuple[str, Any]] = {}
@@ -161,6 +173,7 @@ class TrainingRun:
             cfg=self.cfg,
             policy_cfg=policy_cfg,
             dataset_meta=dataset_meta,
+            planned=self.changes,
             run=self.context,
         ):
             for name, value in result.items():

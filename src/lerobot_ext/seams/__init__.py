@@ -18,6 +18,7 @@ from . import (
     accelerator,
     cycle,
     eval_make_policy,
+    eval_make_pre_post_processors,
     eval_policy_all,
     init_logging,
     make_policy,
@@ -43,7 +44,7 @@ SEAMS: tuple[Seam | SeamTable, ...] = (
     eval_policy_all.SEAM,
 )
 # lerobot-eval-ext wraps these in upstream's evaluation script instead.
-EVAL_SEAMS: tuple[Seam | SeamTable, ...] = (eval_make_policy.SEAM,)
+EVAL_SEAMS: tuple[Seam | SeamTable, ...] = (eval_make_policy.SEAM, eval_make_pre_post_processors.SEAM)
 METHOD_SEAMS: tuple[MethodSeam, ...] = (*accelerator.METHOD_SEAMS, update_policy.OPTIMIZER_STEP)
 
 

@@ -5,7 +5,8 @@ Upstream's ``make_policy`` builds a checkpoint's policy with the environment's f
 steps change the policy's action (``--action_keep_dims``: an N-wide head padded back to the
 robot's width) says through ``env_policy_features`` what the policy really has; while it builds
 such a checkpoint, ``env_to_policy_features`` is wrapped to return that. Every other checkpoint
-is left to upstream unchanged.
+is left to upstream unchanged. Before any checkpoint is built, the plugins' ``checkpoint_loading``
+policy changes are applied to its config.
 
 Supported lerobot versions: 0.6.1, 0.6.2 (the same two names and arguments on both).
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 from lerobot_ext.dataset_changes import SavedCheckpoint
 from lerobot_ext.evaluation import EvaluationRun
+from lerobot_ext.load_overrides import apply_to_policy_config
 
 from .seam import Seam, seams_applied
 
@@ -46,6 +48,8 @@ def make_wrapper(original: Callable[..., Any], run: EvaluationRun) -> Callable[.
     def make_policy(*args: Any, **kwargs: Any) -> Any:
         arguments = signature.bind(*args, **kwargs).arguments
         cfg = arguments["cfg"]
+        if getattr(cfg, "pretrained_path", None):
+            apply_to_policy_config(cfg, run.load_overrides(cfg, cfg.pretrained_path))
         if arguments.get("env_cfg") is None or arguments.get("ds_meta") is not None:
             return original(*args, **kwargs)
         checkpoint = SavedCheckpoint.read(getattr(cfg, "pretrained_path", None))

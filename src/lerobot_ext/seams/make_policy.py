@@ -1,6 +1,7 @@
 """Seam: ``lerobot.scripts.lerobot_train.make_policy``.
 
-Runs the ``configure_policy`` hooks (e.g. raising a VLA's ``max_state_dim`` to the dataset's
+Runs the ``checkpoint_loading`` hooks when the policy is built from a saved folder (``--policy.path``,
+``--resume``), then the ``configure_policy`` hooks (e.g. raising a VLA's ``max_state_dim`` to the dataset's
 state width) once the transformed dataset metadata is known, just before the policy is built,
 and the ``policy_made`` hooks once it is.
 
@@ -26,6 +27,7 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     def make_policy(*args: Any, **kwargs: Any) -> Any:
         arguments = signature.bind(*args, **kwargs).arguments
         ds_meta = arguments.get("ds_meta")
+        run.checkpoint_loading(arguments["cfg"])
         if ds_meta is not None:
             run.configure_policy(arguments["cfg"], ds_meta)
         policy = original(*args, **kwargs)

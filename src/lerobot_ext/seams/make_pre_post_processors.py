@@ -1,6 +1,7 @@
 """Seam: ``lerobot.scripts.lerobot_train.make_pre_post_processors``.
 
-The plugins' processor steps (from ``transform_dataset``) join the pipelines here, so the checkpoint's saved
+When the processors are loaded from a saved folder, the plugins' ``checkpoint_loading`` step
+overrides join upstream's. The plugins' processor steps (from ``transform_dataset``) join the pipelines here, so the checkpoint's saved
 ``policy_preprocessor.json``/``policy_postprocessor.json`` apply them at inference too. With
 phase timing on, the preprocessor's device step is timed through the pipeline's own
 before/after-step hooks (runtime only; they are not saved).
@@ -11,9 +12,11 @@ Supported lerobot versions: 0.6.1, 0.6.2 (returns ``(preprocessor, postprocessor
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
+from lerobot_ext.checkpoint_loading import with_folder_overrides
 from lerobot_ext.step_timing import Mark
 from lerobot_ext.training import TrainingRun
 
@@ -42,8 +45,11 @@ def _time_device_step(preprocessor: Any, run: TrainingRun) -> None:
 
 
 def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
     @functools.wraps(original)
     def make_pre_post_processors(*args: Any, **kwargs: Any) -> Any:
+        kwargs = with_folder_overrides(signature, args, kwargs, run.load_overrides)
         preprocessor, postprocessor = original(*args, **kwargs)
         preprocessor, postprocessor = run.processors_made(preprocessor, postprocessor)
         _time_device_step(preprocessor, run)
@@ -56,5 +62,6 @@ SEAM = Seam(
     "lerobot.scripts.lerobot_train",
     "make_pre_post_processors",
     make_wrapper,
-    why="the plugins' processor steps join the pipelines saved with each checkpoint; the h2d_copy phase boundary of step phase timing",
+    parameters=("policy_cfg", "pretrained_path"),
+    why="checkpoint_loading step overrides for a saved folder; the plugins' processor steps join the pipelines saved with each checkpoint; the h2d_copy phase boundary of step phase timing",
 )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext import ConfigError, get_logger
+from lerobot_ext import ConfigError, RunContext, get_logger, load_policy
 from lerobot_ext.validation.action_error import ActionError, action_names, measure
 from lerobot_ext.validation.heldout import HeldOutFrames
 
@@ -159,12 +159,9 @@ def chunk_latency(
     return statistics.median(one() for _ in range(max(1, rounds)))
 
 
-def compare_checkpoints(args: argparse.Namespace) -> list[Compared]:
-    from lerobot.configs.policies import PreTrainedConfig
+def compare_checkpoints(args: argparse.Namespace, hooks: Any = None) -> list[Compared]:
     from lerobot.datasets.factory import resolve_delta_timestamps
     from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
-    from lerobot.policies.factory import get_policy_class, make_pre_post_processors
-    from lerobot.utils.import_utils import register_third_party_plugins
 
     folders = [model_folder(Path(p)) for p in args.checkpoints]
     root = Path(args.root)
@@ -179,20 +176,14 @@ def compare_checkpoints(args: argparse.Namespace) -> list[Compared]:
     batch_size = args.batch_size or int(training.get("batch_size") or 64)
     if not 0 <= split < 1:
         raise ConfigError(f"--dataset.eval_split={split} must be in [0, 1)")
-    register_third_party_plugins()
     repo_id = args.repo_id or f"local/{root.name}"
     meta = LeRobotDatasetMetadata(repo_id, root=root)
     episodes = held_out_episodes([list(t) for t in meta.episodes["tasks"]], split)
     results = []
     for folder in folders:
-        config = PreTrainedConfig.from_pretrained(folder)
-        if args.device:
-            config.device = args.device
-        policy = get_policy_class(config.type).from_pretrained(folder, config=config).eval()
-        overrides = {"device_processor": {"device": str(config.device)}}
-        preprocessor, postprocessor = make_pre_post_processors(
-            config, pretrained_path=str(folder), preprocessor_overrides=overrides
-        )
+        # With the plugins' checkpoint_loading changes (a self-contained VLA's own VLM files).
+        policy, preprocessor, postprocessor = load_policy(folder, device=args.device or None, hooks=hooks)
+        config = policy.config
         dataset = LeRobotDataset(
             repo_id, root=root, episodes=episodes, delta_timestamps=resolve_delta_timestamps(config, meta)
         )
@@ -290,10 +281,10 @@ def chart(results: list[Compared], path: Path) -> None:
     plt.close(figure)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: RunContext | None = None) -> int:
     if args.frames < 1 or args.rounds < 1:
         raise ConfigError("--frames and --rounds must be >= 1")
-    results = compare_checkpoints(args)
+    results = compare_checkpoints(args, context.hooks if context is not None else None)
     if args.json:
         print(
             json.dumps(
