@@ -80,8 +80,14 @@ EMA = {"flow": ["--ema.enable=true"]}
 
 
 def deploy(checkpoint) -> dict:
+    # Run from inside the checkpoint folder: a self-contained VLA checkpoint names its VLM's files
+    # relative to itself, and stock lerobot resolves such a name against the working directory.
     result = subprocess.run(
-        [sys.executable, "-c", DEPLOY, str(checkpoint)], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", DEPLOY, str(checkpoint)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=checkpoint,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
