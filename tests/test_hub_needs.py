@@ -17,7 +17,7 @@ from lerobot_ext import ConfigError, LoadOverrides, hookimpl
 from lerobot_ext.cli import doctor
 from lerobot_ext.dispatch import load_plugins, plugins_from
 from lerobot_ext.host import PluginHost
-from lerobot_ext.long_runs import first_hour, hub_needs
+from lerobot_ext.long_runs import first_hour, hub_cache, hub_needs, policy_extras, policy_reads
 from lerobot_ext.long_runs import plugin as long_runs
 
 PALIGEMMA_TOKENIZER = "google/paligemma-3b-pt-224"
@@ -99,7 +99,7 @@ def test_pi0_offline_without_the_paligemma_tokenizer_is_one_line_before_anything
     line = refused(["--policy.type=pi0", "--policy.device=cpu", "--policy.push_to_hub=false"],
                    tmp_path / "run", capsys, nothing_built)  # fmt: skip
     # The tokenizer upstream's pi0 processor hard-codes, read from its source.
-    assert hub_needs.processor_reads("pi0") == (("tokenizer_name", None, PALIGEMMA_TOKENIZER),)
+    assert policy_reads.processor_reads("pi0") == (("tokenizer_name", None, PALIGEMMA_TOKENIZER),)
     assert "HF_HUB_OFFLINE is set and this run cannot get what it reads from the Hugging Face Hub" in line
     assert (
         f"{PALIGEMMA_TOKENIZER} (the tokenizer pi0's preprocessor loads, fixed by lerobot; gated: request access "
@@ -295,15 +295,15 @@ def test_resume_reads_the_checkpoint_its_config_path_names(tmp_path):
 
 
 def test_a_missing_distribution_is_found_by_its_import_name(monkeypatch):
-    real = hub_needs.importlib.util.find_spec
+    real = policy_extras.importlib.util.find_spec
     monkeypatch.setattr(
-        hub_needs.importlib.util, "find_spec", lambda name: None if name == "tree" else real(name)
+        policy_extras.importlib.util, "find_spec", lambda name: None if name == "tree" else real(name)
     )
-    assert "dm-tree" in hub_needs.missing_extras("groot")
+    assert "dm-tree" in policy_extras.missing_extras("groot")
     with pytest.raises(
         ConfigError, match=r"--policy.type=groot needs .*dm-tree.*: pip install -e \"\.\[vla\]\""
     ):
-        hub_needs.check_policy_extras("groot")
+        policy_extras.check_policy_extras("groot")
 
 
 # --------------------------------------------------------------------------- lerobot-ext doctor
@@ -313,7 +313,7 @@ def test_doctor_has_a_line_per_installed_vla_policy_type(hf_home):
     put_in_cache(hf_home, PALIGEMMA_TOKENIZER, "tokenizer_config.json")
     section = long_runs.doctor_report()
     assert "HF_HUB_OFFLINE is set" in section["title"] and str(hf_home / "hub") in section["title"]
-    installed = hub_needs.installed_vla_types()
+    installed = policy_extras.installed_vla_types()
     assert {"smolvla", "pi0", "pi05"} <= set(installed)
     assert [line.split()[0] for line in section["lines"]] == installed
     line = dict(zip(installed, section["lines"], strict=True))
@@ -335,7 +335,7 @@ def test_doctor_has_a_line_per_installed_vla_policy_type(hf_home):
 def test_lerobot_ext_doctor_reports_the_vla_policies(hf_home, capsys):
     host = load_plugins(environ={})
     assert "long_runs" in [impl.plugin_name for impl in host.hooks.implementations("doctor_report")]
-    installed = hub_needs.installed_vla_types()
+    installed = policy_extras.installed_vla_types()
     doctor.main(host=host)
     printed = capsys.readouterr().out.splitlines()
     at = next(i for i, line in enumerate(printed) if line.startswith("VLA policies: "))
@@ -353,12 +353,13 @@ def test_lerobot_ext_doctor_reports_the_vla_policies(hf_home, capsys):
 def test_what_the_vla_policies_read_is_still_found_in_upstream():
     # An upstream change that moves a tokenizer out of reach of processor_reads fails here.
     reads = {
-        policy_type: hub_needs.processor_reads(policy_type) for policy_type in hub_needs.installed_vla_types()
+        policy_type: policy_reads.processor_reads(policy_type)
+        for policy_type in policy_extras.installed_vla_types()
     }
     assert all(reads.values()), reads
     # pi0/pi05's fixed tokenizer is gated: if upstream picks another, GATED_PREFIXES needs a look.
     for policy_type in ("pi0", "pi05"):
         fixed = [name for _, field, name in reads[policy_type] if field is None]
-        assert fixed and all(hub_needs.is_gated(name) for name in fixed), reads[policy_type]
+        assert fixed and all(hub_cache.is_gated(name) for name in fixed), reads[policy_type]
     extras = set(metadata("lerobot").get_all("Provides-Extra"))
-    assert {extra for extra, _ in hub_needs.POLICY_EXTRAS.values()} <= extras
+    assert {extra for extra, _ in policy_extras.POLICY_EXTRAS.values()} <= extras

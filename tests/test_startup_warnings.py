@@ -93,16 +93,16 @@ def test_smolvlas_default_vlm_offline_and_uncached_is_one_line_before_anything_i
 
 
 def test_a_missing_policy_extra_names_the_install(monkeypatch):
-    from lerobot_ext.long_runs import hub_needs
+    from lerobot_ext.long_runs import policy_extras
 
-    real = hub_needs.importlib.util.find_spec
+    real = policy_extras.importlib.util.find_spec
     monkeypatch.setattr(
-        hub_needs.importlib.util, "find_spec", lambda name: None if name == "num2words" else real(name)
+        policy_extras.importlib.util, "find_spec", lambda name: None if name == "num2words" else real(name)
     )
     with pytest.raises(ConfigError) as excinfo:
-        hub_needs.check_policy_extras("smolvla")
+        policy_extras.check_policy_extras("smolvla")
     assert str(excinfo.value) == (
         "--policy.type=smolvla needs num2words: pip install -e \".[vla]\" (or pip install 'lerobot[smolvla]')"
     )
-    hub_needs.check_policy_extras("diffusion")  # nothing beyond the training extras
-    assert hub_needs.transformers_range() is not None and hub_needs.missing_extras("pi0") == []
+    policy_extras.check_policy_extras("diffusion")  # nothing beyond the training extras
+    assert policy_extras.transformers_range() is not None and policy_extras.missing_extras("pi0") == []

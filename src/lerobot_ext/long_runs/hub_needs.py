@@ -1,334 +1,59 @@
-"""What a run will read from the Hugging Face Hub, or import, checked before anything is built.
+"""What a run will read from the Hugging Face Hub, checked before anything is built.
 
 A VLA reads more than its weights when it is built: SmolVLA its VLM's config, processor and
 tokenizer (``vlm_model_name``), pi0/pi05 the PaliGemma tokenizer upstream's processor names,
 pi0_fast a text and an action tokenizer, X-VLA a BART tokenizer, GR00T its base model and its
 backbone's processor; ``--policy.path``/``--policy.pretrained_path`` name a checkpoint. Offline, a
 missing one used to surface as chained tracebacks after the dataset loaded and the model was built
-(pi0: ~45 s and 9.4 GB first); a missing policy extra as an ImportError deep in transformers. Here
-they are one line, before the dataset or the model is touched, naming every missing thing at once.
+(pi0: ~45 s and 9.4 GB first). Here they are one line, before the dataset or the model is touched,
+naming every missing thing at once; and ``lerobot-ext doctor``'s section per VLA policy type.
 
-What is read comes from upstream wherever upstream says it: the config fields in
-:data:`MODEL_FIELDS` for the model; for the processors, the step arguments upstream's own
-``make_<type>_pre_post_processors`` passes (read from its source, so a tokenizer upstream hard-codes
-is found without a copy of its name here) or, for a run that loads a checkpoint, the steps of the
-checkpoint's ``policy_preprocessor.json``.
-
-A name is available when it is a folder (as given, or relative to the checkpoint folder being
-loaded - a self-contained checkpoint names its copies so - or where a plugin's
-``checkpoint_loading`` answer points), or when the local Hugging Face cache holds its files.
+What a policy reads is :mod:`~lerobot_ext.long_runs.policy_reads` (from upstream); whether it is
+here, :mod:`~lerobot_ext.long_runs.hub_cache`; what it imports,
+:mod:`~lerobot_ext.long_runs.policy_extras`. This module puts a run's needs together - the
+checkpoint it loads (``--policy.path``, ``pretrained_path``, a resumed run's) and the plugins'
+``checkpoint_loading`` answers for it - and words what is missing.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import functools
-import importlib
-import importlib.util
-import inspect
 import json
-import os
-import textwrap
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext import ConfigError, LoadOverrides, RunContext, is_true
-
-INSTALL = 'pip install -e ".[vla]"'
-
-# Config fields naming a Hub repo (or a folder) the *model* reads when it is built. The
-# processors' reads are not listed: they are found in upstream's processor code (processor_reads).
-MODEL_FIELDS = {
-    "vlm_model_name": "the VLM whose config, processor and tokenizer the policy reads",
-    "base_model_path": "the base model whose config and weights the policy loads",
-}
-# Built from a checkpoint, GR00T loads the checkpoint in place of its base model (its
-# from_pretrained sets base_model_path to the checkpoint): the base model is not read then.
-REPLACED_BY_CHECKPOINT = frozenset({"base_model_path"})
-# Processor-step arguments (and step dataclass fields) that name a tokenizer or processor the
-# step loads: TokenizerProcessorStep's tokenizer_name, ActionTokenizerProcessorStep's
-# action_tokenizer_name and paligemma_tokenizer_name, GR00T's VLM encode step's model_name.
-STEP_READS = ("tokenizer_name", "model_name")
-
-# The files that show a repo is in the cache: a model's config; for a tokenizer or processor, any
-# of the files transformers' tokenizers and processors are saved as (a model's config alone - a
-# snapshot of its weights - does not make its tokenizer loadable).
-MODEL_FILES = ("config.json",)
-TOKENIZER_FILES = (
-    "tokenizer_config.json",
-    "tokenizer.json",
-    "tokenizer.model",
-    "vocab.json",
-    "processor_config.json",
+from lerobot_ext import ConfigError, LoadOverrides, RunContext
+from lerobot_ext.long_runs.hub_cache import (
+    MODEL_FILES,
+    HubNeed,
+    cached,
+    hf_home,
+    hub_cache,
+    is_gated,
+    is_repo_id,
+    offline,
+    where_looked,
+)
+from lerobot_ext.long_runs.policy_extras import (
+    INSTALL,
+    POLICY_EXTRAS,
+    check_policy_extras,
+    installed_vla_types,
+    missing_extras,
+)
+from lerobot_ext.long_runs.policy_reads import (
+    config_values,
+    default_needs,
+    factory_needs,
+    model_needs,
+    preprocessor_file,
+    saved_processor_needs,
 )
 
-# Repos that need access requested on their Hub page and a logged-in token to download. Which repos
-# are gated cannot be asked offline; these are the ones lerobot's VLAs read by default (Google's
-# Gemma terms gate every PaliGemma and Gemma repo). Others get the generic advice.
-GATED_PREFIXES = ("google/paligemma", "google/gemma")
-
-# What each policy type imports beyond lerobot's training extras: {type: (lerobot extra,
-# distributions)}; a distribution is found by its import name (IMPORT_NAMES where they differ).
-POLICY_EXTRAS = {
-    "smolvla": ("smolvla", ("transformers", "num2words")),
-    "pi0": ("pi", ("transformers",)),
-    "pi05": ("pi", ("transformers",)),
-    "pi0_fast": ("pi", ("transformers", "scipy")),
-    "xvla": ("xvla", ("transformers",)),
-    "groot": ("groot", ("transformers", "peft", "diffusers", "dm-tree")),
-}
-IMPORT_NAMES = {"dm-tree": "tree"}
-# The VLA policy types `lerobot-ext doctor` reports (those the installed lerobot has).
-VLA_TYPES = tuple(POLICY_EXTRAS)
-
-
-def offline() -> bool:
-    return is_true(os.environ.get("HF_HUB_OFFLINE"))
-
-
-def hub_cache() -> str:
-    """Where huggingface_hub looks for downloaded repos (``HF_HUB_CACHE``, by default under ``HF_HOME``)."""
-    from huggingface_hub import constants
-
-    return str(constants.HF_HUB_CACHE)
-
-
-def hf_home() -> str:
-    from huggingface_hub import constants
-
-    return str(constants.HF_HOME)
-
-
-def where_looked() -> str:
-    cache, home = hub_cache(), hf_home()
-    # HF_HUB_CACHE may be set apart from HF_HOME: say which decided it.
-    where = f"under HF_HOME={home}" if Path(cache).is_relative_to(home) else f"HF_HUB_CACHE; HF_HOME={home}"
-    return f"the local Hugging Face cache ({cache}, {where})"
-
-
-def is_repo_id(name: str) -> bool:
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        return False
-    return True
-
-
-def is_gated(repo: str) -> bool:
-    return repo.startswith(GATED_PREFIXES)
-
-
-def cached(repo: str, files: Sequence[str] = MODEL_FILES) -> str | None:
-    """The cached path of the first of ``files`` the local cache holds for ``repo``, or ``None``
-    (never a network call)."""
-    if not is_repo_id(repo):
-        return None
-    from huggingface_hub import try_to_load_from_cache
-
-    for name in files:
-        found = try_to_load_from_cache(repo, name, cache_dir=hub_cache())
-        if isinstance(found, str):
-            return found
-    return None
-
-
-@dataclass(frozen=True)
-class HubNeed:
-    """One repo (or folder) a run reads while its policy or its processors are built."""
-
-    #: A Hub repo id or a folder.
-    name: str
-    #: What is read from it, in words.
-    what: str
-    #: The flag that sets it (``--policy.vlm_model_name``); ``None`` where lerobot fixes it.
-    flag: str | None = None
-    #: Any one of these in the cache makes it available.
-    files: tuple[str, ...] = MODEL_FILES
-    #: The checkpoint folder a relative ``name`` is read from (the one being loaded).
-    within: Path | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.flag}={self.name}" if self.flag else self.name
-
-    def found(self) -> str | None:
-        """Where it is on this machine: a folder, a folder in the checkpoint, or the cache."""
-        path = Path(self.name).expanduser()
-        if path.exists():
-            return str(path)
-        if self.within is not None and not path.is_absolute() and (self.within / path).exists():
-            return str(self.within / path)
-        return cached(self.name, self.files)
-
-
-# --------------------------------------------------------------------------- what upstream reads
-
-
-def _known_policies() -> dict[str, type]:
-    """Every policy config class by type (lerobot.policies registers them when imported)."""
-    import lerobot.policies  # noqa: F401
-    from lerobot.configs.policies import PreTrainedConfig
-
-    return PreTrainedConfig.get_known_choices()
-
-
-def _config_class(policy_type: str) -> type | None:
-    return _known_policies().get(policy_type)
-
-
-def _step_defaults(step: Any) -> dict[str, str]:
-    """A processor step class's defaults for the fields that name what it loads."""
-    if not (isinstance(step, type) and dataclasses.is_dataclass(step)):
-        return {}
-    return {
-        f.name: f.default
-        for f in dataclasses.fields(step)
-        if f.name.endswith(STEP_READS) and isinstance(f.default, str)
-    }
-
-
-@functools.cache
-def processor_reads(policy_type: str) -> tuple[tuple[str, str | None, str | None], ...]:
-    """What upstream's processors for ``policy_type`` load, read from the source of its
-    ``make_<type>_pre_post_processors``: ``(step argument, config field, fixed name)`` per read -
-    ``config field`` when the factory passes ``config.<field>``, ``fixed name`` when it passes a
-    literal or a module constant (pi0's PaliGemma tokenizer) or leaves a step's default."""
-    config_class = _config_class(policy_type)
-    if config_class is None:
-        return ()
-    # Upstream's own convention (lerobot.policies.factory._make_processors_from_policy_config).
-    module_name = config_class.__module__.replace("configuration_", "processor_")
-    try:
-        if importlib.util.find_spec(module_name) is None:
-            return ()
-        module = importlib.import_module(module_name)
-    except ImportError:  # an extra the processors import is missing: check_policy_extras says which
-        return ()
-    factory = getattr(module, f"make_{policy_type}_pre_post_processors", None)
-    try:
-        source = textwrap.dedent(inspect.getsource(factory)) if factory is not None else ""
-    except (OSError, TypeError):  # no source to read (a compiled module): nothing found
-        return ()
-    if not source:
-        return ()
-    function = ast.parse(source).body[0]
-    if not isinstance(function, ast.FunctionDef):
-        return ()
-    config_name = function.args.args[0].arg if function.args.args else "config"
-
-    def read(node: ast.expr) -> tuple[str | None, str | None] | None:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return None, node.value
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id == config_name
-        ):
-            return node.attr, None
-        if isinstance(node, ast.Name) and isinstance(getattr(module, node.id, None), str):
-            return None, getattr(module, node.id)
-        return None  # computed at run time: not knowable here
-
-    reads: list[tuple[str, str | None, str | None]] = []
-    for call in (node for node in ast.walk(function) if isinstance(node, ast.Call)):
-        given = {kw.arg: kw.value for kw in call.keywords if kw.arg and kw.arg.endswith(STEP_READS)}
-        step = getattr(module, call.func.id, None) if isinstance(call.func, ast.Name) else None
-        for argument, default in _step_defaults(step).items():
-            if argument not in given:
-                reads.append((argument, None, default))
-        for argument, node in given.items():
-            found = read(node)
-            if found is not None:
-                reads.append((argument, *found))
-    return tuple(dict.fromkeys(reads))
-
-
-def _what_step_loads(argument: str, where: str) -> str:
-    kind = "processor" if argument == "model_name" or argument.startswith("action_") else "tokenizer"
-    return f"the {kind} {where}"
-
-
-def factory_needs(policy_type: str, values: Mapping[str, Any]) -> list[HubNeed]:
-    """What ``policy_type``'s processors, built afresh from a config with ``values``, load."""
-    needs = []
-    for argument, field, fixed in processor_reads(policy_type):
-        name = values.get(field) if field else fixed
-        if not isinstance(name, str) or not name:
-            continue
-        where = f"{policy_type}'s preprocessor loads" + ("" if field else ", fixed by lerobot")
-        needs.append(
-            HubNeed(
-                name,
-                _what_step_loads(argument, where),
-                f"--policy.{field}" if field else None,
-                TOKENIZER_FILES,
-            )
-        )
-    return needs
-
-
-def _registered_step(entry: Mapping[str, Any]) -> Any:
-    from lerobot.processor import ProcessorStepRegistry
-
-    try:
-        return ProcessorStepRegistry.get(entry["registry_name"]) if "registry_name" in entry else None
-    except KeyError:  # a plugin's step whose plugin is not loaded: its saved config alone
-        return None
-
-
-def preprocessor_file() -> str:
-    """The file a checkpoint's preprocessor is saved in (``policy_preprocessor.json``)."""
-    from lerobot.utils.constants import POLICY_PREPROCESSOR_DEFAULT_NAME
-
-    return f"{POLICY_PREPROCESSOR_DEFAULT_NAME}.json"
-
-
-def saved_processor_needs(folder: Path, overrides: LoadOverrides | None = None) -> list[HubNeed] | None:
-    """What the preprocessor saved in checkpoint ``folder`` loads (its steps' saved arguments,
-    else the step's default; a ``checkpoint_loading`` override wins); ``None`` without one."""
-    path = folder / preprocessor_file()
-    if not path.is_file():
-        return None
-    needs = []
-    for entry in json.loads(path.read_text()).get("steps", []):
-        key = entry.get("registry_name") or str(entry.get("class", "")).rsplit(".", 1)[-1]
-        arguments = {
-            **_step_defaults(_registered_step(entry)),
-            **(entry.get("config") or {}),
-            **(overrides.preprocessor.get(key, {}) if overrides else {}),
-        }
-        for argument, name in arguments.items():
-            if argument.endswith(STEP_READS) and isinstance(name, str) and name:
-                what = _what_step_loads(argument, f"the {key} step of {path.name} loads")
-                needs.append(HubNeed(name, what, None, TOKENIZER_FILES, within=folder))
-    return needs
-
-
-def model_needs(values: Mapping[str, Any], checkpoint: Path | None) -> list[HubNeed]:
-    return [
-        HubNeed(values[field], what, f"--policy.{field}", MODEL_FILES, within=checkpoint)
-        for field, what in MODEL_FIELDS.items()
-        if isinstance(values.get(field), str)
-        and values[field]
-        and not (checkpoint is not None and field in REPLACED_BY_CHECKPOINT)
-    ]
-
-
 # --------------------------------------------------------------------------- a run's needs
-
-
-def _values(policy_cfg: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(policy_cfg):
-        return {f.name: getattr(policy_cfg, f.name) for f in dataclasses.fields(policy_cfg)}
-    return dict(vars(policy_cfg))
 
 
 def _policy_flags(flags: Mapping[str, str]) -> dict[str, str]:
@@ -416,7 +141,7 @@ def run_needs(
         what = f"the checkpoint's saved preprocessor, {preprocessor_file()}"
         needs.append(dataclasses.replace(source, what=what, files=(preprocessor_file(),)))
     if policy_cfg is not None:
-        policy_type, values = getattr(policy_cfg, "type", None), _values(policy_cfg)
+        policy_type, values = getattr(policy_cfg, "type", None), config_values(policy_cfg)
         policy = policy_cfg
     elif folder is not None:
         policy_type, values = saved_config(folder, flags)
@@ -532,65 +257,7 @@ def check_run_needs(
     check_hub_needs(found.needs)
 
 
-# --------------------------------------------------------------------------- extras
-
-
-def transformers_range() -> str | None:
-    """The transformers versions lerobot's extras require, e.g. ``>=5.4.0,<5.6.0``."""
-    try:
-        requirements = requires("lerobot") or []
-    except PackageNotFoundError:
-        return None
-    for requirement in requirements:
-        name = requirement.split(";")[0].strip()
-        if name.startswith("transformers") and name[len("transformers") :][:1] in "<>=!~":
-            return name[len("transformers") :].strip()
-    return None
-
-
-def missing_extras(policy_type: str) -> list[str]:
-    """What ``policy_type`` needs that is not installed (or installed outside lerobot's range)."""
-    _, distributions = POLICY_EXTRAS.get(policy_type, ("", ()))
-    problems = [
-        name
-        for name in distributions
-        if importlib.util.find_spec(IMPORT_NAMES.get(name, name.replace("-", "_"))) is None
-    ]
-    if "transformers" in distributions and "transformers" not in problems:
-        from packaging.specifiers import SpecifierSet
-
-        allowed = transformers_range()
-        installed = version("transformers")
-        if allowed and installed not in SpecifierSet(allowed, prereleases=True):
-            problems.append(f"transformers{allowed} (installed: {installed})")
-    return problems
-
-
-def check_policy_extras(policy_type: str | None) -> None:
-    problems = missing_extras(policy_type or "")
-    if problems:
-        extra = POLICY_EXTRAS[policy_type][0]  # type: ignore[index]
-        raise ConfigError(
-            f"--policy.type={policy_type} needs {', '.join(problems)}: {INSTALL} "
-            f"(or pip install 'lerobot[{extra}]')"
-        )
-
-
 # --------------------------------------------------------------------------- lerobot-ext doctor
-
-
-def installed_vla_types() -> list[str]:
-    known = _known_policies()
-    return [policy_type for policy_type in VLA_TYPES if policy_type in known]
-
-
-def default_needs(policy_type: str) -> list[HubNeed]:
-    """What ``policy_type`` reads from the Hub with upstream's defaults (a fresh run)."""
-    config_class = _config_class(policy_type)
-    assert config_class is not None, policy_type
-    # device="cpu": the default asks torch for an accelerator and logs that there is none.
-    values = _values(config_class(device="cpu"))
-    return model_needs(values, None) + factory_needs(policy_type, values)
 
 
 def doctor_lines() -> tuple[list[str], list[dict[str, Any]]]:
