@@ -105,7 +105,8 @@ LOG_FREQ = 100
 
 
 def run(command: list[str], log: Path) -> None:
-    with open(log, "w") as out:
+    # Appended: a training run resumed in a later session keeps its earlier lines (step times).
+    with open(log, "a") as out:
         result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=ENV)
     if result.returncode != 0:
         raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}\n{log.read_text()[-3000:]}")
@@ -247,6 +248,124 @@ def compare(label: str, a: tuple[int, int], b: tuple[int, int]) -> str:
 
 
 LOSS_LINE = re.compile(r"step:(\S+) .*?loss:([0-9.]+)")
+TIMING_LINE = re.compile(r"updt_s:([0-9.]+) data_s:([0-9.]+)")
+
+
+def seconds_per_step(train_log: Path) -> float | None:
+    """A run's training time per step: upstream's logged update and data-wait times (averages over
+    each --log_freq interval), the median over the log. Pauses between sessions, checkpointing and
+    evaluation are not in it, so a curve against it does not depend on when the run was stopped."""
+    if not train_log.is_file():
+        return None
+    times = [float(u) + float(d) for u, d in TIMING_LINE.findall(train_log.read_text(errors="replace"))]
+    return statistics.median(times) if times else None
+
+
+def convergence(
+    evaluations: list[Evaluation], sampler: str, steps: list[int], weights: str
+) -> tuple[int | None, int, int]:
+    """Where ``sampler``'s pooled success stopped rising: the first checkpoint that neither of the
+    next two exceeds (``None`` while the last two checkpoints still rise past it), with its
+    (successes, episodes) - or the last checkpoint's when it has not stopped."""
+    rates = []
+    for step in steps:
+        wins, n = pooled(evaluations, sampler=sampler, weights=weights, step=step)
+        rates.append((step, wins, n))
+    rates = [r for r in rates if r[2]]
+    for i in range(len(rates) - 2):
+        step, wins, n = rates[i]
+        if all(later_w / later_n <= wins / n for _, later_w, later_n in rates[i + 1 : i + 3]):
+            return step, wins, n
+    if not rates:
+        return None, 0, 0
+    _, wins, n = rates[-1]
+    return None, wins, n
+
+
+def convergence_report(
+    evaluations: list[Evaluation],
+    samplers: list[str],
+    steps: list[int],
+    weights: str,
+    step_seconds: dict[str, float],
+) -> None:
+    """Where each sampler's curve stops rising, what it reaches, in steps and training hours, and
+    the verdict on diffusion against flow at the end and at each one's plateau."""
+    print(f"\n== convergence ({weights} weights): the first checkpoint that neither of the next two exceeds")
+    plateaus: dict[str, tuple[int, int]] = {}
+    for sampler in samplers:
+        policy = sampler.split()[0]
+        step, wins, n = convergence(evaluations, sampler, steps, weights)
+        if not n:
+            continue
+        if step is not None:
+            plateaus[sampler] = (wins, n)
+        per_step = step_seconds.get(policy)
+        hours = f", {per_step * (step or steps[-1]) / 3600:.1f} training hours" if per_step else ""
+        where = (
+            f"stops rising at step {step}"
+            if step
+            else f"not two checkpoints without a rise yet by step {steps[-1]}; at the last checkpoint"
+        )
+        print(f"  {sampler:<20} {where}: {100 * wins / n:.1f} +- {100 * standard_error(wins, n):.1f}%{hours}")
+    for policy, per_step in sorted(step_seconds.items()):
+        print(f"  {policy}: {per_step * 1e3:.0f} ms per training step (upstream's updt_s + data_s, median)")
+    last = steps[-1]
+    flow_last = pooled(evaluations, sampler="flow Euler 10", step=last, weights=weights)
+    for other in ("diffusion DDPM 100", "diffusion DDIM 10"):
+        other_last = pooled(evaluations, sampler=other, step=last, weights=weights)
+        if flow_last[1] and other_last[1]:
+            print("  " + compare(f"at step {last}: flow Euler 10 vs {other}", flow_last, other_last))
+        if other in plateaus and "flow Euler 10" in plateaus:
+            label = f"each at its plateau: flow Euler 10 vs {other}"
+            print("  " + compare(label, plateaus["flow Euler 10"], plateaus[other]))
+
+
+def write_chart(
+    evaluations: list[Evaluation],
+    samplers: list[str],
+    steps: list[int],
+    seeds: list[int],
+    weights: str,
+    step_seconds: dict[str, float],
+    path: Path,
+) -> None:
+    """Success against training steps (and, with step times, training hours): pooled over seeds
+    with one binomial standard error, each seed's rate as a faint dot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 2 if step_seconds else 1
+    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
+    for sampler in samplers:
+        policy = sampler.split()[0]
+        points = [(step, *pooled(evaluations, sampler=sampler, step=step, weights=weights)) for step in steps]
+        points = [(step, w / n, standard_error(w, n)) for step, w, n in points if n]
+        if not points:
+            continue
+        scales = [("training steps", 1.0)]
+        if step_seconds:
+            scales.append(("training hours", step_seconds.get(policy, float("nan")) / 3600))
+        for axis, (label, scale) in zip(axes[0], scales, strict=False):
+            xs = [step * scale for step, _, _ in points]
+            line = axis.errorbar(xs, [100 * r for _, r, _ in points], yerr=[100 * e for _, _, e in points],
+                                 marker="o", capsize=3, label=sampler)  # fmt: skip
+            for seed in seeds:
+                dots = [(step * scale, pooled(evaluations, sampler=sampler, step=step, weights=weights, seed=seed))
+                        for step in steps]  # fmt: skip
+                axis.scatter([x for x, (w, n) in dots if n], [100 * w / n for _, (w, n) in dots if n],
+                             s=10, alpha=0.3, color=line[0].get_color())  # fmt: skip
+            axis.set_xlabel(label)
+    for axis in axes[0]:
+        axis.set_ylabel(f"success (%), {weights} weights")
+        axis.set_ylim(0, 100)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    print(f"\nchart: {path}")
 
 
 def spearman(xs: list[float], ys: list[float]) -> float:
@@ -526,6 +645,9 @@ def main() -> None:
     )
     parser.add_argument("--no_sweep", action="store_true", help="skip flow's num_inference_steps sweep")
     parser.add_argument(
+        "--chart", type=Path, default=None, help="write success against steps (and hours) here (PNG)"
+    )
+    parser.add_argument(
         "--normalize_env_state",
         action="store_true",
         help="min-max normalise observation.environment_state too (neither policy does by default)",
@@ -536,7 +658,12 @@ def main() -> None:
         samplers = [label for label in SAMPLERS if any(e.sampler == label for e in evaluations)]
         steps = sorted({e.step for e in evaluations if e.sampler in samplers})
         print(f"closed loop: the report of {args.report_from}'s {len(evaluations)} evaluations")
-        report(evaluations, samplers, steps, sorted({e.seed for e in evaluations}), args.parallel)
+        seeds = sorted({e.seed for e in evaluations})
+        report(evaluations, samplers, steps, seeds, args.parallel)
+        weights = "live" if any(e.weights == "live" for e in evaluations) else "ema"
+        convergence_report(evaluations, samplers, steps, weights, {})
+        if args.chart is not None:
+            write_chart(evaluations, samplers, steps, seeds, weights, {}, args.chart)
         return
     if args.steps % args.save_freq:
         raise SystemExit(f"--steps {args.steps} must be a multiple of --save_freq {args.save_freq}")
@@ -681,6 +808,16 @@ def main() -> None:
     )
 
     report(evaluations, list(samplers), steps, args.seeds, args.parallel)
+    step_seconds = {
+        policy: seconds
+        for policy in args.policies
+        if (seconds := seconds_per_step(outputs[(policy, args.seeds[0])].with_name(
+            outputs[(policy, args.seeds[0])].name + ".train.log"))) is not None
+    }  # fmt: skip
+    weights = "live" if "live" in args.weights else "ema"
+    convergence_report(evaluations, list(samplers), steps, weights, step_seconds)
+    if args.chart is not None:
+        write_chart(evaluations, list(samplers), steps, args.seeds, weights, step_seconds, args.chart)
     print("\n== action chunk latency (batch 1, CPU, median of alternating rounds)")
     base = latency.get("diffusion DDPM 100")
     for label, seconds in latency.items():
