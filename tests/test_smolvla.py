@@ -60,6 +60,10 @@ def test_smolvla_trains_with_every_feature_and_resumes_exactly(
         "observation.images.robot0_eye_in_hand",
     ]
     assert (checkpoint / "pretrained_model_ema" / "model.safetensors").is_file()
+    # Both saved policies carry the VLM's files (the EMA copy is written after the commit on 0.6.2).
+    for model in ("pretrained_model", "pretrained_model_ema"):
+        assert json.loads((checkpoint / model / "config.json").read_text())["vlm_model_name"] == "vlm"
+        assert (checkpoint / model / "vlm" / "tokenizer.json").is_file()
     assert (resumed / "profile" / "report.txt").is_file()
 
 
