@@ -27,6 +27,7 @@ from helpers import (
 
 from lerobot_ext import LoadOverrides, PluginConflictError, hookimpl
 from lerobot_ext.load_overrides import merged, with_processor_overrides
+from lerobot_ext.self_contained import bundle
 from lerobot_ext.self_contained.bundle import MANIFEST, bundle_folder
 from lerobot_ext.self_contained.resolve import load_overrides
 from lerobot_ext.upstream.versions import for_installed
@@ -130,9 +131,16 @@ def test_a_tokenizer_from_the_hub_cache_is_copied_without_weights_and_found_agai
         json.dumps({"name": "policy_preprocessor", "steps": steps})
     )
 
+    monkeypatch.setattr(bundle, "LARGEST_FILE", 1000)  # a 2 KB file stands for one too big to copy
+    snapshot = next((cache / f"models--{repo.replace('/', '--')}" / "snapshots").iterdir())
+    (snapshot / "training_log.txt").write_text("x" * 2000)
+
     missing = bundle_folder(folder)
 
-    assert missing == ["policy_preprocessor.json:OtherTokenizerStep.tokenizer_name=nowhere/at-all"]
+    assert missing == [
+        f"{snapshot / 'training_log.txt'} (over 0 MiB, not copied)",
+        "policy_preprocessor.json:OtherTokenizerStep.tokenizer_name=nowhere/at-all",
+    ]
     assert sorted(p.name for p in (folder / "tokenizer").iterdir()) == [
         "config.json", "tokenizer.json", "tokenizer_config.json",
     ]  # fmt: skip

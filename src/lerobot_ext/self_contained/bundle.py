@@ -45,6 +45,10 @@ WEIGHT_SUFFIXES = (
     ".npz",
 )
 WEIGHT_INDEX = ".index.json"
+# A tokenizer is tens of MB at most (Gemma's tokenizer.json: ~35 MB). A bigger file next to it is
+# something else (a training log, an array): copied into every checkpoint it would fill the disk of
+# a run that saves for days, so it is left out and named.
+LARGEST_FILE = 100 * 2**20
 
 
 def is_weights(name: str) -> bool:
@@ -65,18 +69,21 @@ def source_folder(name: str) -> Path | None:
         return None
 
 
-def copy_small_files(source: Path, destination: Path) -> list[str]:
+def copy_small_files(source: Path, destination: Path) -> tuple[list[str], list[str]]:
     """Every top-level file of ``source`` but weights into ``destination`` (following the Hub
-    cache's links), through a temporary folder so a crash leaves no half copy."""
+    cache's links), through a temporary folder so a crash leaves no half copy. Returns the names
+    copied, and those left out for their size (over :data:`LARGEST_FILE`)."""
     partial = destination.with_name(destination.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    names = sorted(p.name for p in source.iterdir() if p.is_file() and not is_weights(p.name))
+    candidates = sorted(p.name for p in source.iterdir() if p.is_file() and not is_weights(p.name))
+    too_big = [name for name in candidates if (source / name).stat().st_size > LARGEST_FILE]
+    names = [name for name in candidates if name not in too_big]
     for name in names:
         shutil.copy2(source / name, partial / name)
     shutil.rmtree(destination, ignore_errors=True)
     partial.rename(destination)
-    return names
+    return names, too_big
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -108,7 +115,10 @@ class Bundle:
             suffix = 2
             while target in self.entries:
                 target, suffix = f"{default_folder}_{suffix}", suffix + 1
-            files = copy_small_files(source, self.folder / target)
+            files, too_big = copy_small_files(source, self.folder / target)
+            self.missing.extend(
+                f"{source / big} (over {LARGEST_FILE >> 20} MiB, not copied)" for big in too_big
+            )
             self.entries[target] = {"source": name, "files": files, "used_by": []}
             self.by_source[name] = target
         target = self.by_source[name]

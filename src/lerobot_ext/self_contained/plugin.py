@@ -29,8 +29,9 @@ class SelfContained:
                 if missing not in self.warned:
                     self.warned.add(missing)
                     log.warning(
-                        "the checkpoint is not self-contained: %s was found neither as a folder nor in the "
-                        "local Hugging Face cache, so loading the checkpoint will need it too",
+                        "the checkpoint may not be self-contained: %s - loading it may need that from "
+                        "where it was (it is neither a folder nor in the local Hugging Face cache, or too "
+                        "big to copy into every checkpoint)",
                         missing,
                     )
 
