@@ -137,3 +137,78 @@ def test_plugin_fields_are_saved_with_their_owners_and_restored_on_resume(
     error = capsys.readouterr().err
     assert "sets --gripper_gain (plugin 'lab'), but no loaded plugin declares it" in error
     assert "Install or enable plugin(s) 'lab'" in error
+
+
+def test_a_plugin_adds_a_field_to_one_of_upstreams_groups(monkeypatch) -> None:
+    host = plugins_from(
+        {"mixer": fields_plugin(**{"dataset.extra_roots": (list[str], []), "dataset.strict": (bool, False)})}
+    )
+    config_class = host.config_class
+    assert config_class.plugin_fields == {"dataset.extra_roots": "mixer", "dataset.strict": "mixer"}
+    monkeypatch.setattr("sys.argv", ["lerobot-train-ext"])
+    args = normalize_argv(
+        ["--dataset.repo_id=x/y", "--dataset.extra_roots=[/a/b,c/d]", "--dataset.strict"], config_class
+    )
+    cfg = parse_config(args, config_class)
+    # Upstream's own fields and defaults are kept; the group is still upstream's class.
+    from lerobot.configs.default import DatasetConfig
+
+    assert isinstance(cfg.dataset, DatasetConfig) and cfg.dataset.repo_id == "x/y"
+    assert cfg.dataset.video_backend == DatasetConfig(repo_id="x/y").video_backend
+    assert (cfg.dataset.extra_roots, cfg.dataset.strict) == (["/a/b", "c/d"], True)
+    assert parse_config(["--dataset.repo_id=x/y"], config_class).dataset.extra_roots == []
+    help_text = plugin_fields_help(config_class)
+    assert (
+        "--dataset.extra_roots: list[str]  [plugin mixer]" in help_text
+        and "the dataset.extra_roots knob" in help_text
+    )
+    assert "--dataset.strict[=true|false]" in help_text
+
+
+def test_a_group_field_must_be_new_and_in_a_plain_group() -> None:
+    with pytest.raises(
+        PluginConflictError, match=r"plugin 'greedy'.*lerobot-train already has --dataset.repo_id"
+    ):
+        plugins_from({"greedy": fields_plugin(**{"dataset.repo_id": (str, "")})})
+    # policy is a choice of classes (one per --policy.type): no field can be added to all of them.
+    with pytest.raises(PluginHookError) as refused:
+        plugins_from({"odd": fields_plugin(**{"policy.extra": (int, 0)})})
+    message = str(refused.value)
+    assert "a dotted flag name must be 'group.name' with group one of lerobot-train's groups (" in message
+    groups = message.rsplit("(", 1)[1].rstrip(")").split(", ")
+    assert "dataset" in groups and "policy" not in groups
+
+
+def test_a_saved_group_field_whose_plugin_is_not_loaded_is_named(tmp_path) -> None:
+    config_file = tmp_path / "train_config.json"
+    config_file.write_text(
+        json.dumps({"dataset": {"repo_id": "x/y", "extra_roots": ["/a"]}, "resume": False})
+    )
+    (tmp_path / FIELDS_FILE).write_text(json.dumps({"fields": {"dataset.extra_roots": "mixer"}}))
+    with pytest.raises(
+        ConfigError, match=r"sets --dataset.extra_roots \(plugin 'mixer'\), but no loaded plugin"
+    ):
+        check_saved_fields(config_file, ExtTrainPipelineConfig, ["transforms"], ["mixer"])
+
+
+@pytest.mark.slow
+def test_a_group_field_is_saved_and_restored_on_resume(bimodal_root, tmp_path, extra_entry_points) -> None:
+    extra_entry_points("mixer", fields_plugin(**{"dataset.extra_roots": (list[str], [])}))
+    out = tmp_path / "run"
+    args = [*dataset_flags(bimodal_root), *TINY_DIFFUSION, "--steps=1", f"--output_dir={out}",
+            "--dataset.extra_roots=[/data/b]"]  # fmt: skip
+    assert train_in_process(args) == 0
+    saved = out / "checkpoints" / "last" / "pretrained_model"
+    assert read_json(saved / "train_config.json")["dataset"]["extra_roots"] == ["/data/b"]
+    assert read_json(saved / FIELDS_FILE)["fields"]["dataset.extra_roots"] == "mixer"
+    resumed = []
+
+    @hookimpl
+    def configure(cfg):
+        resumed.append(cfg.dataset.extra_roots)
+
+    extra_entry_points("observer", types.SimpleNamespace(configure=configure))
+    assert (
+        train_in_process(["--resume=true", f"--config_path={saved / 'train_config.json'}", "--steps=2"]) == 0
+    )
+    assert resumed == [["/data/b"]]

@@ -18,7 +18,7 @@ import types
 import typing
 from collections.abc import Sequence
 
-from lerobot_ext.config import extension_fields
+from lerobot_ext.config import extension_fields, nested_extension_fields
 from lerobot_ext.errors import UnknownFlagError
 
 _BOOL_WORDS = {"true", "false", "yes", "no", "1", "0", "on", "off"}
@@ -36,6 +36,7 @@ def _split(arg: str) -> tuple[str, str | None]:
 def _switches(config_class: type) -> tuple[set[str], set[str]]:
     """(the plugins' top-level bool fields, their sub-configs that have an ``enable`` bool)."""
     bools, enables = set(), set()
+    bools |= {name for name, f in nested_extension_fields(config_class) if f.type is bool}
     for f in extension_fields(config_class):
         hint = f.type
         if hint is bool:
@@ -67,6 +68,10 @@ def plugin_fields_help(config_class: type) -> str:
         if dataclasses.is_dataclass(f.type):
             for sub in dataclasses.fields(f.type):
                 lines.append(f"      --{f.name}.{sub.name}: {_type_name(sub.type)} (default {sub.default!r})")
+    for name, f in nested_extension_fields(config_class):
+        lines.append(f"  --{name}: {_type_name(f.type)}  [plugin {f.metadata.get('plugin', '?')}]")
+        if f.metadata.get("help"):
+            lines.append(f"      {f.metadata['help']}")
     if bools or enables:
         lines += ["", "switches (a bare flag means true):"]
         lines += [f"  --{name}[=true|false]" for name in sorted(bools)]
@@ -87,12 +92,13 @@ def check_unknown_flags(
         if plugin_fields_only
         else known_top_level_names(config_class)
     )
+    nested = {name for name, _ in nested_extension_fields(config_class)}
     for arg in args:
         if not arg.startswith("--") or arg == "--":
             continue
         name, _ = _split(arg)
         head = name.split(".", 1)[0]
-        if head in known:
+        if head in known or name in nested:
             continue
         close = difflib.get_close_matches(head, sorted(known), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join('--' + c for c in close)}?" if close else ""
@@ -110,13 +116,15 @@ def check_unknown_flags(
 def _string_lists(config_class: type) -> set[str]:
     """The plugins' ``list[str]`` fields."""
     out = set()
-    for f in extension_fields(config_class):
+    for name, f in [(f.name, f) for f in extension_fields(config_class)] + nested_extension_fields(
+        config_class
+    ):
         hint = f.type
         options = (
             typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
         )
         if any(typing.get_origin(o) is list and typing.get_args(o) == (str,) for o in options):
-            out.add(f.name)
+            out.add(name)
     return out
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import sys
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -31,7 +33,8 @@ FIELDS_FILE = "lerobot_ext_fields.json"
 class ExtTrainPipelineConfig(TrainPipelineConfig):
     """The base of every run's config class; see :func:`build_config_class`."""
 
-    #: ``{field name: plugin}`` of the fields the loaded plugins added (set on built classes).
+    #: ``{field name: plugin}`` of the fields the loaded plugins added (set on built classes); a
+    #: field added to one of upstream's groups is named ``group.name`` (``dataset.mix``).
     plugin_fields: ClassVar[dict[str, str]] = {}
 
     def _save_pretrained(self, save_directory: Path) -> None:
@@ -53,38 +56,97 @@ def _dataclass_field(spec: ConfigField) -> tuple[str, Any, Any]:
     return spec.name, spec.type, field(default=default, metadata=metadata)
 
 
-def build_config_class(specs: Sequence[ConfigField]) -> type[ExtTrainPipelineConfig]:
-    """``ExtTrainPipelineConfig`` with one field per ``spec``, in registration order.
+@functools.cache
+def upstream_groups() -> dict[str, type]:
+    """``{name: class}`` of ``TrainPipelineConfig``'s fields a plugin may add fields to
+    (``--dataset.mix``): the plain dataclass ones - not a choice of types like ``policy``."""
+    import draccus
 
-    The class is also set as an attribute of this module under a name derived from its fields,
-    so a config object can be pickled by reference in the process that built the class.
-    """
-    if not specs:
-        return ExtTrainPipelineConfig
-    key = hashlib.sha1(repr([(s.name, s.type, s.plugin) for s in specs]).encode()).hexdigest()[:10]
-    name = f"ExtTrainPipelineConfig_{key}"
+    hints = typing.get_type_hints(TrainPipelineConfig)
+    return {
+        f.name: hints[f.name]
+        for f in fields(TrainPipelineConfig)
+        if isinstance(hints[f.name], type)
+        and dataclasses.is_dataclass(hints[f.name])
+        and not issubclass(hints[f.name], draccus.ChoiceRegistry)
+    }
+
+
+def _registered_class(name: str, make: Any) -> type:
+    """The class named ``name`` in this module, made once: a config object pickles by reference
+    in the process that built its class."""
     module = sys.modules[__name__]
     existing = getattr(module, name, None)
     if existing is not None:
         return existing
-    cls = dataclasses.make_dataclass(
-        name,
-        [_dataclass_field(spec) for spec in specs],
-        bases=(ExtTrainPipelineConfig,),
-        namespace={
-            "plugin_fields": {spec.name: spec.plugin for spec in specs},
-            "__doc__": "lerobot-train's config plus the loaded plugins' fields.",
-        },
-    )
+    cls = make()
     cls.__module__ = __name__
     setattr(module, name, cls)
     return cls
 
 
+def _group_class(group: str, specs: Sequence[ConfigField], key: str) -> type:
+    """Upstream's ``group`` class plus the plugins' fields for it (names without ``group.``)."""
+    base = upstream_groups()[group]
+    leaves = [dataclasses.replace(spec, name=spec.name.split(".", 1)[1]) for spec in specs]
+    name = f"{base.__name__}_{key}"
+    return _registered_class(
+        name, lambda: dataclasses.make_dataclass(name, [_dataclass_field(s) for s in leaves], bases=(base,))
+    )
+
+
+def build_config_class(specs: Sequence[ConfigField]) -> type[ExtTrainPipelineConfig]:
+    """``ExtTrainPipelineConfig`` with one field per ``spec``, in registration order.
+
+    A ``group.name`` spec adds ``name`` to a subclass of upstream's ``group`` class, which the
+    built class declares ``group`` as (in its place among upstream's fields). The classes are
+    also set as attributes of this module under names derived from their fields, so a config
+    object can be pickled by reference in the process that built them.
+    """
+    if not specs:
+        return ExtTrainPipelineConfig
+    key = hashlib.sha1(repr([(s.name, s.type, s.plugin) for s in specs]).encode()).hexdigest()[:10]
+    top = [spec for spec in specs if "." not in spec.name]
+    nested: dict[str, list[ConfigField]] = {}
+    for spec in specs:
+        if "." in spec.name:
+            nested.setdefault(spec.name.split(".", 1)[0], []).append(spec)
+    groups = [(group, _group_class(group, group_specs, key)) for group, group_specs in nested.items()]
+    name = f"ExtTrainPipelineConfig_{key}"
+
+    def make() -> type:
+        return dataclasses.make_dataclass(
+            name,
+            [*(_dataclass_field(spec) for spec in top), *groups],
+            bases=(ExtTrainPipelineConfig,),
+            namespace={
+                "plugin_fields": {spec.name: spec.plugin for spec in specs},
+                "__doc__": "lerobot-train's config plus the loaded plugins' fields.",
+            },
+        )
+
+    return _registered_class(name, make)
+
+
+def nested_extension_fields(
+    config_class: type = ExtTrainPipelineConfig,
+) -> list[tuple[str, dataclasses.Field]]:
+    """``(group.name, field)`` of the fields plugins added to upstream's groups (``dataset.mix``)."""
+    out = []
+    for group_field in fields(config_class):
+        group = group_field.name
+        upstream = upstream_groups().get(group)
+        if upstream is None or group_field.type is upstream or not isinstance(group_field.type, type):
+            continue
+        own = {f.name for f in fields(upstream)}
+        out += [(f"{group}.{f.name}", f) for f in fields(group_field.type) if f.name not in own]
+    return out
+
+
 def extension_fields(config_class: type = ExtTrainPipelineConfig) -> list[dataclasses.Field]:
     """The dataclass fields ``config_class`` adds to upstream's ``TrainPipelineConfig``."""
     upstream = {f.name for f in fields(TrainPipelineConfig)}
-    return [f for f in fields(config_class) if f.name not in upstream]
+    return [f for f in fields(config_class) if f.name not in upstream]  # groups extended: see below
 
 
 def saved_field_owners(config_file: Path) -> dict[str, str]:
@@ -109,6 +171,13 @@ def check_saved_fields(
     saved = json.loads(path.read_text())
     known = {f.name for f in fields(config_class)}
     unknown = [key for key in saved if key not in known]
+    # A field a plugin added to one of upstream's groups: saved inside the group's object.
+    group_types = {f.name: f.type for f in fields(config_class)}
+    for group in upstream_groups():
+        values, group_type = saved.get(group), group_types.get(group)
+        if isinstance(values, dict) and isinstance(group_type, type) and dataclasses.is_dataclass(group_type):
+            group_known = {f.name for f in fields(group_type)}
+            unknown += [f"{group}.{key}" for key in values if key not in group_known]
     if not unknown:
         return
     owners = saved_field_owners(path)

@@ -154,7 +154,10 @@ def register_config_fields(register: Callable[..., None]) -> None:
         dataclass ``type`` makes a group (``--name.sub=value``; ``default`` may be ``None`` for
         the dataclass' own defaults), and if it has a ``bool`` field ``enable``, the bare
         ``--name`` means ``--name.enable=true``. ``help`` is shown by ``--help`` with the
-        plugin's name.
+        plugin's name. A name ``group.name`` adds a field to one of lerobot-train's plain config
+        groups (``dataset``, ``eval``, ``wandb``, ``job``...; not ``policy``, a choice of
+        classes): ``--dataset.name=value`` sets ``cfg.dataset.name`` on a subclass of upstream's
+        group class, upstream's own fields unchanged.
 
     Fields are saved in each checkpoint's ``train_config.json`` and come back with ``--resume``;
     resuming a config whose field's plugin is not loaded is a ``ConfigError`` naming the field

@@ -122,12 +122,16 @@ class Registry:
     def add_config_field(self, plugin_name: str, name: str, type_: Any, default: Any, help_: str) -> None:
         from lerobot.configs.train import TrainPipelineConfig
 
-        if not isinstance(name, str) or not name.isidentifier():
+        group, dot, leaf = name.partition(".") if isinstance(name, str) else ("", "", "")
+        if dot:
+            self._check_group_field(plugin_name, name, group, leaf)
+        elif not isinstance(name, str) or not name.isidentifier():
             raise PluginHookError(
                 f"plugin '{plugin_name}' registered a config field named {name!r}; a flag name must "
-                "be a Python identifier such as 'my_flag'"
+                "be a Python identifier such as 'my_flag', or 'group.name' to add to one of "
+                "lerobot-train's groups ('dataset.my_flag')"
             )
-        if name in {f.name for f in dataclasses.fields(TrainPipelineConfig)}:
+        elif name in {f.name for f in dataclasses.fields(TrainPipelineConfig)}:
             raise PluginConflictError(
                 f"config field '{name}' is registered by plugin '{plugin_name}', but lerobot-train "
                 f"already has --{name}. Pick another name for the plugin's flag."
@@ -137,6 +141,23 @@ class Registry:
                 f"plugin '{plugin_name}' gave config field '{name}' a help that is not a str"
             )
         self._claim("config_fields", plugin_name, name, ConfigField(name, type_, default, help_, plugin_name))
+
+    @staticmethod
+    def _check_group_field(plugin_name: str, name: str, group: str, leaf: str) -> None:
+        """``group.leaf`` must add a new field to one of upstream's plain config groups."""
+        from lerobot_ext.config import upstream_groups
+
+        groups = upstream_groups()
+        if group not in groups or not leaf.isidentifier():
+            raise PluginHookError(
+                f"plugin '{plugin_name}' registered a config field named {name!r}; a dotted flag name "
+                f"must be 'group.name' with group one of lerobot-train's groups ({', '.join(sorted(groups))})"
+            )
+        if leaf in {f.name for f in dataclasses.fields(groups[group])}:
+            raise PluginConflictError(
+                f"config field '{name}' is registered by plugin '{plugin_name}', but lerobot-train "
+                f"already has --{name}. Pick another name for the plugin's flag."
+            )
 
     def add_command(
         self,
