@@ -167,7 +167,7 @@ def test_cuda_peaks_per_phase_keep_upstreams_gpu_mem(fake_cuda, tmp_path):
     # Upstream's logged gpu_mem is still the peak of its whole update, not of the optimizer alone.
     assert readings == [1000 + 10 + 300 + 100] * 3
     found = read_json(tmp_path / "profile" / "summary.json")["memory"]
-    assert found["device"] == "cuda:0" and found["per_phase"] is True
+    assert found["device"] == "cuda:0"
     assert found["gpu"] == {"name": "Fake H100", "total_mib": 80 * 1024}
     allocated = {row: peak["allocated"] for row, peak in found["peak_mib"].items()}
     assert allocated == {
@@ -190,28 +190,13 @@ def test_cuda_peaks_per_phase_keep_upstreams_gpu_mem(fake_cuda, tmp_path):
     assert rows[1].endswith(",1410.0,1410.0")
 
 
-def test_without_phase_boundaries_the_cuda_peak_is_the_steps(fake_cuda, tmp_path):
-    """A core without ``on_phase_start``: one reading per step, from upstream's update to the step's end."""
-    fake_cuda.allocate(1000)
-    run = types.SimpleNamespace(stash={}, hooks=None)
-    profiler.on_train_start(cfg=_cfg(tmp_path), rank=0, world_size=1, start_step=0, device="cuda", run=run)
-    for step in (1, 2):
-        one_step(fake_cuda, lambda phase: None)
-        profiler.on_step_phases(step=step, phases=PHASE_TIMES)
-    profiler.on_train_end()
-    found = read_json(tmp_path / "profile" / "summary.json")["memory"]
-    assert found["per_phase"] is False
-    assert found["peak_mib"] == {STEP: {"allocated": 1410, "reserved": 1410}}
-    assert "peak per step over steps 1-2" in (tmp_path / "profile" / "report.txt").read_text()
-
-
 class PhaseStarts:
     """Records the core's ``on_phase_start`` events, and each step's ``on_step_phases``."""
 
     def __init__(self) -> None:
         self.events: list[str] = []
 
-    @hookimpl(optionalhook=True)
+    @hookimpl
     def on_phase_start(self, phase):
         self.events.append(phase)
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lerobot_ext.context import RunContext
+from lerobot_ext.dispatch import Hooks, hooks_of, load_plugins
 from lerobot_ext.load_overrides import (
     PREPROCESSOR_OVERRIDES,
     LoadOverrides,
@@ -19,10 +21,6 @@ from lerobot_ext.load_overrides import (
     merged,
     with_processor_overrides,
 )
-
-if TYPE_CHECKING:
-    from lerobot_ext.context import RunContext
-    from lerobot_ext.dispatch import Hooks
 
 
 def collect_overrides(
@@ -77,9 +75,6 @@ def load_policy(
     from lerobot.configs.policies import PreTrainedConfig
     from lerobot.policies.factory import get_policy_class, make_pre_post_processors
     from lerobot.utils.import_utils import register_third_party_plugins
-
-    from lerobot_ext.context import RunContext
-    from lerobot_ext.dispatch import hooks_of, load_plugins
 
     register_third_party_plugins()
     hooks = hooks if hooks is not None else hooks_of(load_plugins())

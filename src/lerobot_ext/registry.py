@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from lerobot_ext.config import upstream_groups
 from lerobot_ext.errors import PluginConflictError, PluginHookError
 from lerobot_ext.registrations import Command, ConfigField
 from lerobot_ext.robot_adapter import RobotAdapter
@@ -145,8 +146,6 @@ class Registry:
     @staticmethod
     def _check_group_field(plugin_name: str, name: str, group: str, leaf: str) -> None:
         """``group.leaf`` must add a new field to one of upstream's plain config groups."""
-        from lerobot_ext.config import upstream_groups
-
         groups = upstream_groups()
         if group not in groups or not leaf.isidentifier():
             raise PluginHookError(

@@ -10,8 +10,8 @@ would make upstream's figure the optimizer's peak alone. There the counter is re
 so far (a phase whose figure equals the one before it did not raise the peak). Deltas of the
 never-restarted counter would say less: a phase below an earlier high-water mark reads as nothing.
 
-Per-phase figures need the core to say when each phase starts (``on_phase_start``). Without it
-the counter is read and restarted once per step, in ``on_step_phases``: the step's peak as a whole.
+The core says when each phase starts (``on_phase_start``, fired only when step timings were asked
+for, as ``--profile`` does).
 
 On every device the process's resident set size is sampled once per step (``/proc/self/statm``,
 or psutil where there is no ``/proc``), and its peak is ``getrusage``'s ``ru_maxrss``: over the
@@ -43,7 +43,11 @@ def rss_bytes() -> int | None:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        pass
+        return _psutil_rss()
+
+
+def _psutil_rss() -> int | None:
+    """Where there is no ``/proc`` (macOS): psutil's reading, if it is installed."""
     try:
         import psutil
     except ImportError:
@@ -90,15 +94,9 @@ class CudaPeaks:
     def step_end(self) -> dict[str, tuple[int, int]]:
         """The peaks of the step that just ended, by row of :data:`MEMORY_ROWS`.
 
-        With phase boundaries: each phase's (``between_steps`` is the time before this step, closed
-        when its data wait began) and the step's, the highest of its phases. Without: the step's
-        alone, read and restarted here - since upstream restarts the counter when its update
-        begins, that is the peak of the update and the hooks after it.
+        Each phase's (``between_steps`` is the time before this step, closed when its data wait
+        began) and the step's, the highest of its phases.
         """
-        if not self.peaks:
-            reading = self._read()
-            self.cuda.reset_peak_memory_stats()
-            return {STEP: reading}
         found = self.peaks
         self.peaks = {}
         in_step = [found[p] for p in PHASES if p in found]
@@ -230,7 +228,6 @@ def summarise(payload: dict[str, Any]) -> dict[str, Any] | None:
             for row in MEMORY_ROWS
             if _highest(records.allocated[row]) is not None
         }
-        out["per_phase"] = any(phase in out["peak_mib"] for phase in PHASES)
     return out
 
 
@@ -251,21 +248,15 @@ def report_lines(found: dict[str, Any]) -> list[str]:
     first, last = found["steps"]
     lines = [
         f"memory on {found['device']} ({gpu['name']}, {gpu['total_mib'] / 1024:.1f} GiB): "
-        f"peak per {'phase' if found['per_phase'] else 'step'} over steps {first}-{last}, MiB",
+        f"peak per phase over steps {first}-{last}, MiB",
         f"{'':<14}{'allocated':>12}{'reserved':>12}",
     ]
     labels = {STEP: "step", BETWEEN_STEPS: "between steps"}
     for row, peak in found["peak_mib"].items():
         lines.append(f"{labels.get(row, row):<14}{_fmt(peak['allocated']):>12}{_fmt(peak['reserved']):>12}")
-    if found["per_phase"]:
-        lines.append(
-            "(backward and optimizer: the highest since the update began - lerobot restarts the peak "
-            "counter there for its gpu_mem log)"
-        )
-    else:
-        lines.append(
-            "(step: from the start of lerobot's update, where it restarts the peak counter, to the end of "
-            "the step)"
-        )
+    lines.append(
+        "(backward and optimizer: the highest since the update began - lerobot restarts the peak "
+        "counter there for its gpu_mem log)"
+    )
     lines.append(process)
     return lines

@@ -275,9 +275,8 @@ class Profiler:
         # On every run, --profile or not: an out-of-memory error names the step it stopped.
         run.stash[LAST_STEP] = step
 
-    # The core's event at each phase boundary (proposed; see memory.py): optional, so the plugin
-    # loads on a core without it and measures memory once per step there.
-    @hookimpl(optionalhook=True)
+    # Each phase boundary: CUDA's peak counters are read (and restarted) here.
+    @hookimpl
     def on_phase_start(self, phase: str) -> None:
         if self.session is not None:
             self.session.phase_start(phase)
