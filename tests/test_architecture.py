@@ -43,7 +43,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "dataset_changes", "registrations", "config", "argv", "context", "step_timing",
             "video_backend", "dataset_view", "dataset_writer", "upstream", "upstream.versions",
             "upstream.names", "checkpoint_folders", "load_overrides",
-            "dataset_versions",
+            "dataset_versions", "dataset_sources",
         ],
     ),
     ("hookspecs", ["hookspecs"]),

@@ -4,6 +4,7 @@ validated - with small plugins written as a third party would."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import types
 
@@ -339,3 +340,156 @@ def test_step_phase_timing_answers_are_validated() -> None:
         PluginHookError, match=r"plugin 'sloppy' returned str from step_phase_timing; expected a bool or None"
     ):
         training_run(host)
+
+
+def _train_in_process(monkeypatch, args: list[str]) -> int:
+    import sys
+
+    from lerobot_ext.cli.train import main
+
+    monkeypatch.setattr(sys, "argv", ["lerobot-train-ext"])
+    return main(args)
+
+
+def _tiny_run(root, out, steps: int, *extra: str) -> list[str]:
+    from helpers import TINY_FLOW, dataset_flags
+
+    return [
+        *dataset_flags(root),
+        *TINY_FLOW,
+        f"--steps={steps}",
+        "--save_freq=2",
+        f"--output_dir={out}",
+        *extra,
+    ]
+
+
+def test_more_datasets_are_planned_one_by_one_and_combined_by_a_plugin(
+    bimodal_root, tmp_path, extra_entry_points, monkeypatch
+) -> None:
+    """more_datasets adds a dataset: select_robot_adapter, transform_dataset and wrap_dataset run for
+    each (numbered, labelled, every stored dataset known to transform_dataset); combine_datasets
+    gets both with their own planned changes, and its answer is what upstream trains on."""
+    from lerobot.datasets.factory import make_train_eval_datasets
+
+    from lerobot_ext import CombinedDatasets, DatasetSource
+    from lerobot_ext.demo import write_demo_dataset
+
+    second = write_demo_dataset("bimodal", tmp_path / "second", episodes=2, frames=15, seed=3)
+    seen: dict[str, list] = {"transform": [], "wrap": [], "combine": [], "ready": []}
+
+    class Lab:
+        @hookimpl
+        def more_datasets(self, cfg):
+            # Loaded as upstream loads the run's own (its delta timestamps, video backend...).
+            one = copy.copy(cfg)
+            one.dataset = dataclasses.replace(cfg.dataset, repo_id="local/second", root=str(second))
+            train, _ = make_train_eval_datasets(one)
+            return [DatasetSource("the second", train)]
+
+        @hookimpl(order=95)
+        def transform_dataset(self, dataset, run_datasets):
+            seen["transform"].append((dataset.root, [d.root for d in run_datasets]))
+
+        @hookimpl
+        def wrap_dataset(self, dataset, role, source):
+            seen["wrap"].append((source.index, source.label, role, len(dataset)))
+
+        @hookimpl
+        def combine_datasets(self, parts):
+            seen["combine"].append([(p.source.index, p.label, p.planned.original.root) for p in parts])
+            stats = copy.deepcopy(parts[0].planned.dataset.stats)
+            stats["action"]["mean"] = stats["action"]["mean"] * 0 + 7.0  # a marker the policy is built from
+            planned = dataclasses.replace(
+                parts[0].planned, dataset=dataclasses.replace(parts[0].planned.dataset, stats=stats)
+            )
+            return CombinedDatasets(parts[1].source.train, None, planned)
+
+        @hookimpl
+        def datasets_ready(self, dataset, eval_dataset):
+            seen["ready"].append((len(dataset), float(dataset.meta.stats["action"]["mean"][0]), eval_dataset))
+
+    extra_entry_points("lab", Lab())
+    assert _train_in_process(monkeypatch, _tiny_run(bimodal_root, tmp_path / "run", 2)) == 0
+    roots = [bimodal_root, second]
+    assert seen["transform"] == [(root, roots) for root in roots]
+    assert seen["wrap"] == [(0, str(bimodal_root), "train", 80), (1, "the second", "train", 30)]
+    assert seen["combine"] == [[(0, str(bimodal_root), bimodal_root), (1, "the second", second)]]
+    assert seen["ready"] == [(30, 7.0, None)]  # the combined dataset, with the combined statistics
+
+
+def test_make_sampler_replaces_upstreams_sampler_and_is_resumed_by_position(
+    bimodal_root, tmp_path, extra_entry_points, monkeypatch
+) -> None:
+    """make_sampler gets upstream's EpisodeAwareSampler arguments; the sampler it returns is the one
+    the dataloader draws from, and a resumed run positions it with upstream's own
+    load_state_dict({"epoch", "start_index"}) from the step alone."""
+    drawn: list[int] = []
+    states: list[dict] = []
+    arguments_seen: list[dict] = []
+
+    class Backwards:
+        """Every frame, last first: the order a pure function of the epoch (no shuffle)."""
+
+        def __init__(self, frames: int) -> None:
+            self.frames, self.epoch, self.start = frames, 0, 0
+
+        def __len__(self) -> int:
+            return self.frames
+
+        def load_state_dict(self, state: dict) -> None:
+            states.append(dict(state))
+            self.epoch, self.start = state["epoch"], state["start_index"]
+
+        def state_dict(self) -> dict:
+            return {"epoch": self.epoch, "start_index": self.start}
+
+        def __iter__(self):
+            start, self.epoch, self.start = self.start, self.epoch + 1, 0
+            for position in range(self.frames - 1 - start, -1, -1):
+                drawn.append(position)
+                yield position
+
+    class Lab:
+        @hookimpl
+        def make_sampler(self, dataset, arguments):
+            arguments_seen.append(arguments)
+            return Backwards(len(dataset))
+
+    extra_entry_points("lab", Lab())
+    out = tmp_path / "run"
+    assert _train_in_process(monkeypatch, _tiny_run(bimodal_root, out, 2)) == 0
+    assert {"dataset_from_indices", "dataset_to_indices", "drop_n_last_frames", "seed"} <= set(
+        arguments_seen[0]
+    )
+    assert drawn[:8] == list(range(79, 71, -1))  # two batches of 4, in the plugin's order
+    drawn.clear()
+    config = out / "checkpoints" / "000002" / "pretrained_model" / "train_config.json"
+    resumed = ["--resume=true", f"--config_path={config}", "--steps=4"]
+    assert _train_in_process(monkeypatch, resumed) == 0
+    assert states == [{"epoch": 0, "start_index": 8}]  # after 2 steps of batch 4
+    assert drawn[:8] == list(range(71, 63, -1))
+
+
+def test_inspect_of_several_datasets_prints_what_compare_datasets_says(
+    bimodal_root, tmp_path, extra_entry_points, capsys
+) -> None:
+    """lerobot-ext inspect A B: compare_datasets gets both datasets' planned changes (A first) and
+    its lines are printed after the reports, with the built-in dataset_mix plugin's verdict."""
+    from lerobot_ext.cli.tool import main
+    from lerobot_ext.demo import write_demo_dataset
+
+    second = write_demo_dataset("bimodal", tmp_path / "second", episodes=2, frames=15, seed=3)
+
+    class Lab:
+        @hookimpl
+        def compare_datasets(self, parts):
+            return [
+                f"lab: {len(parts)} datasets, first {parts[0].label}, state {parts[1].planned.dataset.width('observation.state')}-D"
+            ]
+
+    extra_entry_points("lab", Lab())
+    assert main(["inspect", str(bimodal_root), str(second), "--summary"]) in (0, None)
+    out = capsys.readouterr().out
+    assert f"lab: 2 datasets, first {bimodal_root}, state 2-D" in out
+    assert f"mixable: {second} gives the policy what {bimodal_root} gives it" in out

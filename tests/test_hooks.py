@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import logging
 import sys
 import types
@@ -80,8 +81,26 @@ class Recorder:
         self._record("select_robot_adapter", cfg=cfg, dataset=dataset, adapters=adapters)
 
     @hookimpl(order=90)
-    def transform_dataset(self, cfg, dataset, adapter):
-        self._record("transform_dataset", cfg=cfg, dataset=dataset, adapter=adapter)
+    def transform_dataset(self, cfg, dataset, adapter, run_datasets):
+        self._record(
+            "transform_dataset", cfg=cfg, dataset=dataset, adapter=adapter, run_datasets=run_datasets
+        )
+
+    @hookimpl
+    def more_datasets(self, cfg):
+        self._record("more_datasets", cfg=cfg)
+
+    @hookimpl
+    def combine_datasets(self, cfg, parts):
+        self._record("combine_datasets", cfg=cfg, parts=parts)
+
+    @hookimpl
+    def compare_datasets(self, parts):
+        self._record("compare_datasets", parts=parts)
+
+    @hookimpl
+    def make_sampler(self, cfg, dataset, arguments):
+        self._record("make_sampler", cfg=cfg, dataset=dataset, arguments=arguments)
 
     @hookimpl
     def check_checkpoint(self, cfg, checkpoint, planned):
@@ -96,8 +115,8 @@ class Recorder:
         self._record("checkpoint_loading", policy_cfg=policy_cfg, pretrained_path=pretrained_path)
 
     @hookimpl
-    def wrap_dataset(self, cfg, dataset, role, planned):
-        self._record("wrap_dataset", cfg=cfg, dataset=dataset, role=role, planned=planned)
+    def wrap_dataset(self, cfg, dataset, role, planned, source):
+        self._record("wrap_dataset", cfg=cfg, dataset=dataset, role=role, planned=planned, source=source)
 
     @hookimpl
     def datasets_ready(self, cfg, dataset, eval_dataset, rank):
@@ -199,7 +218,7 @@ def _train(
 def test_the_recorder_covers_every_hookspec() -> None:
     implemented = sorted(name for name in vars(Recorder) if name in HOOK_NAMES)
     assert implemented == HOOK_NAMES
-    assert len(HOOK_NAMES) == 32  # 6 register, 15 notify, 2 first result, 3 chain, 6 collect (dispatch.HOOKS)
+    assert len(HOOK_NAMES) == 36  # 6 register, 15 notify, 4 first result, 3 chain, 8 collect (dispatch.HOOKS)
 
 
 def test_every_hook_fires_in_order_with_documented_arguments(
@@ -240,6 +259,8 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "check_checkpoint",
         "checkpoint_loading",
         "doctor_report",  # only in lerobot-ext doctor (test_hub_needs.py)
+        "combine_datasets",  # only with datasets to combine (test_dataset_mix.py)
+        "compare_datasets",  # only in lerobot-ext inspect DIR DIR...
         "env_policy_features",
         "around_evaluation",
     }
@@ -252,6 +273,7 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "register_upstream_names",
         "configure",
         "step_phase_timing",
+        "more_datasets",
         "select_robot_adapter",
         "transform_dataset",
         "wrap_dataset",
@@ -259,6 +281,7 @@ def test_every_hook_fires_in_order_with_documented_arguments(
         "configure_policy",
         "policy_made",
         "processors_made",
+        "make_sampler",
         "on_train_start",
         "before_first_batch",
         "first_batch_ready",
@@ -632,6 +655,32 @@ def test_the_profiler_asks_other_plugins_for_advice_through_its_own_hook(extra_e
     assert any(tip.startswith("--data_cache=") for tip in tips)  # the data_cache plugin's
 
 
+def test_the_profile_report_carries_what_other_plugins_note(
+    bimodal_root, tmp_path, extra_entry_points, monkeypatch
+) -> None:
+    """profile_notes: each plugin's lines, read from what it kept in run.stash, go into the
+    printed report and summary.json's notes, before the verdict."""
+
+    class Lab:
+        @hookimpl
+        def on_step_end(self, step, run):
+            run.stash["lab.steps"] = step
+
+        @hookimpl(optionalhook=True)
+        def profile_notes(self, cfg, run):
+            return [f"lab: saw {run.stash['lab.steps']} steps of batch {cfg.batch_size}"]
+
+    extra_entry_points("lab", Lab())
+    out = tmp_path / "run"
+    assert _train(bimodal_root, out, 3, monkeypatch, ["--profile", "--profile.warmup_steps=1"]) == 0
+    summary = json.loads((out / "profile" / "summary.json").read_text())
+    assert "lab: saw 3 steps of batch 4" in summary["notes"]
+    report = (out / "profile" / "report.txt").read_text().splitlines()
+    assert report.index("lab: saw 3 steps of batch 4") < next(
+        i for i, line in enumerate(report) if line.startswith("verdict:")
+    )
+
+
 def test_around_evaluation_contexts_wrap_each_in_training_evaluation(
     bimodal_root, tmp_path, extra_entry_points, monkeypatch
 ):
@@ -767,6 +816,10 @@ BEHAVIOUR_TESTS = {
     "doctor_report": "test_hub_needs.py::test_lerobot_ext_doctor_reports_the_vla_policies",
     "checkpoint_loading": "test_self_contained.py::test_checkpoint_loading_changes_what_a_fine_tuned_run_loads",
     "wrap_dataset": "test_dataset_hooks.py::test_wrap_dataset_is_chained_and_told_the_role",
+    "more_datasets": "test_dataset_hooks.py::test_more_datasets_are_planned_one_by_one_and_combined_by_a_plugin",
+    "combine_datasets": "test_dataset_hooks.py::test_more_datasets_are_planned_one_by_one_and_combined_by_a_plugin",
+    "compare_datasets": "test_dataset_hooks.py::test_inspect_of_several_datasets_prints_what_compare_datasets_says",
+    "make_sampler": "test_dataset_hooks.py::test_make_sampler_replaces_upstreams_sampler_and_is_resumed_by_position",
     "env_policy_features": "test_dataset_hooks.py::test_env_policy_features_first_answer_wins_and_is_validated",
     "policy_made": "test_long_runs.py::test_a_disk_without_room_for_one_checkpoint_is_refused_before_training",
     "processors_made": "test_hooks.py::test_processors_made_gets_the_pipelines_with_the_plugins_steps",
@@ -786,13 +839,14 @@ BEHAVIOUR_TESTS = {
     "on_exception": "test_hooks.py::test_on_exception_fires_with_the_exception",
     # Hooks built-in plugins add with register_hookspecs.
     "profile_advice": "test_hooks.py::test_the_profiler_asks_other_plugins_for_advice_through_its_own_hook",
+    "profile_notes": "test_hooks.py::test_the_profile_report_carries_what_other_plugins_note",
     "register_demo_layouts": "test_commands.py::test_a_plugin_adds_a_demo_layout_through_the_demo_plugins_hook",
 }
 
 
 def test_the_meta_test_covers_the_hooks_plugins_add() -> None:
     # Every hook a loaded built-in plugin adds is checked below, like lerobot_ext.hookspecs' own.
-    assert {"profile_advice", "register_demo_layouts"} <= set(EVERY_HOOK) - set(HOOK_NAMES)
+    assert {"profile_advice", "profile_notes", "register_demo_layouts"} <= set(EVERY_HOOK) - set(HOOK_NAMES)
 
 
 @pytest.mark.parametrize("hook", EVERY_HOOK)

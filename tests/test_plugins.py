@@ -48,6 +48,7 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
         "startup_warnings",
         "self_contained",
         "convert",
+        "dataset_mix",
     } <= loaded
     owners = {spec.name: spec.plugin for spec in host.registry.config_fields}
     assert owners == {
@@ -63,6 +64,8 @@ def test_builtin_features_are_plugins_of_the_same_system() -> None:
         "validation": "validation",
         "profile": "profiler",
         "widen_pretrained": "vla_caps",
+        "dataset.mix": "dataset_mix",
+        "dataset.mix_weights": "dataset_mix",
         # lerobot 0.6.2 has --ema of its own; the ema plugin adds it where lerobot has not.
         **for_installed({"0.6.1": {"ema": "ema"}, "0.6.2": {}}),
     }

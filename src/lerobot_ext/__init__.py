@@ -35,6 +35,9 @@ _PUBLIC: dict[str, str] = {
     # datasets
     "dataset_version": "lerobot_ext.dataset_versions",
     "check_dataset_version": "lerobot_ext.dataset_versions",
+    "DatasetSource": "lerobot_ext.dataset_sources",
+    "DatasetPart": "lerobot_ext.dataset_sources",
+    "CombinedDatasets": "lerobot_ext.dataset_sources",
     # loading a saved policy
     "LoadOverrides": "lerobot_ext.load_overrides",
     "load_policy": "lerobot_ext.checkpoint_loading",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lerobot_ext.dataset_changes import DatasetChange
+from lerobot_ext.dataset_sources import CombinedDatasets, DatasetSource
 from lerobot_ext.errors import LerobotExtError, PluginHookError, PluginLoadError
 from lerobot_ext.hookspecs import ORDER_ATTRIBUTE, HookKind
 from lerobot_ext.host import PluginHost
@@ -65,6 +66,11 @@ def _replace_dataset(dataset: Any, change: DatasetChange) -> Any:
     import dataclasses
 
     return dataclasses.replace(dataset, features=change.features, stats=change.stats)
+
+
+def _dataset_sources(answer: Any) -> str | None:
+    wrong = [type(item).__name__ for item in answer if not isinstance(item, DatasetSource)]
+    return f"a list holding {', '.join(wrong)}, not only DatasetSource" if wrong else None
 
 
 _EVERY_PROCESS = "every process"
@@ -129,9 +135,34 @@ HOOKS: dict[str, HookCall] = {
         returns=LoadOverrides,
         expected="a lerobot_ext.LoadOverrides or None",
     ),
+    "more_datasets": HookCall(
+        HookKind.COLLECT,
+        "once per process, when upstream has loaded the primary dataset",
+        returns=list,
+        expected="a list of lerobot_ext.DatasetSource or None",
+        check=_dataset_sources,
+    ),
+    "combine_datasets": HookCall(
+        HookKind.FIRST_RESULT,
+        "once per process, when more_datasets gave datasets, after their wrap_dataset",
+        returns=CombinedDatasets,
+        expected="a lerobot_ext.CombinedDatasets or None",
+    ),
+    "compare_datasets": HookCall(
+        HookKind.COLLECT,
+        "by inspect with several datasets",
+        returns=list,
+        expected="a list of str or None",
+    ),
+    "make_sampler": HookCall(
+        HookKind.FIRST_RESULT,
+        "once per process, where upstream builds the training sampler",
+        returns=object,
+        expected="a sampler like upstream's EpisodeAwareSampler, or None",
+    ),
     "wrap_dataset": HookCall(
         HookKind.CHAIN,
-        "for the training (and held-out) dataset",
+        "for the training (and held-out) dataset, of each dataset of the run",
         expected="None or the dataset to use",
         returns=object,
         chained="dataset",

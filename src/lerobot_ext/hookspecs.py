@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from lerobot_ext.config import ExtTrainPipelineConfig
     from lerobot_ext.context import RunContext
     from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
+    from lerobot_ext.dataset_sources import CombinedDatasets, DatasetPart, DatasetSource
     from lerobot_ext.layout import DatasetDescription
     from lerobot_ext.load_overrides import LoadOverrides
     from lerobot_ext.robot_adapter import AdapterChoice, RobotAdapter
@@ -317,7 +318,11 @@ def select_robot_adapter(
 
 @hookspec
 def transform_dataset(
-    cfg: ExtTrainPipelineConfig, dataset: DatasetDescription, adapter: RobotAdapter | None, run: RunContext
+    cfg: ExtTrainPipelineConfig,
+    dataset: DatasetDescription,
+    adapter: RobotAdapter | None,
+    run_datasets: list[DatasetDescription],
+    run: RunContext,
 ) -> DatasetChange | None:
     """Change what the policy sees: the dataset's features and stats, and the saved pipelines.
 
@@ -327,6 +332,10 @@ def transform_dataset(
 
     :param dataset: the dataset's :class:`~lerobot_ext.layout.DatasetDescription` (do not mutate).
     :param adapter: the robot adapter :func:`select_robot_adapter` chose, or ``None``.
+    :param run_datasets: every dataset of the run as stored, the primary first (one, unless
+        :func:`more_datasets` added some: then this hook runs for each, and a name a flag gives
+        may belong to another of them - the ``transforms`` plugin's state filter skips such a
+        group where it is absent).
     :return: ``None`` when the run does not ask for this plugin's change, or a
         :class:`~lerobot_ext.dataset_changes.DatasetChange`: the new ``features`` and
         ``stats`` (the policy is built from them), ``preprocessor_steps`` (put first in the
@@ -381,18 +390,97 @@ def checkpoint_loading(
 
 
 @hookspec
+def more_datasets(cfg: ExtTrainPipelineConfig, run: RunContext) -> list[DatasetSource] | None:
+    """Datasets to train on besides ``--dataset.repo_id``/``--dataset.root`` (the primary).
+
+    Called once per process when upstream has loaded the primary dataset (inside upstream's
+    ``make_train_eval_datasets``: under torchrun the main process first, the others after its
+    barrier - so a download happens once), before any dataset hook. Load each dataset as upstream
+    loads the primary (``lerobot.datasets.factory.make_train_eval_datasets`` on a copy of the
+    config), so every ``--dataset.*`` option applies to it.
+
+    :return: ``None`` or a list of :class:`~lerobot_ext.DatasetSource` (``label``, ``train``,
+        ``eval``); the run numbers them after the primary (``index`` 1, 2, ...). With any,
+        :func:`select_robot_adapter`, :func:`transform_dataset` and :func:`wrap_dataset` run for
+        each dataset on its own, and :func:`combine_datasets` makes one of them.
+    """
+
+
+@hookspec(firstresult=True)
+def combine_datasets(
+    cfg: ExtTrainPipelineConfig, parts: list[DatasetPart], run: RunContext
+) -> CombinedDatasets | None:
+    """Make one training dataset (and one held-out dataset) of several (the first answer wins).
+
+    Called once per process when :func:`more_datasets` gave datasets, after each one's
+    :func:`wrap_dataset`, before :func:`datasets_ready`. ``parts[0]`` is the primary.
+
+    :param parts: each dataset (``part.source``: ``label``, ``train``, ``eval``) with the changes
+        the plugins planned for it from its own metadata (``part.planned``).
+    :return: a :class:`~lerobot_ext.CombinedDatasets`: ``train`` (its ``meta`` what upstream
+        builds the policy, the processors and the sampler from), ``eval`` (or ``None``) and
+        ``planned``, whose steps are the ones saved in the checkpoint and whose ``dataset``
+        carries the features and statistics of all the data. Raise a ``ConfigError`` naming the
+        dataset, the feature and the flag that reconciles them for parts that cannot be combined.
+    """
+
+
+@hookspec
+def compare_datasets(
+    cfg: ExtTrainPipelineConfig, parts: list[DatasetPart], run: RunContext
+) -> list[str] | None:
+    """Say whether datasets can be trained together, and which flags would make them so.
+
+    Called by ``lerobot-ext inspect DIR DIR...`` with each dataset's planned changes (no data
+    read); ``parts[0]`` is the first folder named. The answer of a plugin that would combine them
+    in a run should match what :func:`combine_datasets` would do.
+
+    :return: ``None`` or the lines to print (the first one a verdict).
+    """
+
+
+@hookspec(firstresult=True)
+def make_sampler(
+    cfg: ExtTrainPipelineConfig, dataset: Any, arguments: dict[str, Any], run: RunContext
+) -> Any:
+    """Choose the order the training items are drawn in (the first answer wins).
+
+    Called once per process where upstream builds its ``EpisodeAwareSampler`` for the training
+    dataloader (a map-style dataset), before a resumed run positions it.
+
+    :param dataset: the training dataset upstream made the sampler for (what
+        :func:`datasets_ready` saw).
+    :param arguments: the keyword arguments upstream passes to ``EpisodeAwareSampler``
+        (``dataset_from_indices``, ``dataset_to_indices``, ``episode_indices_to_use``,
+        ``drop_n_last_frames``, ``shuffle``, ``seed``, ...).
+    :return: ``None`` (upstream's sampler) or one that behaves as upstream's does, because
+        upstream resumes it by position: ``len()`` the number of positions per epoch, each
+        ``iter()`` the next epoch, the order a pure function of ``(seed, epoch)``, and
+        ``state_dict()``/``load_state_dict({"epoch": e, "start_index": i})``.
+    """
+
+
+@hookspec
 def wrap_dataset(
-    cfg: ExtTrainPipelineConfig, dataset: Any, role: str, planned: AppliedChanges, run: RunContext
+    cfg: ExtTrainPipelineConfig,
+    dataset: Any,
+    role: str,
+    planned: AppliedChanges,
+    source: DatasetSource,
+    run: RunContext,
 ) -> Any:
     """Change how training items are produced (what is read and decoded, from where).
 
     Called once per process for the training dataset (``role="train"``) and, if there is one,
-    the held-out one (``role="eval"``), after :func:`check_checkpoint`. Each implementation gets
-    the previous one's dataset; lerobot-ext then gives upstream a view whose ``meta`` carries the
-    changed features and stats.
+    the held-out one (``role="eval"``), after :func:`check_checkpoint` - for each dataset of the
+    run when :func:`more_datasets` added some. Each implementation gets the previous one's
+    dataset; lerobot-ext then gives upstream a view whose ``meta`` carries the changed features
+    and stats.
 
     :param dataset: upstream's ``LeRobotDataset`` (or what a previous plugin returned).
-    :param planned: every plugin's change for this run.
+    :param planned: every plugin's change for this dataset.
+    :param source: which of the run's datasets this is (``source.index`` 0 for the primary,
+        ``source.label`` its name).
     :return: ``None`` (unchanged) or the dataset to use instead. Items must stay what the
         policy and processors expect for ``planned``.
     """

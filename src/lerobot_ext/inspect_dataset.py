@@ -12,9 +12,10 @@ from typing import Any
 from lerobot_ext.argv import check_unknown_flags, normalize_argv
 from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.context import RunContext
+from lerobot_ext.dataset_sources import DatasetPart, DatasetSource
 from lerobot_ext.dataset_versions import check_dataset_version
 from lerobot_ext.dispatch import Hooks
-from lerobot_ext.errors import ConfigError
+from lerobot_ext.errors import ConfigError, LerobotExtError
 from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, VectorLayout
 from lerobot_ext.robot_adapter import layout_of
 from lerobot_ext.training import configured, planned_changes
@@ -116,16 +117,48 @@ def inspect_config(hooks: Hooks, context: RunContext, root: str | Path) -> Any:
     return configured(hooks, cfg, context)
 
 
-def inspect_with_flags(hooks: Hooks, root: str | Path, flags: list[str]) -> InspectReport:
-    """``lerobot-ext inspect ROOT FLAGS...``: the config the flags give, then the report."""
+def inspect_with_flags(
+    hooks: Hooks, root: str | Path, flags: list[str], together: list[str] | None = None
+) -> InspectReport:
+    """``lerobot-ext inspect ROOT FLAGS...``: the config the flags give, then the report.
+    ``together``: every root named, when several are inspected as one run's datasets."""
     context = inspect_context(hooks, flags)
-    return inspect_dataset(root, hooks, context, inspect_config(hooks, context, root))
+    stored = [load_description(other)[0] for other in together] if together else None
+    return inspect_dataset(root, hooks, context, inspect_config(hooks, context, root), stored)
 
 
-def inspect_dataset(root: str | Path, hooks: Hooks, context: RunContext, cfg: Any) -> InspectReport:
+def compare_with_flags(hooks: Hooks, roots: list[str], flags: list[str]) -> list[str]:
+    """``lerobot-ext inspect ROOT ROOT... FLAGS...``: whether the datasets can be trained together
+    with these flags, from each one's planned changes (``compare_datasets``; no data read)."""
+    context = inspect_context(hooks, flags)
+    cfg = inspect_config(hooks, context, roots[0])
+    parts, lines = [], []
+    stored = [load_description(root)[0] for root in roots]
+    for index, (root, description) in enumerate(zip(roots, stored, strict=True)):
+        try:
+            planned = planned_changes(hooks, cfg, context, description, stored)
+        except LerobotExtError as error:
+            lines.append(f"{root}: {error}")
+            continue
+        parts.append(DatasetPart(DatasetSource(str(root), None, None, index), planned))
+    if lines:
+        return ["not mixable as the flags stand: the flags do not apply to every dataset", *lines]
+    answers = hooks.collect("compare_datasets", cfg=cfg, parts=parts, run=context)
+    if not answers:
+        return ["no loaded plugin trains several datasets together (the dataset_mix plugin does)"]
+    return [line for _, answer in answers for line in answer]
+
+
+def inspect_dataset(
+    root: str | Path,
+    hooks: Hooks,
+    context: RunContext,
+    cfg: Any,
+    run_datasets: list[DatasetDescription] | None = None,
+) -> InspectReport:
     """What ``lerobot-train-ext`` would do with this dataset, through the same hooks."""
     dataset, meta = load_description(root)
-    applied = planned_changes(hooks, cfg, context, dataset)
+    applied = planned_changes(hooks, cfg, context, dataset, run_datasets)
     adapter = applied.adapter
     reason = (
         applied.adapter_reason

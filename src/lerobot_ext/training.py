@@ -19,9 +19,16 @@ from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.console import get_logger
 from lerobot_ext.context import RunContext
 from lerobot_ext.dataset_changes import AppliedChanges, SavedCheckpoint
+from lerobot_ext.dataset_sources import CombinedDatasets, DatasetPart, DatasetSource
 from lerobot_ext.dataset_view import DatasetWithMetadata
 from lerobot_ext.dispatch import Hooks
-from lerobot_ext.errors import PluginConflictError, PluginHookError, TrainingStopped, UpstreamChangedError
+from lerobot_ext.errors import (
+    LerobotExtError,
+    PluginConflictError,
+    PluginHookError,
+    TrainingStopped,
+    UpstreamChangedError,
+)
 from lerobot_ext.layout import DatasetDescription
 from lerobot_ext.pipeline_steps import install_steps
 from lerobot_ext.robot_adapter import AdapterChoice
@@ -41,6 +48,8 @@ class TrainingRun:
         self.device_type = "cpu"
         self.step = 0
         self.changes: AppliedChanges | None = None
+        # The training dataset upstream trains on (datasets_made's answer).
+        self.dataset: Any = None
         self.pending_checkpoint: int | None = None
         # True while upstream's save_checkpoint runs: its own barriers do not complete the save.
         self.saving_checkpoint = False
@@ -96,19 +105,21 @@ class TrainingRun:
     # ------------------------------------------------------------------ data
 
     def datasets_made(self, dataset: Any, eval_dataset: Any) -> tuple[Any, Any]:
-        """The ``make_train_eval_datasets`` event: the plugins choose an adapter, change what the
-        policy sees, check a checkpoint against it and change how items are produced."""
-        description = DatasetDescription.from_metadata(dataset.meta)
-        self.changes = planned_changes(self.hooks, self.cfg, self.context, description)
-        adapter = self.changes.adapter
-        if adapter is not None:
-            log.info(
-                "robot adapter: %s (%s; %s)", adapter.name, adapter.description, self.changes.adapter_reason
-            )
-            for note in adapter.notes(description):
-                log.info("%s: %s", adapter.name, note)
-        for plugin, summary in self.changes.plugin_summaries:
-            log.info("%s: %s", plugin, summary)
+        """The ``make_train_eval_datasets`` event: the plugins add datasets, choose an adapter and
+        change what the policy sees for each, check a checkpoint against it, change how items are
+        produced and - with several datasets - combine them."""
+        primary = DatasetSource(primary_label(self.cfg), dataset, eval_dataset, index=0)
+        sources = [primary]
+        for _, answer in self.hooks.collect("more_datasets", cfg=self.cfg, run=self.context):
+            for source in answer:
+                source.index = len(sources)
+                sources.append(source)
+        stored = [DatasetDescription.from_metadata(source.train.meta) for source in sources]
+        parts = [
+            self._planned_part(source, description, stored)
+            for source, description in zip(sources, stored, strict=True)
+        ]
+        self.changes = parts[0].planned
         checkpoint = SavedCheckpoint.read(self.pretrained_path)
         if checkpoint is not None:
             self.hooks.notify(
@@ -118,16 +129,28 @@ class TrainingRun:
                 planned=self.changes,
                 run=self.context,
             )
-        meta = self.changes.metadata_view(dataset.meta) if self.changes.changed else None
-
-        def produce(data: Any, role: str) -> Any:
-            data, _ = self.hooks.chain(
-                "wrap_dataset", cfg=self.cfg, dataset=data, role=role, planned=self.changes, run=self.context
-            )
-            return DatasetWithMetadata(data, meta) if meta is not None else data
-
-        dataset = produce(dataset, "train")
-        eval_dataset = produce(eval_dataset, "eval") if eval_dataset is not None else None
+        for part in parts:
+            part.source.train = self._wrapped(part, part.source.train, "train")
+            if part.source.eval is not None:
+                part.source.eval = self._wrapped(part, part.source.eval, "eval")
+        if len(parts) == 1:
+            dataset, eval_dataset = primary.train, primary.eval
+            meta_of: Any = dataset.meta
+        else:
+            answer = self.hooks.first("combine_datasets", cfg=self.cfg, parts=parts, run=self.context)
+            if answer is None:
+                extra = ", ".join(source.label for source in sources[1:])
+                raise PluginHookError(
+                    f"more_datasets added {extra}, but no loaded plugin implements combine_datasets to "
+                    "train on them together; install the plugin that combines them, or train on one"
+                )
+            combined: CombinedDatasets = answer[1]
+            dataset, eval_dataset, self.changes = combined.train, combined.eval, combined.planned
+            meta_of = dataset.meta
+        if self.changes.changed or len(parts) > 1:
+            meta = self.changes.metadata_view(meta_of)
+            dataset = DatasetWithMetadata(dataset, meta)
+            eval_dataset = DatasetWithMetadata(eval_dataset, meta) if eval_dataset is not None else None
         self.hooks.notify(
             "datasets_ready",
             cfg=self.cfg,
@@ -136,7 +159,54 @@ class TrainingRun:
             rank=self.rank,
             run=self.context,
         )
+        self.dataset = dataset
         return dataset, eval_dataset
+
+    def _planned_part(
+        self, source: DatasetSource, description: DatasetDescription, stored: list[DatasetDescription]
+    ) -> DatasetPart:
+        several = len(stored) > 1
+        prefix = f"{source.label}: " if several else ""
+        try:
+            planned = planned_changes(self.hooks, self.cfg, self.context, description, stored)
+        except LerobotExtError as error:
+            if not several:
+                raise
+            # Which of the run's datasets a flag does not fit.
+            raise type(error)(f"{prefix}{error}") from error
+        adapter = planned.adapter
+        if adapter is not None:
+            log.info(
+                "%srobot adapter: %s (%s; %s)",
+                prefix,
+                adapter.name,
+                adapter.description,
+                planned.adapter_reason,
+            )
+            for note in adapter.notes(description):
+                log.info("%s%s: %s", prefix, adapter.name, note)
+        for plugin, summary in planned.plugin_summaries:
+            log.info("%s%s: %s", prefix, plugin, summary)
+        return DatasetPart(source, planned)
+
+    def _wrapped(self, part: DatasetPart, data: Any, role: str) -> Any:
+        data, _ = self.hooks.chain(
+            "wrap_dataset",
+            cfg=self.cfg,
+            dataset=data,
+            role=role,
+            planned=part.planned,
+            source=part.source,
+            run=self.context,
+        )
+        return data
+
+    def make_sampler(self, arguments: dict[str, Any]) -> Any:
+        """Upstream is about to build its training sampler: a plugin may give another, or ``None``."""
+        answer = self.hooks.first(
+            "make_sampler", cfg=self.cfg, dataset=self.dataset, arguments=arguments, run=self.context
+        )
+        return answer[1] if answer is not None else None
 
     def processors_made(self, preprocessor: Any, postprocessor: Any) -> tuple[Any, Any]:
         """The ``make_pre_post_processors`` event: the plugins' steps join the pipelines."""
@@ -420,10 +490,15 @@ def configured(hooks: Hooks, cfg: ExtTrainPipelineConfig, context: RunContext) -
 
 
 def planned_changes(
-    hooks: Hooks, cfg: Any, context: RunContext, description: DatasetDescription
+    hooks: Hooks,
+    cfg: Any,
+    context: RunContext,
+    description: DatasetDescription,
+    run_datasets: list[DatasetDescription] | None = None,
 ) -> AppliedChanges:
     """The robot adapter (``select_robot_adapter``) and every plugin's change of what the policy
-    sees (``transform_dataset``, chained in declared order) - for a run and ``inspect`` alike."""
+    sees (``transform_dataset``, chained in declared order) - for a run and ``inspect`` alike.
+    ``run_datasets``: every dataset of the run as stored (default: this one alone)."""
     answer = hooks.first(
         "select_robot_adapter",
         cfg=cfg,
@@ -434,7 +509,12 @@ def planned_changes(
     choice: AdapterChoice | None = answer[1] if answer is not None else None
     adapter = choice.adapter if choice is not None else None
     dataset, changes = hooks.chain(
-        "transform_dataset", cfg=cfg, dataset=description, adapter=adapter, run=context
+        "transform_dataset",
+        cfg=cfg,
+        dataset=description,
+        adapter=adapter,
+        run_datasets=list(run_datasets or [description]),
+        run=context,
     )
     return AppliedChanges(
         original=description,
@@ -443,6 +523,11 @@ def planned_changes(
         adapter_reason=choice.reason if choice is not None else "",
         changes=changes,
     )
+
+
+def primary_label(cfg: Any) -> str:
+    """How messages name the run's own dataset: the folder given, else the Hub id."""
+    return str(cfg.dataset.root) if cfg.dataset.root else str(cfg.dataset.repo_id)
 
 
 def incomplete_checkpoint(checkpoint_dir: Path) -> str | None:

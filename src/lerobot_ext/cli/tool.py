@@ -1,6 +1,6 @@
 """``lerobot-ext``: helper commands around lerobot-train-ext.
 
-lerobot-ext inspect DIR [--<plugin flag>=...]      explain a dataset's layout, and what the flags would do
+lerobot-ext inspect DIR [DIR...] [--<flag>=...]    explain a dataset's layout, what the flags would do, and whether datasets mix
 lerobot-ext plugins [--json]                       same as lerobot-train-ext --plugins
 lerobot-ext doctor [--json] [-v]                   is the installed lerobot supported?
 lerobot-ext <command> ...                          the commands plugins add (register_commands)
@@ -13,6 +13,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from lerobot_ext.argv import plugin_fields_help
 from lerobot_ext.cli import doctor
@@ -21,7 +22,7 @@ from lerobot_ext.console import exit_code, get_logger, setup_console_logging
 from lerobot_ext.context import RunContext
 from lerobot_ext.dispatch import accepts_context, hooks_of, load_plugins
 from lerobot_ext.host import PluginHost
-from lerobot_ext.inspect_dataset import format_report, inspect_with_flags
+from lerobot_ext.inspect_dataset import compare_with_flags, format_report, inspect_with_flags
 from lerobot_ext.video_backend import quiet_torchcodec_fallback
 
 log = get_logger("cli")
@@ -38,7 +39,13 @@ def _parser(host: PluginHost, context: RunContext) -> argparse.ArgumentParser:
         epilog=_plugin_flags_epilog(host),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    inspect.add_argument("root", help="the dataset's root folder (with meta/info.json)")
+    inspect.add_argument(
+        "roots",
+        nargs="+",
+        metavar="root",
+        help="the dataset's root folder (with meta/info.json); several: also whether they can be trained "
+        "together (--dataset.mix) and which flags make them so",
+    )
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
     inspect.add_argument("--summary", action="store_true", help="groups only, without the per-dim table")
 
@@ -73,14 +80,25 @@ def _inspect(host: PluginHost, args: argparse.Namespace, flags: list[str]) -> No
     logger = get_logger()
     level = logger.level
     logger.setLevel("WARNING")
+    hooks = hooks_of(host)
     try:
-        report = inspect_with_flags(hooks_of(host), args.root, flags)
+        together = args.roots if len(args.roots) > 1 else None
+        reports = [inspect_with_flags(hooks, root, flags, together) for root in args.roots]
+        mix = compare_with_flags(hooks, args.roots, flags) if len(args.roots) > 1 else None
     finally:
         logger.setLevel(level)
     if args.json:
-        print(json.dumps(dataclasses.asdict(report), indent=2))
-    else:
-        print(format_report(report, per_dim=not args.summary))
+        payload: Any = (
+            dataclasses.asdict(reports[0])
+            if mix is None
+            else {"datasets": [dataclasses.asdict(r) for r in reports], "mix": mix}
+        )
+        print(json.dumps(payload, indent=2))
+        return
+    print("\n\n".join(format_report(report, per_dim=not args.summary) for report in reports))
+    if mix is not None:
+        print("\ntrained together (--dataset.mix):")
+        print("\n".join(f"  {line}" for line in mix))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

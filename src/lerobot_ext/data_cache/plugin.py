@@ -120,8 +120,16 @@ def wait_for_cache(folder: Path, rank: int) -> None:
         time.sleep(RANK_POLL_S)
 
 
+def cache_folder(data_cache: str, source: Any) -> Path:
+    """Where the cache of one of the run's datasets is: ``--data_cache`` itself for the run's own,
+    ``<--data_cache>-mix<N>`` beside it for the N-th dataset ``--dataset.mix`` adds."""
+    folder = Path(data_cache).expanduser().resolve()
+    index = getattr(source, "index", 0)
+    return folder if not index else folder.with_name(f"{folder.name}-mix{index}")
+
+
 @hookimpl(trylast=True)
-def wrap_dataset(cfg: Any, dataset: Any, role: str, run: RunContext) -> Any:
+def wrap_dataset(cfg: Any, dataset: Any, role: str, source: Any, run: RunContext) -> Any:
     if not cfg.data_cache:
         return None
     from lerobot_ext.data_cache.build import build_missing_cache
@@ -130,9 +138,9 @@ def wrap_dataset(cfg: Any, dataset: Any, role: str, run: RunContext) -> Any:
     if not (hasattr(dataset, "reader") and hasattr(dataset, "hf_dataset")):
         raise ConfigError(
             f"--data_cache serves a LeRobotDataset read from local files; this run's {role} dataset is a "
-            f"{type(dataset).__name__} (streaming, or several datasets?): train without --data_cache"
+            f"{type(dataset).__name__} (streaming?): train without --data_cache"
         )
-    folder = Path(cfg.data_cache).expanduser().resolve()
+    folder = cache_folder(cfg.data_cache, source)
     root = Path(dataset.root).resolve()
     backend = cfg.dataset.video_backend
     if not (folder / MANIFEST).is_file():

@@ -1,6 +1,6 @@
-"""The hook the ``profiler`` plugin adds for other plugins (through ``register_hookspecs``).
+"""The hooks the ``profiler`` plugin adds for other plugins (through ``register_hookspecs``).
 
-Implement it with ``@hookimpl(optionalhook=True)``: the hook exists only while the profiler is
+Implement them with ``@hookimpl(optionalhook=True)``: the hook exists only while the profiler is
 loaded, and ``optionalhook`` keeps a plugin valid without it.
 """
 
@@ -28,4 +28,16 @@ def profile_advice(
         ``world_size``, ``cpu_count``, ...
     :return: ``None`` or tips, each naming a flag and its current value; they are printed after
         the profiler's own, in hook order.
+    """
+
+
+@hookspec
+def profile_notes(cfg: Any, run: Any) -> list[str] | None:
+    """Facts a plugin adds to the profile report (``report.txt``, ``summary.json``'s ``notes``).
+
+    Called once, in the main process, when the profile report is written, before the verdict.
+
+    :param run: the run's :class:`~lerobot_ext.RunContext` (what the plugin kept in ``run.stash``).
+    :return: ``None`` or lines, each a fact about what the profiled steps did (e.g. the share of
+        the samples each mixed dataset gave); printed in hook order.
     """

@@ -52,10 +52,12 @@ class ProfileSession:
         start_step: int,
         device: str = "cpu",
         hooks: HookCaller | None = None,
+        context: RunContext | None = None,
     ) -> None:
         self.cfg = cfg
-        # The run's hooks, to ask the profile_advice implementations for their tips.
+        # The run's hooks, to ask the profile_advice and profile_notes implementations.
         self.hooks = hooks
+        self.context = context
         self.rank = rank
         self.world_size = world_size
         self.start_step = start_step
@@ -130,7 +132,9 @@ class ProfileSession:
             rank: StepRecords.from_payload(p["records"]) for rank, p in zip(ranks, payloads, strict=True)
         }
         memory = {rank: p["memory"] for rank, p in zip(ranks, payloads, strict=True)}
-        return write_report(self.cfg, per_rank, self.method, self.device, self.world_size, self.hooks, memory)
+        return write_report(
+            self.cfg, per_rank, self.method, self.device, self.world_size, self.hooks, memory, self.context
+        )
 
 
 def plugin_advice(hooks: HookCaller | None, cfg: Any, found: Any, settings: RunSettings) -> list[str]:
@@ -148,6 +152,14 @@ def plugin_advice(hooks: HookCaller | None, cfg: Any, found: Any, settings: RunS
     return [tip for _, tips in answers if tips for tip in tips]
 
 
+def plugin_notes(hooks: HookCaller | None, cfg: Any, context: RunContext | None) -> list[str]:
+    """What other plugins add to the report, through the ``profile_notes`` hook this plugin adds."""
+    if hooks is None:
+        return []
+    answers = hooks.collect("profile_notes", cfg=cfg, run=context)
+    return [line for _, lines in answers if lines for line in lines]
+
+
 def write_report(
     cfg: Any,
     per_rank: dict[int, StepRecords],
@@ -156,6 +168,7 @@ def write_report(
     world_size: int,
     hooks: HookCaller | None = None,
     memory: dict[int, dict[str, Any]] | None = None,
+    context: RunContext | None = None,
 ) -> dict[str, Any] | None:
     """Print the table, memory and verdict for the slowest rank; write steps.csv, summary.json, the
     chart. ``memory``: each rank's :meth:`MemoryRecorder.to_payload`."""
@@ -183,7 +196,13 @@ def write_report(
     tips = advice(summary, settings, found) + plugin_advice(hooks, cfg, found, settings)
     memory = memory or {}
     memory_found = summarise(memory[slowest]) if slowest in memory else None
-    lines = [*table(summary, header), *(report_lines(memory_found) if memory_found else []), found.line()]
+    notes = plugin_notes(hooks, cfg, context)
+    lines = [
+        *table(summary, header),
+        *(report_lines(memory_found) if memory_found else []),
+        *notes,
+        found.line(),
+    ]
     if tips:
         lines.append("try: " + "; ".join(tips))
     text = "\n".join(lines)
@@ -209,6 +228,7 @@ def write_report(
         "phases": {column: summary[column].as_ms() for column in COLUMNS},
         "verdict": {"level": found.level, "data_wait_percent": found.data_wait_percent, "line": found.line()},
         "advice": tips,
+        "notes": notes,
         "settings": settings.as_dict(),
         "per_rank_mean_step_ms": {str(rank): s[STEP].mean * 1e3 for rank, s in summaries.items()},
         "memory": memory_found,
@@ -239,7 +259,7 @@ class Profiler:
 
     @hookimpl
     def register_hookspecs(self, register: Callable[..., None]) -> None:
-        register(hookspecs, kinds={"profile_advice": HookKind.COLLECT})
+        register(hookspecs, kinds={"profile_advice": HookKind.COLLECT, "profile_notes": HookKind.COLLECT})
 
     @hookimpl
     def register_config_fields(self, register: Callable[..., None]) -> None:
@@ -264,7 +284,7 @@ class Profiler:
     ) -> None:
         run.stash[LAST_STEP] = start_step
         self.session = (
-            ProfileSession(cfg, rank, world_size, start_step, device, run.hooks)
+            ProfileSession(cfg, rank, world_size, start_step, device, run.hooks, run)
             if cfg.profile.enable
             else None
         )

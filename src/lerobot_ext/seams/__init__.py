@@ -17,6 +17,7 @@ from lerobot_ext.training import TrainingRun
 from . import (
     accelerator,
     cycle,
+    episode_aware_sampler,
     eval_make_policy,
     eval_make_pre_post_processors,
     eval_policy_all,
@@ -37,6 +38,7 @@ SEAMS: tuple[Seam | SeamTable, ...] = (
     make_policy.SEAM,
     make_pre_post_processors.SEAM,
     resume_step.SEAM,
+    episode_aware_sampler.SEAM,
     cycle.SEAM,
     update_policy.SEAM,
     should_save_checkpoint.SEAM,

@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lerobot_ext import DatasetChange, DatasetDescription, ExtTrainPipelineConfig, RobotAdapter
 
 
 @dataclass
 class TransformContext:
-    """What a transform sees: the config, the dataset as the previous transforms left it, the adapter."""
+    """What a transform sees: the config, the dataset as the previous transforms left it, the adapter,
+    and every dataset of the run as stored (several with ``--dataset.mix``)."""
 
     cfg: ExtTrainPipelineConfig
     dataset: DatasetDescription
     adapter: RobotAdapter | None
+    run_datasets: list[DatasetDescription] = field(default_factory=list)
 
 
 class DataTransform(ABC):

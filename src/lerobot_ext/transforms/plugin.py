@@ -71,12 +71,17 @@ def configure(cfg: Any) -> None:
 
 @hookimpl(order=20)  # explicit: the order of the steps saved in checkpoints
 def transform_dataset(
-    cfg: Any, dataset: DatasetDescription, adapter: RobotAdapter | None
+    cfg: Any,
+    dataset: DatasetDescription,
+    adapter: RobotAdapter | None,
+    run_datasets: list[DatasetDescription],
 ) -> DatasetChange | None:
     """The state filter, then the action slice, folded into one change."""
     current, combined = dataset, None
     for transform in TRANSFORMS:
-        change = transform.apply(TransformContext(cfg=cfg, dataset=current, adapter=adapter))
+        change = transform.apply(
+            TransformContext(cfg=cfg, dataset=current, adapter=adapter, run_datasets=run_datasets)
+        )
         if change is None:
             continue
         if combined is None:

@@ -13,6 +13,7 @@ from lerobot_ext import (
     DatasetDescription,
     DatasetLayoutError,
     Group,
+    RobotAdapter,
     get_logger,
     layout_of,
 )
@@ -56,6 +57,15 @@ def slice_names(names: Any, index: list[int]) -> Any:
     return out
 
 
+def _named_in(key: str, datasets: list[DatasetDescription], adapter: RobotAdapter | None) -> bool:
+    """Whether any of ``datasets`` has a state group or sub-feature called ``key``."""
+    for other in datasets:
+        layout = layout_of(other, STATE_KEY, adapter)
+        if (layout is not None and layout.find(key) is not None) or key in other.sub_features(STATE_KEY):
+            return True
+    return False
+
+
 class StateFilterTransform(DataTransform):
     name = "state_filter"
 
@@ -76,6 +86,18 @@ class StateFilterTransform(DataTransform):
                 dropped.append((key, None, "sub-feature"))
             else:
                 unknown.append(key)
+        elsewhere = [key for key in unknown if _named_in(key, context.run_datasets, context.adapter)]
+        if elsewhere:
+            # Another of the run's datasets (--dataset.mix) has these groups: nothing to drop here.
+            log.info(
+                "--state_filtered_keys: %s not in this dataset (%s-D state); another of the run's datasets has %s",
+                elsewhere,
+                dataset.width(STATE_KEY),
+                "it" if len(elsewhere) == 1 else "them",
+            )
+            unknown = [key for key in unknown if key not in elsewhere]
+            if not dropped and not unknown:
+                return None
         if unknown:
             available = layout.available() if layout else "(the dataset has no observation.state)"
             subs = f"; sub-features: {', '.join(sorted(sub_features))}" if sub_features else ""
