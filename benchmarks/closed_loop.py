@@ -602,6 +602,29 @@ def selection_report(
             print(f"    {name:<34} {spearman(ys, xs):+7.2f}  {rho:<17} {', '.join(picks)}")
 
 
+def split_demonstrations(demos: Path, first: int, work: Path) -> tuple[Path, Path]:
+    """The demonstrations as two datasets - episodes ``0..first-1`` and the rest - written by
+    upstream's ``split_dataset`` (once; reused from ``work``)."""
+    parts = (work / f"demos_first{first}", work / f"demos_after{first}")
+    if all((p / "meta" / "info.json").is_file() for p in parts):
+        return parts
+    code = (
+        "import sys, shutil; from pathlib import Path\n"
+        "from lerobot.datasets.lerobot_dataset import LeRobotDataset\n"
+        "from lerobot.datasets.dataset_tools import split_dataset\n"
+        "demos, first, work = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])\n"
+        "source = LeRobotDataset('local/demos', root=demos)\n"
+        "out = work / 'split.partial'; shutil.rmtree(out, ignore_errors=True)\n"
+        "episodes = list(range(source.meta.total_episodes))\n"
+        "made = split_dataset(source, {'a': episodes[:first], 'b': episodes[first:]}, output_dir=out)\n"
+        "for name, target in zip(('a', 'b'), sys.argv[4:]):\n"
+        "    shutil.rmtree(target, ignore_errors=True); shutil.move(str(made[name].root), target)\n"
+        "shutil.rmtree(out, ignore_errors=True)\n"
+    )
+    run([sys.executable, "-c", code, str(demos), str(first), str(work), *map(str, parts)], work / "split.log")
+    return parts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -648,6 +671,16 @@ def main() -> None:
         "--chart", type=Path, default=None, help="write success against steps (and hours) here (PNG)"
     )
     parser.add_argument(
+        "--mix_split",
+        type=int,
+        default=None,
+        help="write the demonstrations as two datasets (the first N episodes, the rest; upstream's "
+        "split_dataset) and train on them with --dataset.mix: mixing must lose nothing",
+    )
+    parser.add_argument(
+        "--mix_weights", type=float, nargs=2, default=None, help="with --mix_split: --dataset.mix_weights"
+    )
+    parser.add_argument(
         "--normalize_env_state",
         action="store_true",
         help="min-max normalise observation.environment_state too (neither policy does by default)",
@@ -677,6 +710,8 @@ def main() -> None:
         f"{args.steps}steps"
         + ("_envnorm" if args.normalize_env_state else "")
         + (f"_split{args.eval_split:g}" if args.eval_split else "")
+        + (f"_mix{args.mix_split}" if args.mix_split else "")
+        + ("w" + "-".join(f"{w:g}" for w in args.mix_weights) if args.mix_split and args.mix_weights else "")
     )
     print(
         f"closed loop: {args.demos} demonstrations, {args.steps} steps ({', '.join(args.policies)}), seeds "
@@ -711,17 +746,38 @@ def main() -> None:
         ]
         run(command, work / "cache.log")
 
+    data_flags = [f"--dataset.root={demos}", f"--data_cache={cache}"]
+    if args.mix_split:
+        parts = split_demonstrations(demos, args.mix_split, work)
+        data_flags = [
+            f"--dataset.root={parts[0]}",
+            f"--dataset.mix=[{parts[1]}]",
+            f"--data_cache={work / 'demos_mix_cache'}",  # the second dataset's beside it: <cache>-mix1
+            *(
+                [f"--dataset.mix_weights=[{','.join(f'{w:g}' for w in args.mix_weights)}]"]
+                if args.mix_weights
+                else []
+            ),
+        ]
+        for part, folder in zip(
+            parts, (work / "demos_mix_cache", work / "demos_mix_cache-mix1"), strict=True
+        ):
+            if not (folder / "manifest.json").is_file() and not args.eval_only:
+                command = [str(BIN / "lerobot-ext"), "cache", "build", str(part), "--cache_dir", str(folder)]
+                run([*command, "--overwrite"], work / "cache.log")
+        print(f"  data: trained as a mix of {parts[0].name} and {parts[1].name}", flush=True)
+
     def train(policy: str, seed: int) -> Path:
         out = work / f"{policy}_{budget}_seed{seed}"
         if not (out / "checkpoints" / f"{args.steps:06d}").is_dir():
             if args.eval_only:
                 raise SystemExit(f"--eval_only: {out} has no checkpoint of step {args.steps}")
             command = [
-                str(BIN / "lerobot-train-ext"), "--dataset.repo_id=local/demos", f"--dataset.root={demos}",
+                str(BIN / "lerobot-train-ext"), "--dataset.repo_id=local/demos", *data_flags,
                 *POLICIES[policy], *NETWORK, f"--batch_size={args.batch_size}", f"--steps={args.steps}",
                 f"--save_freq={args.save_freq}", f"--log_freq={LOG_FREQ}", f"--seed={seed}", "--num_workers=0",
                 "--wandb.enable=false", f"--output_dir={out}", "--auto_resume=true", "--ema.enable=true",
-                f"--action_mse.root={heldout}", f"--action_mse.every={args.save_freq}", f"--data_cache={cache}",
+                f"--action_mse.root={heldout}", f"--action_mse.every={args.save_freq}",
                 *([ENV_STATE_NORMALISED] if args.normalize_env_state else []),
                 *([f"--dataset.eval_split={args.eval_split}", f"--eval_steps={args.save_freq}"] if args.eval_split else []),
             ]  # fmt: skip

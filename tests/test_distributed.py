@@ -133,3 +133,35 @@ def test_the_launch_environment_is_read_with_its_defaults_for_values_no_launcher
     monkeypatch.delenv("RANK")
     monkeypatch.delenv("WORLD_SIZE")
     assert (launch_rank(), launch_world_size()) == (0, 1)
+
+
+@pytest.mark.slow
+def test_a_weighted_mix_trains_under_two_process_torchrun(bimodal_root, tmp_path):
+    """--dataset.mix under torchrun: both ranks load both datasets, draw their shards of one weighted
+    order, and the main process reports the shares drawn against the weights."""
+    from helpers import TINY_FLOW
+
+    from lerobot_ext.demo import write_demo_dataset
+
+    second = write_demo_dataset("bimodal", tmp_path / "second", episodes=3, frames=20, seed=7)
+    args = [
+        *dataset_flags(bimodal_root),
+        f"--dataset.mix=[{second}]",
+        "--dataset.mix_weights=[1,3]",
+        *TINY_FLOW,
+        "--steps=6",
+        "--save_freq=6",
+        "--log_freq=1",
+        f"--output_dir={tmp_path / 'run'}",
+    ]
+    result = run_cli(
+        ["torchrun", "--nproc_per_node=2", "--master_port=29519", str(BIN / "lerobot-train-ext"), *args],
+        env={"OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "run" / "checkpoints" / "000006" / "pretrained_model" / "model.safetensors").is_file()
+    drawn = [line for line in result.stderr.splitlines() if "--dataset.mix: samples drawn" in line]
+    assert (
+        drawn and f"{second} " in drawn[-1] and "(asked 75.0%)" in drawn[-1] and "(asked 25.0%)" in drawn[-1]
+    )

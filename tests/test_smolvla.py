@@ -87,3 +87,41 @@ def test_demo_vlm_writes_a_folder_smolvla_builds_from(tmp_path):
     # What SmolVLA reads of it: the image tokens' ids, and a task tokenized word by word.
     assert tokenizer.fake_image_token_id != tokenizer.global_image_token_id
     assert len(tokenizer("pick the cube")["input_ids"]) == 3
+
+
+def test_smolvla_trains_on_two_gr2_recordings_each_frame_with_its_own_task(
+    gr2_root, tiny_smolvlm, tmp_path, extra_entry_points
+):
+    """--dataset.mix with a VLA: the second recording's frames carry its own task text into the
+    batches, and the run trains and saves a checkpoint of the full widths."""
+    import numpy as np
+
+    from lerobot_ext import hookimpl, write_dataset
+    from lerobot_ext.demo import gr2
+
+    rng = np.random.default_rng(11)
+    second = write_dataset(
+        tmp_path / "gr2_b",
+        "x/gr2_b",
+        gr2.FPS,
+        "fourier_gr2",
+        gr2.features(48),
+        (gr2.episode(rng, 10, 48) for _ in range(2)),
+        "stack the boxes",
+    )
+    tasks: list[set[str]] = []
+
+    class Reader:
+        @hookimpl
+        def datasets_ready(self, dataset):
+            tasks.append({dataset[0]["task"], dataset[len(dataset) - 1]["task"]})
+
+    extra_entry_points("reader", Reader())
+    out = tmp_path / "run"
+    command = smolvla_command(
+        gr2_root, tiny_smolvlm, out, f"--dataset.mix=[{second}]", "--steps=2", "--save_freq=2"
+    )
+    assert train_in_process(command) == 0
+    assert tasks == [{"pick up the box and place it on the table", "stack the boxes"}]
+    config = json.loads((out / "checkpoints" / "000002" / "pretrained_model" / "config.json").read_text())
+    assert config["output_features"]["action"]["shape"] == [37]

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 
-def episode_ranges(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(start, stop)`` of each episode ``dataset`` holds, as positions in ``dataset`` itself."""
+def episode_ranges(dataset: Any) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+    """``(start, stop)`` of each episode ``dataset`` holds, as positions in ``dataset`` itself, and
+    each one's tasks."""
     meta = dataset.meta
     starts = np.asarray(meta.episodes["dataset_from_index"], dtype=np.int64)
     stops = np.asarray(meta.episodes["dataset_to_index"], dtype=np.int64)
@@ -28,14 +29,23 @@ def episode_ranges(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
     first = starts[chosen]
     if mapping is not None:
         first = np.asarray([mapping[int(index)] for index in first], dtype=np.int64)
-    return first, first + (stops[chosen] - starts[chosen])
+    all_tasks = meta.episodes["tasks"]
+    tasks = [list(all_tasks[int(e)] or []) for e in chosen]
+    return first, first + (stops[chosen] - starts[chosen]), tasks
 
 
-def mix_metadata(primary_meta: Any, starts: np.ndarray, stops: np.ndarray) -> Any:
+def mix_metadata(primary_meta: Any, starts: np.ndarray, stops: np.ndarray, tasks: list[list[str]]) -> Any:
     """A copy of the primary's metadata (upstream's class: its features, fps, cameras) whose
-    episodes are every dataset's, as positions in the mix."""
+    episodes are every dataset's, as positions in the mix (the columns upstream and the plugins
+    read: frame ranges, lengths, tasks)."""
     meta = copy.copy(primary_meta)
-    meta.episodes = {"dataset_from_index": starts.tolist(), "dataset_to_index": stops.tolist()}
+    meta.episodes = {
+        "episode_index": list(range(len(starts))),
+        "dataset_from_index": starts.tolist(),
+        "dataset_to_index": stops.tolist(),
+        "length": (stops - starts).tolist(),
+        "tasks": tasks,
+    }
     meta.info = dataclasses.replace(
         primary_meta.info, total_frames=int(stops[-1]), total_episodes=len(starts)
     )
@@ -59,9 +69,10 @@ class MixedDataset(torch.utils.data.Dataset):
         ranges = [episode_ranges(d) for d in self.datasets]
         starts = np.concatenate([r[0] + offset for r, offset in zip(ranges, self.offsets, strict=False)])
         stops = np.concatenate([r[1] + offset for r, offset in zip(ranges, self.offsets, strict=False)])
+        tasks = [task for r in ranges for task in r[2]]
         #: The number of episodes of each dataset, in order.
         self.episode_counts = [len(r[0]) for r in ranges]
-        self.meta = mix_metadata(self.datasets[0].meta, starts, stops)
+        self.meta = mix_metadata(self.datasets[0].meta, starts, stops, tasks)
         # What upstream reads of a dataset: the ranges above already are positions in the mix.
         self.episodes = None
         self.absolute_to_relative_idx = None
