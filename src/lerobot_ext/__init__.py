@@ -35,6 +35,7 @@ _PUBLIC: dict[str, str] = {
     # datasets
     "dataset_version": "lerobot_ext.dataset_versions",
     "check_dataset_version": "lerobot_ext.dataset_versions",
+    "StoredDataset": "lerobot_ext.dataset_sources",
     "DatasetSource": "lerobot_ext.dataset_sources",
     "DatasetPart": "lerobot_ext.dataset_sources",
     "CombinedDatasets": "lerobot_ext.dataset_sources",

@@ -13,6 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from lerobot_ext.dataset_changes import AppliedChanges
+from lerobot_ext.layout import DatasetDescription
+from lerobot_ext.robot_adapter import RobotAdapter
+
+
+@dataclass(frozen=True)
+class StoredDataset:
+    """One dataset of the run as stored, with the robot adapter chosen for it (what
+    ``transform_dataset`` gets in ``run_datasets``)."""
+
+    description: DatasetDescription
+    adapter: RobotAdapter | None = None
+    #: Why the adapter was chosen (the ``AdapterChoice``'s reason).
+    adapter_reason: str = ""
 
 
 @dataclass

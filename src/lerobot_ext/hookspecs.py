@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from lerobot_ext.config import ExtTrainPipelineConfig
     from lerobot_ext.context import RunContext
     from lerobot_ext.dataset_changes import AppliedChanges, DatasetChange, SavedCheckpoint
-    from lerobot_ext.dataset_sources import CombinedDatasets, DatasetPart, DatasetSource
+    from lerobot_ext.dataset_sources import CombinedDatasets, DatasetPart, DatasetSource, StoredDataset
     from lerobot_ext.layout import DatasetDescription
     from lerobot_ext.load_overrides import LoadOverrides
     from lerobot_ext.robot_adapter import AdapterChoice, RobotAdapter
@@ -321,7 +321,7 @@ def transform_dataset(
     cfg: ExtTrainPipelineConfig,
     dataset: DatasetDescription,
     adapter: RobotAdapter | None,
-    run_datasets: list[DatasetDescription],
+    run_datasets: list[StoredDataset],
     run: RunContext,
 ) -> DatasetChange | None:
     """Change what the policy sees: the dataset's features and stats, and the saved pipelines.
@@ -332,7 +332,8 @@ def transform_dataset(
 
     :param dataset: the dataset's :class:`~lerobot_ext.layout.DatasetDescription` (do not mutate).
     :param adapter: the robot adapter :func:`select_robot_adapter` chose, or ``None``.
-    :param run_datasets: every dataset of the run as stored, the primary first (one, unless
+    :param run_datasets: every dataset of the run as stored, each a
+        :class:`~lerobot_ext.StoredDataset` with its own adapter, the primary first (one, unless
         :func:`more_datasets` added some: then this hook runs for each, and a name a flag gives
         may belong to another of them - the ``transforms`` plugin's state filter skips such a
         group where it is absent).

@@ -12,13 +12,13 @@ from typing import Any
 from lerobot_ext.argv import check_unknown_flags, normalize_argv
 from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.context import RunContext
-from lerobot_ext.dataset_sources import DatasetPart, DatasetSource
+from lerobot_ext.dataset_sources import DatasetPart, DatasetSource, StoredDataset
 from lerobot_ext.dataset_versions import check_dataset_version
 from lerobot_ext.dispatch import Hooks
 from lerobot_ext.errors import ConfigError, LerobotExtError
 from lerobot_ext.layout import ACTION_KEY, STATE_KEY, DatasetDescription, VectorLayout
 from lerobot_ext.robot_adapter import layout_of
-from lerobot_ext.training import configured, planned_changes
+from lerobot_ext.training import configured, planned_changes, stored_dataset
 
 
 @dataclass
@@ -123,8 +123,14 @@ def inspect_with_flags(
     """``lerobot-ext inspect ROOT FLAGS...``: the config the flags give, then the report.
     ``together``: every root named, when several are inspected as one run's datasets."""
     context = inspect_context(hooks, flags)
-    stored = [load_description(other)[0] for other in together] if together else None
-    return inspect_dataset(root, hooks, context, inspect_config(hooks, context, root), stored)
+    cfg = inspect_config(hooks, context, root)
+    stored = (
+        [stored_dataset(hooks, cfg, context, load_description(other)[0]) for other in together]
+        if together
+        else None
+    )
+    mine = stored[together.index(root)].description if stored and together else None
+    return inspect_dataset(root, hooks, context, cfg, stored, mine)
 
 
 def compare_with_flags(hooks: Hooks, roots: list[str], flags: list[str]) -> list[str]:
@@ -133,10 +139,10 @@ def compare_with_flags(hooks: Hooks, roots: list[str], flags: list[str]) -> list
     context = inspect_context(hooks, flags)
     cfg = inspect_config(hooks, context, roots[0])
     parts, lines = [], []
-    stored = [load_description(root)[0] for root in roots]
-    for index, (root, description) in enumerate(zip(roots, stored, strict=True)):
+    stored = [stored_dataset(hooks, cfg, context, load_description(root)[0]) for root in roots]
+    for index, (root, one) in enumerate(zip(roots, stored, strict=True)):
         try:
-            planned = planned_changes(hooks, cfg, context, description, stored)
+            planned = planned_changes(hooks, cfg, context, one.description, stored)
         except LerobotExtError as error:
             lines.append(f"{root}: {error}")
             continue
@@ -154,10 +160,13 @@ def inspect_dataset(
     hooks: Hooks,
     context: RunContext,
     cfg: Any,
-    run_datasets: list[DatasetDescription] | None = None,
+    run_datasets: list[StoredDataset] | None = None,
+    description: DatasetDescription | None = None,
 ) -> InspectReport:
-    """What ``lerobot-train-ext`` would do with this dataset, through the same hooks."""
+    """What ``lerobot-train-ext`` would do with this dataset, through the same hooks (as one of
+    ``run_datasets``, ``description`` being its entry there, when several are inspected)."""
     dataset, meta = load_description(root)
+    dataset = description if description is not None else dataset
     applied = planned_changes(hooks, cfg, context, dataset, run_datasets)
     adapter = applied.adapter
     reason = (

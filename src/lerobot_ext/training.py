@@ -19,7 +19,7 @@ from lerobot_ext.config import ExtTrainPipelineConfig
 from lerobot_ext.console import get_logger
 from lerobot_ext.context import RunContext
 from lerobot_ext.dataset_changes import AppliedChanges, SavedCheckpoint
-from lerobot_ext.dataset_sources import CombinedDatasets, DatasetPart, DatasetSource
+from lerobot_ext.dataset_sources import CombinedDatasets, DatasetPart, DatasetSource, StoredDataset
 from lerobot_ext.dataset_view import DatasetWithMetadata
 from lerobot_ext.dispatch import Hooks
 from lerobot_ext.errors import (
@@ -114,11 +114,13 @@ class TrainingRun:
             for source in answer:
                 source.index = len(sources)
                 sources.append(source)
-        stored = [DatasetDescription.from_metadata(source.train.meta) for source in sources]
-        parts = [
-            self._planned_part(source, description, stored)
-            for source, description in zip(sources, stored, strict=True)
+        stored = [
+            stored_dataset(
+                self.hooks, self.cfg, self.context, DatasetDescription.from_metadata(source.train.meta)
+            )
+            for source in sources
         ]
+        parts = [self._planned_part(source, one, stored) for source, one in zip(sources, stored, strict=True)]
         self.changes = parts[0].planned
         checkpoint = SavedCheckpoint.read(self.pretrained_path)
         if checkpoint is not None:
@@ -163,8 +165,9 @@ class TrainingRun:
         return dataset, eval_dataset
 
     def _planned_part(
-        self, source: DatasetSource, description: DatasetDescription, stored: list[DatasetDescription]
+        self, source: DatasetSource, one: StoredDataset, stored: list[StoredDataset]
     ) -> DatasetPart:
+        description = one.description
         several = len(stored) > 1
         prefix = f"{source.label}: " if several else ""
         try:
@@ -489,16 +492,10 @@ def configured(hooks: Hooks, cfg: ExtTrainPipelineConfig, context: RunContext) -
     return cfg
 
 
-def planned_changes(
-    hooks: Hooks,
-    cfg: Any,
-    context: RunContext,
-    description: DatasetDescription,
-    run_datasets: list[DatasetDescription] | None = None,
-) -> AppliedChanges:
-    """The robot adapter (``select_robot_adapter``) and every plugin's change of what the policy
-    sees (``transform_dataset``, chained in declared order) - for a run and ``inspect`` alike.
-    ``run_datasets``: every dataset of the run as stored (default: this one alone)."""
+def stored_dataset(
+    hooks: Hooks, cfg: Any, context: RunContext, description: DatasetDescription
+) -> StoredDataset:
+    """A dataset as stored, with the robot adapter ``select_robot_adapter`` chooses for it."""
     answer = hooks.first(
         "select_robot_adapter",
         cfg=cfg,
@@ -507,20 +504,38 @@ def planned_changes(
         run=context,
     )
     choice: AdapterChoice | None = answer[1] if answer is not None else None
-    adapter = choice.adapter if choice is not None else None
+    if choice is None:
+        return StoredDataset(description)
+    return StoredDataset(description, choice.adapter, choice.reason)
+
+
+def planned_changes(
+    hooks: Hooks,
+    cfg: Any,
+    context: RunContext,
+    description: DatasetDescription,
+    run_datasets: list[StoredDataset] | None = None,
+) -> AppliedChanges:
+    """The robot adapter (``select_robot_adapter``) and every plugin's change of what the policy
+    sees (``transform_dataset``, chained in declared order) - for a run and ``inspect`` alike.
+    ``run_datasets``: every dataset of the run with its adapter (default: this one alone), one of
+    them ``description`` itself."""
+    if run_datasets is None:
+        run_datasets = [stored_dataset(hooks, cfg, context, description)]
+    stored = next(s for s in run_datasets if s.description is description)
     dataset, changes = hooks.chain(
         "transform_dataset",
         cfg=cfg,
         dataset=description,
-        adapter=adapter,
-        run_datasets=list(run_datasets or [description]),
+        adapter=stored.adapter,
+        run_datasets=list(run_datasets),
         run=context,
     )
     return AppliedChanges(
         original=description,
         dataset=dataset,
-        adapter=adapter,
-        adapter_reason=choice.reason if choice is not None else "",
+        adapter=stored.adapter,
+        adapter_reason=stored.adapter_reason,
         changes=changes,
     )
 

@@ -126,6 +126,8 @@ def _fix(
                 for k in ours.features
                 if k in theirs.features and ours.features[k].get("dtype") in VISUAL_DTYPES
             ]
+            if not common:
+                return "no camera is in both datasets: no flag reconciles them"
             return f"train on the cameras both have: --camera_keys=[{','.join(common)}]"
         return "no flag resizes a camera: mix datasets whose cameras have one size"
     if key == ACTION_KEY and mine is not None and other is not None:
@@ -142,6 +144,12 @@ def _fix(
             return (
                 f"drop the state groups only {wider_part.label} has: --state_filtered_keys=[{','.join(extra)}] "
                 "(with the groups this run already drops)"
+            )
+        wide_names, narrow_names = wider.dim_names(STATE_KEY), narrower.dim_names(STATE_KEY)
+        if wide_names and narrow_names and not set(narrow_names) <= set(wide_names):
+            return (
+                "their state dims are different ones (by name), not one a subset of the other: no flag "
+                "reconciles them"
             )
         return (
             "no named state groups tell which dims differ: name them in info.json, meta/modality.json or "
@@ -168,7 +176,9 @@ def _extra_groups(wider: DatasetDescription, narrower: DatasetDescription, part:
             if dims <= extra and not dims & covered:
                 chosen.append(group.name)
                 covered |= dims
-        return chosen if covered == extra else []
+        # The groups must leave the narrower's dims, not fewer: else no state filter reconciles them.
+        leaves = [name for d, name in enumerate(wide_names) if d not in covered]
+        return chosen if covered == extra and sorted(leaves) == sorted(narrow_names) else []
     narrow = layout_of(narrower, STATE_KEY, part.planned.adapter)
     names = {group.name for group, _ in narrow.groups()} if narrow is not None else set()
     return [group.name for group in groups if group.name not in names]

@@ -103,7 +103,23 @@ def load_sources(cfg: Any) -> list[DatasetSource]:
         )
         try:
             train, held_out = make_train_eval_datasets(one)
-        except ValueError as error:  # upstream's eval split leaving no training episode
-            raise ConfigError(f"{FLAG}: {text}: {error}") from error
+        except (OSError, ValueError) as error:
+            # Upstream's eval split leaving no training episode, an incomplete folder, a Hub id
+            # that is neither reachable nor cached: one line, not the loader's traceback.
+            where = (
+                "a complete LeRobot v3 dataset folder (meta/, data/, videos/)"
+                if local
+                else "a Hub dataset reachable now or already in the cache (HF_HUB_OFFLINE is "
+                f"{'set' if _offline() else 'not set'})"
+            )
+            raise ConfigError(
+                f"{FLAG}: cannot load {text} ({type(error).__name__}: {error}); it must be {where}"
+            ) from error
         sources.append(DatasetSource(text, train, held_out))
     return sources
+
+
+def _offline() -> bool:
+    import os
+
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")

@@ -28,12 +28,17 @@ def frame_positions(starts: np.ndarray, stops: np.ndarray, drop_n_last_frames: i
 
 
 def shares(weights: Sequence[float], total: int) -> np.ndarray:
-    """``total`` positions split by ``weights`` (largest remainders; each share at least one)."""
+    """``total`` positions split by ``weights`` (largest remainders), each share at least one
+    (taken from the largest) so that no dataset of the mix is never drawn."""
     w = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
     exact = w * total
     counts = np.floor(exact).astype(np.int64)
     for index in np.argsort(-(exact - counts), kind="stable")[: total - int(counts.sum())]:
         counts[index] += 1
+    if total >= len(counts):
+        for index in np.flatnonzero(counts == 0):
+            counts[int(np.argmax(counts))] -= 1
+            counts[index] = 1
     return counts
 
 

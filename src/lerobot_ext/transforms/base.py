@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from lerobot_ext import DatasetChange, DatasetDescription, ExtTrainPipelineConfig, RobotAdapter
+from lerobot_ext import DatasetChange, DatasetDescription, ExtTrainPipelineConfig, RobotAdapter, StoredDataset
 
 
 @dataclass
@@ -17,7 +17,7 @@ class TransformContext:
     cfg: ExtTrainPipelineConfig
     dataset: DatasetDescription
     adapter: RobotAdapter | None
-    run_datasets: list[DatasetDescription] = field(default_factory=list)
+    run_datasets: list[StoredDataset] = field(default_factory=list)
 
 
 class DataTransform(ABC):

@@ -14,6 +14,7 @@ from lerobot_ext import (
     DatasetDescription,
     RobotAdapter,
     SavedCheckpoint,
+    StoredDataset,
     check_name_list,
     hookimpl,
 )
@@ -74,7 +75,7 @@ def transform_dataset(
     cfg: Any,
     dataset: DatasetDescription,
     adapter: RobotAdapter | None,
-    run_datasets: list[DatasetDescription],
+    run_datasets: list[StoredDataset],
 ) -> DatasetChange | None:
     """The state filter, then the action slice, folded into one change."""
     current, combined = dataset, None

@@ -13,7 +13,7 @@ from lerobot_ext import (
     DatasetDescription,
     DatasetLayoutError,
     Group,
-    RobotAdapter,
+    StoredDataset,
     get_logger,
     layout_of,
 )
@@ -57,11 +57,13 @@ def slice_names(names: Any, index: list[int]) -> Any:
     return out
 
 
-def _named_in(key: str, datasets: list[DatasetDescription], adapter: RobotAdapter | None) -> bool:
-    """Whether any of ``datasets`` has a state group or sub-feature called ``key``."""
+def _named_in(key: str, datasets: list[StoredDataset]) -> bool:
+    """Whether any of ``datasets`` (each with its own adapter) has a state group or sub-feature ``key``."""
     for other in datasets:
-        layout = layout_of(other, STATE_KEY, adapter)
-        if (layout is not None and layout.find(key) is not None) or key in other.sub_features(STATE_KEY):
+        layout = layout_of(other.description, STATE_KEY, other.adapter)
+        if (layout is not None and layout.find(key) is not None) or key in other.description.sub_features(
+            STATE_KEY
+        ):
             return True
     return False
 
@@ -86,7 +88,7 @@ class StateFilterTransform(DataTransform):
                 dropped.append((key, None, "sub-feature"))
             else:
                 unknown.append(key)
-        elsewhere = [key for key in unknown if _named_in(key, context.run_datasets, context.adapter)]
+        elsewhere = [key for key in unknown if _named_in(key, context.run_datasets)]
         if elsewhere:
             # Another of the run's datasets (--dataset.mix) has these groups: nothing to drop here.
             log.info(
