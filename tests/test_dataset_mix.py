@@ -682,3 +682,47 @@ def test_time_windows_never_cross_from_one_dataset_into_the_next(shifted):
     # The episodes upstream's sampler sees are each dataset's own, one after the other.
     assert mix.meta.episodes["dataset_from_index"] == [0, 12, 24, 36, 45]
     assert mix.meta.episodes["dataset_to_index"] == [12, 24, 36, 45, 54]
+
+
+def test_two_robocasa_tasks_with_the_users_flags_resume_exactly_and_deploy(
+    robocasa_root, robocasa_other_task, tmp_path, capsys
+):
+    """Two RoboCasa tasks, half and half (``--dataset.mix_weights=[1,1]``), with the RoboCasa users'
+    state filter, ``--action_keep_dims``, EMA and ``--profile``: preempted at step 2 and resumed, the
+    run ends bit for bit where the uninterrupted one does; the profile reports the shares drawn;
+    the checkpoint takes a full 53-D observation of the second task and returns the full 12-D action."""
+    from helpers import USERS_FILTER
+
+    from lerobot_ext import load_policy
+
+    flags = [
+        *IMAGE_FLAGS,
+        mix_flag(robocasa_other_task),
+        "--dataset.mix_weights=[1,1]",
+        f"--state_filtered_keys={USERS_FILTER}",
+        "--action_keep_dims=7",
+        "--ema.enable=true",
+        "--save_freq=2",
+    ]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert train_in_process(flow_run(robocasa_root, straight, *flags, "--steps=4", "--profile")) == 0
+    summary = read_json(straight / "profile" / "summary.json")
+    (note,) = [line for line in summary["notes"] if line.startswith("--dataset.mix: samples drawn")]
+    assert "(asked 50.0%)" in note and str(robocasa_other_task) in note
+    assert train_in_process(flow_run(robocasa_root, resumed, *flags, "--steps=2")) == 0
+    config_path = resumed / "checkpoints" / "000002" / "pretrained_model" / "train_config.json"
+    assert train_in_process(["--resume=true", f"--config_path={config_path}", "--steps=4"]) == 0
+    assert same_weights(straight / "checkpoints" / "000004", resumed / "checkpoints" / "000004")
+    capsys.readouterr()
+
+    folder = resumed / "checkpoints" / "000004" / "pretrained_model"
+    assert read_json(folder / "config.json")["output_features"][ACTION]["shape"] == [7]
+    policy, pre, post = load_policy(folder)
+    item = lerobot_dataset(robocasa_other_task)[5]
+    observation = {
+        key: value for key, value in item.items() if key.startswith("observation.") and "_is_pad" not in key
+    }
+    assert observation[STATE].shape == (53,)
+    with torch.no_grad():
+        action = post(policy.select_action(pre({**observation, "task": item["task"]})))
+    assert action.shape[-1] == 12 and torch.isfinite(action).all()
