@@ -1,8 +1,8 @@
 """What ``--dataset.mix`` costs the loader: the same frames read as two mixed datasets vs as one.
 
-1. Writes a demo dataset (``gr2``: one camera, video-decoded; ``bimodal``: no camera, Arrow rows
-   only) and splits it with upstream's ``split_dataset`` into two (the first half of the episodes,
-   the rest): the same frames, once as one dataset and once as two.
+1. Records demo episodes once (``gr2``: one camera, video-decoded; ``bimodal``: no camera, Arrow
+   rows only) and writes them as one dataset and as two (the first half of the episodes, the rest)
+   with lerobot's writer: the same frames, checked item for item.
 2. Loads them as a training run does, with a flow policy's time windows (2 observation steps,
    16 action steps): the one dataset as upstream's ``LeRobotDataset``; the two through the
    ``dataset_mix`` plugin's ``MixedDataset`` inside the core's ``DatasetWithMetadata`` view.
@@ -25,20 +25,30 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import demo_dataset
-
 DELTAS = {"observation": [-1, 0], "action": list(range(16))}
 
 
-def split_halves(root: Path, out: Path) -> tuple[Path, Path]:
-    from lerobot.datasets.dataset_tools import split_dataset
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+def write_three(layout: str, episodes: int, frames: int, work: Path) -> tuple[Path, Path, Path]:
+    """The same recorded episodes written three times: all as one dataset, the first half, the rest."""
+    import numpy as np
 
-    source = LeRobotDataset(f"local/{root.name}", root=root)
-    episodes = list(range(source.meta.total_episodes))
-    half = len(episodes) // 2
-    made = split_dataset(source, {"a": episodes[:half], "b": episodes[half:]}, output_dir=out)
-    return Path(made["a"].root), Path(made["b"].root)
+    from lerobot_ext import write_dataset
+    from lerobot_ext.demo import bimodal, gr2
+
+    rng = np.random.default_rng(0)
+    if layout == "gr2":
+        recorded = [gr2.episode(rng, frames, 64) for _ in range(episodes)]
+        fps, robot, features = gr2.FPS, "fourier_gr2", gr2.features(64)
+    else:
+        recorded = [bimodal.episode(rng, frames, 1.0 if i % 2 == 0 else -1.0) for i in range(episodes)]
+        fps, robot, features = bimodal.FPS, "point_mass", bimodal.features()
+    half = episodes // 2
+    roots = []
+    for name, chosen in (("one", recorded), ("first", recorded[:half]), ("rest", recorded[half:])):
+        root = work / f"{layout}_{name}"
+        write_dataset(root, f"local/{root.name}", fps, robot, features, iter(chosen), "the task")
+        roots.append(root)
+    return roots[0], roots[1], roots[2]
 
 
 def load(root: Path) -> Any:
@@ -73,9 +83,20 @@ def throughput(dataset: Any, batches: int, batch_size: int, workers: int, seed: 
 
     generator = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=True, num_workers=workers, generator=generator, drop_last=True
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        generator=generator,
+        drop_last=True,
+        persistent_workers=workers > 0,
     )
-    iterator = iter(loader)
+
+    def endless() -> Any:
+        while True:
+            yield from loader
+
+    iterator = endless()
     next(iterator)  # worker start-up is not the loader's steady state
     started = time.perf_counter()
     for _ in range(batches):
@@ -84,19 +105,22 @@ def throughput(dataset: Any, batches: int, batch_size: int, workers: int, seed: 
 
 
 def compare(layout: str, args: argparse.Namespace, work: Path) -> None:
-    options = {"episodes": 16, "frames": 40, **({"image_size": 64} if layout != "bimodal" else {})}
-    one_root = demo_dataset(layout, work / layout, **options)
-    parts = split_halves(one_root, work / f"{layout}_split")
-    one, mix = load(one_root), mixed(list(parts))
+    one_root, *parts = write_three(layout, args.episodes, args.frames, work)
+    one, mix = load(one_root), mixed(parts)
     assert len(one) == len(mix), (len(one), len(mix))
     for index in (0, len(one) // 2, len(one) - 1):  # the same frames, position for position
         a, b = one[index], mix[index]
-        assert all(
-            (a[key] == b[key]).all()
+        differ = [
+            key
             for key in a
-            if hasattr(a[key], "shape") and key not in ("index", "episode_index")
-        ), index
-    print(f"\n== {layout}: {len(one)} frames ({options['episodes']} episodes), as one dataset and as 2 mixed")
+            if hasattr(a[key], "shape")
+            and key not in ("index", "episode_index")
+            and not (a[key] == b[key]).all()
+        ]
+        assert not differ, (index, differ)
+    print(
+        f"\n== {layout}: {len(one)} frames ({args.episodes} episodes), as one dataset and as 2 mixed (the same frames)"
+    )
     rng = random.Random(0)
     ratios, one_times, mix_times = [], [], []
     for round_ in range(args.rounds):
@@ -129,6 +153,43 @@ def compare(layout: str, args: argparse.Namespace, work: Path) -> None:
     )
 
 
+def own_cost(rounds: int, items: int) -> None:
+    """What the mix adds to an item, alone: a mix of two in-memory datasets whose items cost
+    nothing to read, against reading the same items directly (through the same view)."""
+    from lerobot_ext.dataset_mix.mixed_dataset import MixedDataset
+    from lerobot_ext.dataset_view import DatasetWithMetadata
+
+    class Items:
+        def __init__(self, count: int, offset: int) -> None:
+            self.items = [{"index": offset + i} for i in range(count)]
+            self.meta = type("Meta", (), {})()
+
+        def __len__(self) -> int:
+            return len(self.items)
+
+        def __getitem__(self, index: int) -> dict:
+            return self.items[index]
+
+    halves = [Items(320, 0), Items(320, 320)]
+    whole = Items(640, 0)
+    mix = MixedDataset.__new__(MixedDataset)  # the item path alone: no episode metadata to read
+    mix.datasets, mix.layouts = halves, [None, None]
+    mix.offsets = [0, 320, 640]
+    import numpy as np
+
+    mix.offsets = np.asarray(mix.offsets)
+    direct, mixed_view = DatasetWithMetadata(whole, None), DatasetWithMetadata(mix, None)
+    rng = random.Random(1)
+    extra = []
+    for _ in range(rounds):
+        indices = [rng.randrange(640) for _ in range(items)]
+        extra.append(per_item(mixed_view, indices) - per_item(direct, indices))
+    print(
+        f"\n== the mix's own cost per item (in-memory items, {rounds} rounds of {items}): "
+        f"{statistics.median(extra) * 1e6:.2f} us (median; rounds {', '.join(f'{e * 1e6:.2f}' for e in extra)})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -138,9 +199,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="DataLoader batches timed per round")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--num_workers", type=int, default=2)
-    parser.add_argument("--layouts", nargs="+", default=["gr2", "bimodal"])
+    parser.add_argument("--layouts", nargs="+", choices=["gr2", "bimodal"], default=["gr2", "bimodal"])
+    parser.add_argument("--episodes", type=int, default=16)
+    parser.add_argument("--frames", type=int, default=40)
     args = parser.parse_args()
     print(f"command: python benchmarks/dataset_mix.py {' '.join(sys.argv[1:])}".rstrip())
+    own_cost(args.rounds, 20000)
     with tempfile.TemporaryDirectory() as tmp:
         for layout in args.layouts:
             compare(layout, args, Path(tmp))
