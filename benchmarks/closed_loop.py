@@ -54,6 +54,7 @@ import json
 import math
 import os
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -671,6 +672,23 @@ def main() -> None:
         "--chart", type=Path, default=None, help="write success against steps (and hours) here (PNG)"
     )
     parser.add_argument(
+        "--tag",
+        default=None,
+        help="name of a variant (its folders and evaluations), for --train_flags / --eval_flags",
+    )
+    parser.add_argument(
+        "--train_flags",
+        default="",
+        help='more lerobot-train-ext flags for every run of this variant, e.g. --train_flags="--policy.horizon=32" '
+        "(needs --tag)",
+    )
+    parser.add_argument(
+        "--eval_flags",
+        default="",
+        help='more lerobot-eval-ext flags for every evaluation, e.g. --eval_flags="--policy.n_action_steps=4" '
+        "(needs --tag)",
+    )
+    parser.add_argument(
         "--mix_split",
         type=int,
         default=None,
@@ -706,13 +724,19 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     # Each step budget (and data normalisation) trains and is evaluated in its own folders.
+    if (args.train_flags or args.eval_flags) and not args.tag:
+        raise SystemExit("--train_flags / --eval_flags change the runs: name the variant with --tag")
+    train_extra, eval_extra = shlex.split(args.train_flags), shlex.split(args.eval_flags)
     budget = (
         f"{args.steps}steps"
+        + (f"_{args.tag}" if args.tag and train_extra else "")
         + ("_envnorm" if args.normalize_env_state else "")
         + (f"_split{args.eval_split:g}" if args.eval_split else "")
         + (f"_mix{args.mix_split}" if args.mix_split else "")
         + ("w" + "-".join(f"{w:g}" for w in args.mix_weights) if args.mix_split and args.mix_weights else "")
     )
+    # Evaluation-only variants (--eval_flags) reuse the training of the same budget.
+    evaluated = budget + (f"_{args.tag}" if args.tag and not train_extra else "")
     print(
         f"closed loop: {args.demos} demonstrations, {args.steps} steps ({', '.join(args.policies)}), seeds "
         f"{args.seeds}, {args.episodes} evaluation episodes per checkpoint, torch threads {ENV['OMP_NUM_THREADS']}"
@@ -727,6 +751,11 @@ def main() -> None:
                 raise SystemExit(f"--eval_only: no dataset in {root}")
             run([str(BIN / "lerobot-ext"), "demo-dataset", "--layout", "so101_pickplace", "--root", str(root),
                  "--episodes", str(count), "--seed", str(seed), "--overwrite"], work / f"{root.name}.log")  # fmt: skip
+    written = json.loads((demos / "meta" / "info.json").read_text())["total_episodes"]
+    if written != args.demos:
+        raise SystemExit(
+            f"{demos} holds {written} demonstrations, not --demos {args.demos}: use another --workdir"
+        )
     print(
         f"  data: {(work / 'demos.log').read_text().strip().splitlines()[-2] if (work / 'demos.log').exists() else demos}",
         flush=True,
@@ -778,7 +807,7 @@ def main() -> None:
                 f"--save_freq={args.save_freq}", f"--log_freq={LOG_FREQ}", f"--seed={seed}", "--num_workers=0",
                 "--wandb.enable=false", f"--output_dir={out}", "--auto_resume=true", "--ema.enable=true",
                 f"--action_mse.root={heldout}", f"--action_mse.every={args.save_freq}",
-                *([ENV_STATE_NORMALISED] if args.normalize_env_state else []),
+                *([ENV_STATE_NORMALISED] if args.normalize_env_state else []), *train_extra,
                 *([f"--dataset.eval_split={args.eval_split}", f"--eval_steps={args.save_freq}"] if args.eval_split else []),
             ]  # fmt: skip
             t0 = time.perf_counter()
@@ -821,7 +850,7 @@ def main() -> None:
     def do(job: tuple[Evaluation, Path, list[str]]) -> Evaluation:
         evaluation, folder, flags = job
         tag = (
-            f"{evaluation.sampler.replace(' ', '_')}_{budget}_s{evaluation.seed}_{evaluation.step}"
+            f"{evaluation.sampler.replace(' ', '_')}_{evaluated}_s{evaluation.seed}_{evaluation.step}"
             f"_{evaluation.weights}"
         )
         cached = work / "eval" / f"{tag}.json"
@@ -832,7 +861,7 @@ def main() -> None:
             return evaluation
         cached.parent.mkdir(exist_ok=True)
         evaluation.successes, evaluation.seconds_per_episode = evaluate(
-            folder, flags, args.episodes, args.eval_batch, work / "eval" / tag
+            folder, [*flags, *eval_extra], args.episodes, args.eval_batch, work / "eval" / tag
         )
         cached.write_text(
             json.dumps({"successes": evaluation.successes, "s": evaluation.seconds_per_episode})
@@ -882,7 +911,7 @@ def main() -> None:
 
     if args.eval_split:
         selection_report(outputs, evaluations, steps, args, work, budget)
-    raw = work / f"evaluations_{budget}_{'_'.join(args.policies)}.json"
+    raw = work / f"evaluations_{evaluated}_{'_'.join(args.policies)}.json"
     raw.write_text(json.dumps([e.__dict__ for e in evaluations], indent=1))
     print(f"\nraw evaluations: {raw}; total {time.perf_counter() - started:.0f} s")
 
