@@ -640,6 +640,8 @@ def _cfg(folder: Path, root: Path | None = None) -> types.SimpleNamespace:
 
 # What a run context says in the second of two processes.
 RANK_1_OF_2 = types.SimpleNamespace(rank=1, world_size=2)
+# The run's own dataset (not one --dataset.mix adds).
+PRIMARY = types.SimpleNamespace(index=0, label="primary")
 
 
 def test_a_non_main_process_never_builds(robocasa_root, tmp_path, monkeypatch) -> None:
@@ -648,7 +650,9 @@ def test_a_non_main_process_never_builds(robocasa_root, tmp_path, monkeypatch) -
     with pytest.raises(
         DataCacheError, match=rf"rank 1: the main process did not build the data cache at {folder}"
     ):
-        plugin.wrap_dataset(_cfg(folder), upstream_dataset(robocasa_root), "train", run=RANK_1_OF_2)
+        plugin.wrap_dataset(
+            _cfg(folder), upstream_dataset(robocasa_root), "train", source=PRIMARY, run=RANK_1_OF_2
+        )
     assert not folder.exists()
 
 
