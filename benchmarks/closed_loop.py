@@ -33,7 +33,15 @@ One command does everything, side by side on one machine:
                                      [--episodes 50] [--policies diffusion flow] [--workdir DIR]
                                      [--eval_only] [--normalize_env_state] [--report_from LOG]
                                      [--eval_split F] [--samplers LABEL ...] [--weights live ema]
-                                     [--no_sweep]
+                                     [--no_sweep] [--chart PNG] [--mix_split N [--mix_weights W W]]
+                                     [--tag NAME [--train_flags="..."] [--eval_flags="..."]]
+
+8. with ``--mix_split N``: the demonstrations are written as two datasets (upstream's
+   ``split_dataset``: the first N episodes, the rest) and trained with ``--dataset.mix``
+   (``--mix_weights``: ``--dataset.mix_weights``) - the same demonstrations as one dataset.
+9. ``--tag NAME --train_flags="--policy.horizon=32"`` trains and evaluates a variant in its own
+   folders (one factor at a time); ``--eval_flags`` alone evaluates the budget's own checkpoints
+   another way (e.g. ``--policy.n_action_steps=4``).
 
 A longer-training comparison is the same command with more steps, e.g. ``--steps 12000
 --save_freq 4000 --workdir DIR``: the data in ``DIR`` is reused, each step budget trains in its
