@@ -389,7 +389,7 @@ def test_more_datasets_are_planned_one_by_one_and_combined_by_a_plugin(
 
         @hookimpl(order=95)
         def transform_dataset(self, dataset, run_datasets):
-            seen["transform"].append((dataset.root, [d.root for d in run_datasets]))
+            seen["transform"].append((dataset.root, [(d.description.root, d.adapter) for d in run_datasets]))
 
         @hookimpl
         def wrap_dataset(self, dataset, role, source):
@@ -412,7 +412,7 @@ def test_more_datasets_are_planned_one_by_one_and_combined_by_a_plugin(
     extra_entry_points("lab", Lab())
     assert _train_in_process(monkeypatch, _tiny_run(bimodal_root, tmp_path / "run", 2)) == 0
     roots = [bimodal_root, second]
-    assert seen["transform"] == [(root, roots) for root in roots]
+    assert seen["transform"] == [(root, [(r, None) for r in roots]) for root in roots]  # bimodal: no adapter
     assert seen["wrap"] == [(0, str(bimodal_root), "train", 80), (1, "the second", "train", 30)]
     assert seen["combine"] == [[(0, str(bimodal_root), bimodal_root), (1, "the second", second)]]
     assert seen["ready"] == [(30, 7.0, None)]  # the combined dataset, with the combined statistics
