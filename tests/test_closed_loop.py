@@ -307,3 +307,33 @@ def test_render_true_works_without_a_display():
     assert result.returncode == 0, result.stderr[-2000:]
     shape, spread, backend = result.stdout.split(")")[0] + ")", *result.stdout.split(")")[1].split()
     assert shape == "(48, 48, 3)" and int(spread) > 0 and backend == "egl"  # a real frame, not blank
+
+
+@pytest.mark.slow
+def test_two_mixed_demonstration_sets_train_and_evaluate_in_training(pickplace_root, tmp_path):
+    """--dataset.mix with in-training --env.type evaluation: demonstrations written as two datasets
+    (another seed's for the second) train together and the simulator rollout runs on the policy."""
+    from lerobot_env_so101_pickplace.demonstrations import write
+
+    second = write(tmp_path / "second", episodes=2, seed=5)
+    out = tmp_path / "run"
+    trained = run_cli(
+        [
+            "lerobot-train-ext",
+            *dataset_flags(pickplace_root),
+            f"--dataset.mix=[{second}]",
+            "--dataset.mix_weights=[1,1]",
+            *FLOW,
+            "--steps=4",
+            "--save_freq=4",
+            f"--output_dir={out}",
+            "--env.type=so101_pickplace",
+            "--env_eval_freq=4",
+            "--eval.n_episodes=1",
+            "--eval.batch_size=1",
+            "--eval.use_async_envs=false",
+        ]
+    )
+    log = trained.stderr + trained.stdout
+    assert "pc_success" in log and f"--dataset.mix: {second}: " in log
+    assert (out / "checkpoints" / "000004" / "pretrained_model" / "model.safetensors").is_file()
