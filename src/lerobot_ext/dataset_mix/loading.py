@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 from pathlib import Path
 from typing import Any
 
-from lerobot_ext import ConfigError, DatasetSource, check_dataset_version
+from lerobot_ext import ConfigError, DatasetSource, check_dataset_version, is_true
 
 FLAG = "--dataset.mix"
 WEIGHTS_FLAG = "--dataset.mix_weights"
@@ -120,6 +121,4 @@ def load_sources(cfg: Any) -> list[DatasetSource]:
 
 
 def _offline() -> bool:
-    import os
-
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return is_true(os.environ.get("HF_HUB_OFFLINE"))
