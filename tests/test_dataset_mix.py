@@ -392,7 +392,7 @@ def test_a_camera_only_the_mixed_dataset_has_is_not_given_a_flag_that_does_nothi
     from lerobot_ext.cli.tool import main as tool
 
     assert tool(["inspect", str(bimodal_root), str(gr2_root), "--summary"]) == 0
-    together = capsys.readouterr().out.split("trained together (--dataset.mix):", 1)[1]
+    together = capsys.readouterr().out.split("trained together:", 1)[1]
     (camera,) = [line for line in together.splitlines() if "observation.images.camera_top" in line]
     assert "--camera_keys=[]" not in camera
 
@@ -419,6 +419,10 @@ def v21_root(tmp_path_factory) -> Path:
         (["--dataset.mix=[{primary}]"], "--dataset.mix: {primary} is named twice"),
         # Offline (conftest), a Hub id neither cached nor reachable: refused when it is loaded.
         (["--dataset.mix=[nobody/no_such_dataset]"], "--dataset.mix: cannot load nobody/no_such_dataset"),
+        (
+            ["--dataset.mix=[{other}]", "--dataset.eval_split=0.5", "--max_eval_samples=8"],
+            "--dataset.mix with --max_eval_samples=8",
+        ),
     ],
     ids=[
         "weights-count",
@@ -428,6 +432,7 @@ def v21_root(tmp_path_factory) -> Path:
         "zero-weight",
         "twice",
         "missing-hub-id",
+        "max-eval-samples",
     ],
 )
 def test_a_bad_mix_flag_is_one_line_naming_the_value(flags, expected, shifted, v21_root, tmp_path, capsys):
@@ -566,10 +571,10 @@ def test_the_suggested_state_filter_works_when_only_the_primary_has_an_adapter(
     info_path.write_text(json.dumps(info, indent=4))
 
     assert tool(["inspect", str(gr2_root), str(other), "--summary"]) == 0
-    together = capsys.readouterr().out.split("trained together (--dataset.mix):", 1)[1]
+    together = capsys.readouterr().out.split("trained together:", 1)[1]
     assert "--state_filtered_keys=[base_quat]" in together
     code = tool(["inspect", str(gr2_root), str(other), "--summary", "--state_filtered_keys=[base_quat]"])
-    together = capsys.readouterr().out.split("trained together (--dataset.mix):", 1)[-1]
+    together = capsys.readouterr().out.split("trained together:", 1)[-1]
     assert code == 0 and f"mixable: {other} gives the policy what {gr2_root} gives it" in together
 
 
@@ -599,7 +604,7 @@ def test_two_robocasa_tasks_inspect_as_mixable_and_train_with_a_cache_each(
 
     assert tool(["inspect", str(robocasa_root), str(robocasa_other_task), "--summary"]) == 0
     printed = capsys.readouterr().out
-    together = printed.split("trained together (--dataset.mix):", 1)[1]
+    together = printed.split("trained together:", 1)[1]
     assert "not mixable" not in together
     assert f"mixable: {robocasa_other_task} gives the policy what {robocasa_root} gives it" in together
 
@@ -726,3 +731,70 @@ def test_two_robocasa_tasks_with_the_users_flags_resume_exactly_and_deploy(
     with torch.no_grad():
         action = post(policy.select_action(pre({**observation, "task": item["task"]})))
     assert action.shape[-1] == 12 and torch.isfinite(action).all()
+
+
+# =========================================================================== review: edge cases
+
+
+def _part(label: str, features: dict, fps: int = 10):
+    from lerobot_ext import AppliedChanges, DatasetDescription, DatasetPart, DatasetSource
+
+    description = DatasetDescription(None, fps, features, {})
+    return DatasetPart(DatasetSource(label, None), AppliedChanges(description, description))
+
+
+def test_dims_without_names_agree_by_shape_and_cameras_by_size():
+    """A converted dataset may store no dim names: the same shape agrees (no crash); an image and a
+    video camera of one size decode to the same tensor and agree; other names at one width do not."""
+    from lerobot_ext.dataset_mix.agreement import disagreements
+
+    named = {"observation.state": {"dtype": "float32", "shape": [3], "names": ["a", "b", "c"]}}
+    unnamed = {"observation.state": {"dtype": "float32", "shape": [3], "names": None}}
+    reordered = {"observation.state": {"dtype": "float32", "shape": [3], "names": ["a", "c", "b"]}}
+    assert disagreements([_part("A", named), _part("B", unnamed)]) == []
+    (found,) = disagreements([_part("A", named), _part("B", reordered)])
+    assert found.feature == "observation.state dim 1" and (found.theirs, found.ours) == ("'c'", "'b'")
+    image = {
+        "observation.images.top": {
+            "dtype": "image",
+            "shape": [48, 48, 3],
+            "names": ["height", "width", "channel"],
+        }
+    }
+    video = {
+        "observation.images.top": {
+            "dtype": "video",
+            "shape": [48, 48, 3],
+            "names": ["height", "width", "channels"],
+        }
+    }
+    bigger = {"observation.images.top": {"dtype": "video", "shape": [64, 64, 3], "names": None}}
+    assert disagreements([_part("A", image), _part("B", video)]) == []
+    (found,) = disagreements([_part("A", image), _part("B", bigger)])
+    assert "no flag resizes a camera" in found.fix
+
+
+def test_camera_statistics_weigh_each_dataset_by_its_frames_not_its_sampled_count():
+    """lerobot's camera ``count`` is the frames it sampled; two datasets of 100 and 300 frames with
+    counts 100 and 100 combine 1:3, as the pixels of all 400 frames would."""
+    from lerobot_ext.dataset_mix.statistics import combined_stats
+
+    a = {
+        "mean": np.array([0.0]),
+        "std": np.array([1.0]),
+        "min": np.array([-1.0]),
+        "max": np.array([1.0]),
+        "count": np.array([100]),
+    }
+    b = {
+        "mean": np.array([4.0]),
+        "std": np.array([2.0]),
+        "min": np.array([0.0]),
+        "max": np.array([9.0]),
+        "count": np.array([100]),
+    }
+    out = combined_stats([a, b], [100, 300])
+    assert out["mean"][0] == pytest.approx(3.0)  # (0 x 1 + 4 x 3) / 4
+    # Variance of the union: E[x^2] - mean^2 = (1 x (1 + 0) + 3 x (4 + 16)) / 4 - 9 = 6.25
+    assert out["std"][0] == pytest.approx(2.5)
+    assert (out["min"][0], out["max"][0]) == (-1.0, 9.0)

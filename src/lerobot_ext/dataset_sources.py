@@ -42,10 +42,6 @@ class DatasetSource:
     eval: Any = None
     index: int = 0
 
-    @property
-    def primary(self) -> bool:
-        return self.index == 0
-
 
 @dataclass
 class DatasetPart:

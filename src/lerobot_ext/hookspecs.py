@@ -335,8 +335,7 @@ def transform_dataset(
     :param run_datasets: every dataset of the run as stored, each a
         :class:`~lerobot_ext.StoredDataset` with its own adapter, the primary first (one, unless
         :func:`more_datasets` added some: then this hook runs for each, and a name a flag gives
-        may belong to another of them - the ``transforms`` plugin's state filter skips such a
-        group where it is absent).
+        may belong to another of them).
     :return: ``None`` when the run does not ask for this plugin's change, or a
         :class:`~lerobot_ext.dataset_changes.DatasetChange`: the new ``features`` and
         ``stats`` (the policy is built from them), ``preprocessor_steps`` (put first in the

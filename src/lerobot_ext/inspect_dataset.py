@@ -148,10 +148,10 @@ def compare_with_flags(hooks: Hooks, roots: list[str], flags: list[str]) -> list
             continue
         parts.append(DatasetPart(DatasetSource(str(root), None, None, index), planned))
     if lines:
-        return ["not mixable as the flags stand: the flags do not apply to every dataset", *lines]
+        return ["the flags do not apply to every dataset:", *lines]
     answers = hooks.collect("compare_datasets", cfg=cfg, parts=parts, run=context)
     if not answers:
-        return ["no loaded plugin trains several datasets together (the dataset_mix plugin does)"]
+        return ["no loaded plugin says whether these datasets train together (the compare_datasets hook)"]
     return [line for _, answer in answers for line in answer]
 
 

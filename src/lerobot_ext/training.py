@@ -23,6 +23,7 @@ from lerobot_ext.dataset_sources import CombinedDatasets, DatasetPart, DatasetSo
 from lerobot_ext.dataset_view import DatasetWithMetadata
 from lerobot_ext.dispatch import Hooks
 from lerobot_ext.errors import (
+    ConfigError,
     LerobotExtError,
     PluginConflictError,
     PluginHookError,
@@ -150,9 +151,11 @@ class TrainingRun:
             dataset, eval_dataset, self.changes = combined.train, combined.eval, combined.planned
             meta_of = dataset.meta
         if self.changes.changed or len(parts) > 1:
-            meta = self.changes.metadata_view(meta_of)
-            dataset = DatasetWithMetadata(dataset, meta)
-            eval_dataset = DatasetWithMetadata(eval_dataset, meta) if eval_dataset is not None else None
+            dataset = DatasetWithMetadata(dataset, self.changes.metadata_view(meta_of))
+            if eval_dataset is not None:  # its own episodes, the changed features and stats
+                eval_dataset = DatasetWithMetadata(
+                    eval_dataset, self.changes.metadata_view(eval_dataset.meta)
+                )
         self.hooks.notify(
             "datasets_ready",
             cfg=self.cfg,
@@ -175,8 +178,12 @@ class TrainingRun:
         except LerobotExtError as error:
             if not several:
                 raise
-            # Which of the run's datasets a flag does not fit.
-            raise type(error)(f"{prefix}{error}") from error
+            # Which of the run's datasets a flag does not fit (the same error type where it can be).
+            try:
+                named = type(error)(f"{prefix}{error}")
+            except TypeError:
+                named = ConfigError(f"{prefix}{error}")
+            raise named from error
         adapter = planned.adapter
         if adapter is not None:
             log.info(

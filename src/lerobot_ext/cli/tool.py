@@ -97,7 +97,7 @@ def _inspect(host: PluginHost, args: argparse.Namespace, flags: list[str]) -> No
         return
     print("\n\n".join(format_report(report, per_dim=not args.summary) for report in reports))
     if mix is not None:
-        print("\ntrained together (--dataset.mix):")
+        print("\ntrained together:")
         print("\n".join(f"  {line}" for line in mix))
 
 

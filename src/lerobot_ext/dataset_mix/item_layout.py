@@ -103,10 +103,7 @@ class ItemLayout:
 def item_layout(primary: DatasetPart, part: DatasetPart) -> ItemLayout | None:
     """``None`` when ``part``'s items already have the primary's layout (same stored features, same
     steps); else the :class:`ItemLayout` that rebuilds them (read from one item of each)."""
-    same_steps = [step_signature(s) for s in primary.planned.preprocessor_steps] == [
-        step_signature(s) for s in part.planned.preprocessor_steps
-    ]
-    if same_steps and _stored(primary) == _stored(part):
+    if not needs_layout(primary, part):
         return None
     kept_primary, kept_part = probe(primary), probe(part)
     primary_item, part_item = primary.source.train[0], part.source.train[0]
@@ -120,12 +117,29 @@ def item_layout(primary: DatasetPart, part: DatasetPart) -> ItemLayout | None:
             raise ConfigError(f"--dataset.mix: {part.label} has no {key} of {len(placed)} kept dims")
         if not (np.array_equal(taken, placed) and part_widths[key] == primary_widths[key]):
             vectors[key] = (taken, placed, primary_widths[key])
+    # Keys the primary's items have that this dataset's lack, or hold in another shape without a
+    # kept dim the probe maps (a sub-feature the steps drop): zeros of the primary's shape, so a
+    # batch collates; none reaches the policy (the agreement check saw to that).
     fill = {
         key: torch.zeros_like(value)
         for key, value in primary_item.items()
-        if key not in part_item and isinstance(value, torch.Tensor)
+        if isinstance(value, torch.Tensor)
+        and key not in vectors
+        and (
+            key not in part_item
+            or not isinstance(part_item[key], torch.Tensor)
+            or part_item[key].shape != value.shape
+        )
     }
     return ItemLayout(vectors, fill, frozenset(primary_item))
+
+
+def needs_layout(primary: DatasetPart, part: DatasetPart) -> bool:
+    """Whether ``part``'s items differ from the primary's layout (stored features or steps)."""
+    same_steps = [step_signature(s) for s in primary.planned.preprocessor_steps] == [
+        step_signature(s) for s in part.planned.preprocessor_steps
+    ]
+    return not (same_steps and _stored(primary) == _stored(part))
 
 
 def _stored(part: DatasetPart) -> dict[str, tuple[Any, ...]]:

@@ -33,6 +33,16 @@ def check_entries(cfg: Any) -> None:
         )
     if not mix:
         return
+    if getattr(cfg, "sample_weighting", None) is not None:
+        raise ConfigError(
+            f"{FLAG} with --sample_weighting: upstream looks each frame's weight up by its index in the run's "
+            "own dataset, which the mixed datasets' indices repeat; train without one of the two"
+        )
+    if getattr(cfg, "max_eval_samples", 0) and cfg.dataset.eval_split:
+        raise ConfigError(
+            f"{FLAG} with --max_eval_samples={cfg.max_eval_samples}: upstream subsamples one dataset's held-out "
+            "frames by task, not a mix's; drop --max_eval_samples (every held-out frame is evaluated) or the mix"
+        )
     if cfg.dataset.streaming:
         raise ConfigError(
             f"{FLAG} mixes map-style datasets; --dataset.streaming=true streams one: drop one of the two"
@@ -96,15 +106,15 @@ def load_sources(cfg: Any) -> list[DatasetSource]:
         one = copy.copy(cfg)
         one.dataset = dataclasses.replace(
             cfg.dataset,
-            repo_id=f"local/{Path(text).expanduser().name}" if local else text,
-            root=str(Path(text).expanduser()) if local else None,
+            repo_id=f"local/{Path(text).expanduser().resolve().name}" if local else text,
+            root=str(Path(text).expanduser().resolve()) if local else None,
             episodes=None,
             mix=[],
             mix_weights=None,
         )
         try:
             train, held_out = make_train_eval_datasets(one)
-        except (OSError, ValueError) as error:
+        except Exception as error:
             # Upstream's eval split leaving no training episode, an incomplete folder, a Hub id
             # that is neither reachable nor cached: one line, not the loader's traceback.
             where = (

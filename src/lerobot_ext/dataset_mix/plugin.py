@@ -20,7 +20,7 @@ from lerobot_ext import (
 )
 from lerobot_ext.dataset_mix import loading, upstream_names
 from lerobot_ext.dataset_mix.agreement import disagreements
-from lerobot_ext.dataset_mix.item_layout import item_layout
+from lerobot_ext.dataset_mix.item_layout import item_layout, needs_layout, probe
 from lerobot_ext.dataset_mix.mixed_dataset import MixedDataset
 from lerobot_ext.dataset_mix.sampler import DrawCounter, WeightedMixSampler, frame_positions
 from lerobot_ext.dataset_mix.statistics import union_stats
@@ -69,6 +69,14 @@ class DatasetMixPlugin:
     def compare_datasets(self, parts: list[DatasetPart]) -> list[str]:
         found = disagreements(parts)
         primary = parts[0].label
+        if not found:
+            try:  # what the run would refuse of a dataset stored in another layout, without data
+                for part in parts[1:]:
+                    if needs_layout(parts[0], part):
+                        probe(parts[0])
+                        probe(part)
+            except ConfigError as error:
+                return ["not mixable as the flags stand:", str(error)]
         if not found:
             others = ", ".join(part.label for part in parts[1:])
             verb = "gives" if len(parts) == 2 else "give"
@@ -167,6 +175,12 @@ class DatasetMixPlugin:
             sampler: Any = EpisodeAwareSampler(**arguments)
             weights = [len(p) for p in positions]
         else:
+            empty = [mix.labels[i] for i, p in enumerate(positions) if len(p) == 0]
+            if empty:
+                raise ConfigError(
+                    f"--dataset.mix: {', '.join(empty)} has no frame to draw: every episode is at most "
+                    f"drop_n_last_frames={drop} frames long; mix datasets with longer episodes"
+                )
             sampler = WeightedMixSampler(
                 positions,
                 weights,

@@ -5,7 +5,7 @@ every dataset of the run reads (its training and held-out episodes), after each 
 steps, with lerobot's own estimator (``get_feature_stats``) over the union - so mean, std, min and
 max are exact and the quantiles are the union's, not an average of each dataset's. Camera
 statistics are lerobot's estimates from sampled frames, stored per dataset: mean, std, min and max
-are combined exactly from them (weighted by their frame counts); their quantiles are weighted
+are combined exactly from them (each dataset weighted by its frames); their quantiles are weighted
 averages - no policy normalises cameras by quantiles, and recomputing them would decode every
 frame.
 """
@@ -33,7 +33,10 @@ def union_stats(parts: list[DatasetPart]) -> dict[str, dict[str, Any]]:
         if key not in primary.stats:
             continue
         if feature.get("dtype") in VISUAL_DTYPES:
-            stats[key] = combined_stats([part.planned.dataset.stats[key] for part in parts])
+            having = [part for part in parts if key in part.planned.dataset.stats]
+            stats[key] = combined_stats(
+                [part.planned.dataset.stats[key] for part in having], [frames_of(part) for part in having]
+            )
             continue
         arrays = [frames[key] for frames in columns if key in frames]
         if len(arrays) != len(parts):
@@ -68,10 +71,17 @@ def _transformed_columns(part: DatasetPart) -> dict[str, np.ndarray]:
     return out
 
 
-def combined_stats(each: list[dict[str, Any]]) -> dict[str, Any]:
-    """Statistics of several sets from each one's (count-weighted; mean, std, min, max exact)."""
-    counts = np.array([float(np.asarray(s["count"]).reshape(-1)[0]) for s in each])
-    weights = counts / counts.sum()
+def frames_of(part: DatasetPart) -> int:
+    """The frames a part's run reads (training and held-out episodes)."""
+    return len(part.source.train) + (len(part.source.eval) if part.source.eval is not None else 0)
+
+
+def combined_stats(each: list[dict[str, Any]], frames: list[int]) -> dict[str, Any]:
+    """Statistics of several sets from each one's, each set weighted by its ``frames`` (lerobot's
+    camera ``count`` is the frames it sampled, not the frames there are): mean and std exact for
+    statistics that describe each set, min and max exact, quantiles weighted averages."""
+    counts = np.array([float(np.asarray(s.get("count", [0])).reshape(-1)[0]) for s in each])
+    weights = np.asarray(frames, dtype=np.float64) / float(np.sum(frames))
     shape = (-1,) + (1,) * (np.asarray(each[0]["mean"]).ndim)
     means = np.stack([np.asarray(s["mean"], dtype=np.float64) for s in each])
     stds = np.stack([np.asarray(s["std"], dtype=np.float64) for s in each])

@@ -27,7 +27,8 @@ def make_wrapper(original: Callable[..., Any], run: TrainingRun) -> Callable[...
     @functools.wraps(original)
     def EpisodeAwareSampler(*args: Any, **kwargs: Any) -> Any:
         arguments = dict(signature.bind(*args, **kwargs).arguments)
-        return run.make_sampler(arguments) or original(*args, **kwargs)
+        sampler = run.make_sampler(arguments)
+        return original(*args, **kwargs) if sampler is None else sampler
 
     return EpisodeAwareSampler
 
