@@ -178,6 +178,7 @@ def own_cost(rounds: int, items: int) -> None:
     import numpy as np
 
     mix.offsets = np.asarray(mix.offsets)
+    mix.bounds = mix.offsets.tolist()
     direct, mixed_view = DatasetWithMetadata(whole, None), DatasetWithMetadata(mix, None)
     rng = random.Random(1)
     extra = []

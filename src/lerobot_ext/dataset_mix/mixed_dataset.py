@@ -8,6 +8,7 @@ reaches into another dataset.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 from collections.abc import Callable, Sequence
@@ -66,6 +67,7 @@ class MixedDataset(torch.utils.data.Dataset):
         self.labels = list(labels)
         self.layouts = list(layouts)
         self.offsets = np.cumsum([0, *(len(d) for d in self.datasets)])
+        self.bounds = self.offsets.tolist()
         ranges = [episode_ranges(d) for d in self.datasets]
         starts = np.concatenate([r[0] + offset for r, offset in zip(ranges, self.offsets, strict=False)])
         stops = np.concatenate([r[1] + offset for r, offset in zip(ranges, self.offsets, strict=False)])
@@ -88,12 +90,13 @@ class MixedDataset(torch.utils.data.Dataset):
     def num_episodes(self) -> int:
         return sum(self.episode_counts)
 
-    def dataset_of(self, index: int | np.ndarray) -> Any:
-        """Which dataset (0: the primary) holds position ``index`` (or each of an array)."""
-        return np.searchsorted(self.offsets, index, side="right") - 1
+    def dataset_of(self, index: int) -> int:
+        """Which dataset (0: the primary) holds position ``index``. Called for every item read and
+        every position drawn: a binary search over a short list, not a numpy call per position."""
+        return bisect.bisect_right(self.bounds, int(index)) - 1
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        which = int(self.dataset_of(index))
+        which = self.dataset_of(index)
         item = self.datasets[which][int(index - self.offsets[which])]
         layout = self.layouts[which]
         return layout(item) if layout is not None else item
