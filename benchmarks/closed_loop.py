@@ -256,6 +256,39 @@ def compare(label: str, a: tuple[int, int], b: tuple[int, int]) -> str:
     return f"{label}: {100 * pa:.1f}% vs {100 * pb:.1f}%, difference {100 * difference:+.1f} +- {100 * se:.1f} points ({verdict})"
 
 
+def baseline_report(evaluations: list[Evaluation], baseline_eval: Path, baseline: str, variant: str) -> None:
+    """A variant (one factor changed) against the baseline's saved evaluations of the same
+    checkpoints' steps, seeds and weights: each checkpoint and all of them pooled. Nothing is run
+    for the baseline; a checkpoint it has not evaluated is said to be missing."""
+    print(
+        f"\n== {variant} against the baseline ({baseline_eval.parent}: the same budget without the variant)"
+    )
+    mine: list[Evaluation] = []
+    theirs: list[Evaluation] = []
+    for e in evaluations:
+        cached = (
+            baseline_eval / f"{e.sampler.replace(' ', '_')}_{baseline}_s{e.seed}_{e.step}_{e.weights}.json"
+        )
+        if not cached.is_file():
+            print(
+                f"  {e.sampler} seed {e.seed} step {e.step} {e.weights}: baseline not evaluated ({cached.name})"
+            )
+            continue
+        other = Evaluation(e.sampler, e.policy, e.seed, e.step, e.weights)
+        other.successes = json.loads(cached.read_text())["successes"]
+        mine.append(e)
+        theirs.append(other)
+    keys = sorted({(e.sampler, e.step, e.weights) for e in mine})
+    for sampler, step, weights in keys:
+        where = {"sampler": sampler, "step": step, "weights": weights}
+        label = f"{sampler}, step {step}, {weights}: {variant} vs baseline"
+        print("  " + compare(label, pooled(mine, **where), pooled(theirs, **where)))
+    for sampler in sorted({k[0] for k in keys}):
+        if len([k for k in keys if k[0] == sampler]) > 1:
+            label = f"{sampler}, all {len([k for k in keys if k[0] == sampler])} checkpoints pooled: {variant} vs baseline"
+            print("  " + compare(label, pooled(mine, sampler=sampler), pooled(theirs, sampler=sampler)))
+
+
 LOSS_LINE = re.compile(r"step:(\S+) .*?loss:([0-9.]+)")
 TIMING_LINE = re.compile(r"updt_s:([0-9.]+) data_s:([0-9.]+)")
 
@@ -711,6 +744,13 @@ def main() -> None:
         action="store_true",
         help="min-max normalise observation.environment_state too (neither policy does by default)",
     )
+    parser.add_argument(
+        "--baseline_workdir",
+        type=Path,
+        default=None,
+        help="with a variant (--tag, --normalize_env_state, other --demos): compare it with the evaluations "
+        "saved in this workdir (default: --workdir) of the same budget without the variant",
+    )
     args = parser.parse_args()
     if args.report_from is not None:
         evaluations = evaluations_from(args.report_from)
@@ -862,22 +902,24 @@ def main() -> None:
             f"_{evaluation.weights}"
         )
         cached = work / "eval" / f"{tag}.json"
-        if cached.is_file():
+        saved = cached.is_file()
+        if saved:
             evaluation.successes, evaluation.seconds_per_episode = (lambda d: (d["successes"], d["s"]))(
                 json.loads(cached.read_text())
             )
-            return evaluation
-        cached.parent.mkdir(exist_ok=True)
-        evaluation.successes, evaluation.seconds_per_episode = evaluate(
-            folder, [*flags, *eval_extra], args.episodes, args.eval_batch, work / "eval" / tag
-        )
-        cached.write_text(
-            json.dumps({"successes": evaluation.successes, "s": evaluation.seconds_per_episode})
-        )
+        else:
+            cached.parent.mkdir(exist_ok=True)
+            evaluation.successes, evaluation.seconds_per_episode = evaluate(
+                folder, [*flags, *eval_extra], args.episodes, args.eval_batch, work / "eval" / tag
+            )
+            cached.write_text(
+                json.dumps({"successes": evaluation.successes, "s": evaluation.seconds_per_episode})
+            )
+        # Saved ones too: every output then holds each evaluation's line (what --report_from reads).
         print(
             f"  {evaluation.sampler:<20} seed {evaluation.seed} step {evaluation.step:>5} {evaluation.weights:<4}: "
             f"{100 * evaluation.rate:5.1f}% ({sum(evaluation.successes)}/{len(evaluation.successes)}), "
-            f"{evaluation.seconds_per_episode:.2f} s per episode",
+            f"{evaluation.seconds_per_episode:.2f} s per episode{' (saved earlier)' if saved else ''}",
             flush=True,
         )
         return evaluation
@@ -919,6 +961,14 @@ def main() -> None:
 
     if args.eval_split:
         selection_report(outputs, evaluations, steps, args, work, budget)
+    baseline = budget.split("_")[0] + (f"_split{args.eval_split:g}" if args.eval_split else "")
+    baseline += f"_mix{args.mix_split}" if args.mix_split else ""
+    baseline += (
+        "w" + "-".join(f"{w:g}" for w in args.mix_weights) if args.mix_split and args.mix_weights else ""
+    )
+    if evaluated != baseline or args.baseline_workdir is not None:
+        variant = args.tag or ("environment_state normalised" if args.normalize_env_state else "this run")
+        baseline_report(evaluations, (args.baseline_workdir or work) / "eval", baseline, variant)
     raw = work / f"evaluations_{evaluated}_{'_'.join(args.policies)}.json"
     raw.write_text(json.dumps([e.__dict__ for e in evaluations], indent=1))
     print(f"\nraw evaluations: {raw}; total {time.perf_counter() - started:.0f} s")
