@@ -730,6 +730,11 @@ def main() -> None:
         "(needs --tag)",
     )
     parser.add_argument(
+        "--eval_tag",
+        default=None,
+        help="with --tag and --train_flags: name of an evaluation variant (--eval_flags) of that trained variant",
+    )
+    parser.add_argument(
         "--mix_split",
         type=int,
         default=None,
@@ -783,8 +788,18 @@ def main() -> None:
         + (f"_mix{args.mix_split}" if args.mix_split else "")
         + ("w" + "-".join(f"{w:g}" for w in args.mix_weights) if args.mix_split and args.mix_weights else "")
     )
-    # Evaluation-only variants (--eval_flags) reuse the training of the same budget.
-    evaluated = budget + (f"_{args.tag}" if args.tag and not train_extra else "")
+    # Evaluation-only variants (--eval_flags) reuse the training of the same budget; --eval_tag
+    # names one evaluated on a trained variant's checkpoints.
+    if args.eval_tag and not eval_extra:
+        raise SystemExit("--eval_tag names an evaluation variant: give its --eval_flags")
+    if train_extra and eval_extra and not args.eval_tag:
+        raise SystemExit(
+            "--train_flags with --eval_flags: name the evaluation variant with --eval_tag (its evaluations "
+            "are kept apart from the trained variant's own)"
+        )
+    evaluated = budget + (
+        f"_{args.eval_tag}" if args.eval_tag else f"_{args.tag}" if args.tag and not train_extra else ""
+    )
     print(
         f"closed loop: {args.demos} demonstrations, {args.steps} steps ({', '.join(args.policies)}), seeds "
         f"{args.seeds}, {args.episodes} evaluation episodes per checkpoint, torch threads {ENV['OMP_NUM_THREADS']}"
@@ -967,7 +982,8 @@ def main() -> None:
         "w" + "-".join(f"{w:g}" for w in args.mix_weights) if args.mix_split and args.mix_weights else ""
     )
     if evaluated != baseline or args.baseline_workdir is not None:
-        variant = args.tag or ("environment_state normalised" if args.normalize_env_state else "this run")
+        named = " ".join(name for name in (args.tag, args.eval_tag) if name)
+        variant = named or ("environment_state normalised" if args.normalize_env_state else "this run")
         baseline_report(evaluations, (args.baseline_workdir or work) / "eval", baseline, variant)
     raw = work / f"evaluations_{evaluated}_{'_'.join(args.policies)}.json"
     raw.write_text(json.dumps([e.__dict__ for e in evaluations], indent=1))

@@ -15,7 +15,17 @@ The table gives each phase's share of episodes, and the failures by the last pha
 reached, reached but never lifted (the grasp), lifted but never at the goal (carried or dropped),
 at the goal but no success (the release or the block's rest).
 
+It also records where the jaws were when the policy first commanded them shut (the gripper action
+below 0.5): the grasp point's height above the block's centre and its horizontal distance from it.
+The scripted expert closes only at its grasp height (``GRASP_HEIGHT``, 1.5 cm) within 4 mm; the
+report splits the episodes by a close more than 0.5 cm above that height (the jaws shut on the
+block's top edge or above it) and gives each group's success.
+
+``--n_action_steps N`` executes N actions of each chunk instead of the checkpoint's own number (as
+``lerobot-eval-ext --policy.n_action_steps=N``), to see how the failures move with it.
+
     python benchmarks/closed_loop_phases.py CHECKPOINT [CHECKPOINT ...] [--episodes 50] [--seed 1000]
+                                            [--n_action_steps N]
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+HIGH_CLOSE_M = 0.005  # above the expert's grasp height: more than its 4 mm tolerance
 REACH_M = 0.025
 LIFT_M = 0.03  # the task's _MIN_CARRY_RISE
 GOAL_M = 0.03  # the task's PLACE_SUCCESS_DISTANCE
@@ -40,6 +51,9 @@ class Episode:
     lifted: bool = False
     at_goal: bool = False
     success: bool = False
+    # Where the grasp point was, relative to the block's centre, when the jaws were first commanded shut.
+    close_height_m: float | None = None
+    close_offset_m: float | None = None
 
     @property
     def furthest(self) -> str:
@@ -68,7 +82,12 @@ def run_episode(policy: object, pre: object, post: object, seed: int) -> Episode
         }
         with torch.no_grad():
             action = post(policy.select_action(pre(batch)))
-        observation, _, terminated, truncated, info = env.step(np.asarray(action[0].cpu(), np.float32))
+        executed = np.asarray(action[0].cpu(), np.float32)
+        if episode.close_height_m is None and executed[3] < 0.5:
+            grasp, block_now = np.asarray(sim.ik_point_pos), observation["environment_state"][:3]
+            episode.close_height_m = float(grasp[2] - block_now[2])
+            episode.close_offset_m = float(np.linalg.norm(grasp[:2] - block_now[:2]))
+        observation, _, terminated, truncated, info = env.step(executed)
         block, goal = observation["environment_state"][:3], observation["environment_state"][3:]
         episode.lifted |= bool(block[2] - start_z > LIFT_M)
         # Sampled once a step (0.1 s): a lift counts as a reach even if no step caught the jaws close.
@@ -91,6 +110,9 @@ def main() -> None:
     parser.add_argument(
         "--seed", type=int, default=1000, help="lerobot-eval's default: the same start states"
     )
+    parser.add_argument(
+        "--n_action_steps", type=int, default=None, help="execute this many actions of each chunk"
+    )
     args = parser.parse_args()
     print(f"command: python benchmarks/closed_loop_phases.py {' '.join(sys.argv[1:])}")
     from lerobot_ext import load_policy
@@ -99,6 +121,9 @@ def main() -> None:
     for checkpoint in args.checkpoints:
         policy, pre, post = load_policy(checkpoint)
         policy.eval()
+        if args.n_action_steps is not None:
+            # Read when the action queue is made (policy.reset(), before each episode).
+            policy.config.n_action_steps = args.n_action_steps
         episodes = [run_episode(policy, pre, post, args.seed + i) for i in range(args.episodes)]
         pooled.extend(episodes)
         report(str(checkpoint), episodes)
@@ -124,6 +149,31 @@ def report(name: str, episodes: list[Episode]) -> None:
         ("at goal", "at the goal, no success (the release or the rest)"),
     ):
         print(f"    {what:<52} {share(sum(e.furthest == last for e in episodes))}")
+    closed = [e for e in episodes if e.close_height_m is not None]
+    if not closed:
+        print("  the jaws were never commanded shut")
+        return
+    from lerobot_env_so101.scripted.pick_place import GRASP_HEIGHT
+
+    heights = np.array([e.close_height_m for e in closed]) * 100
+    offsets = np.array([e.close_offset_m for e in closed]) * 100
+    print(
+        f"  first close command ({len(closed)} episodes): height above the block's centre "
+        f"{np.median(heights):.1f} cm median ({np.percentile(heights, 10):.1f}-{np.percentile(heights, 90):.1f} "
+        f"for 80%), the expert's {100 * GRASP_HEIGHT:.1f}; horizontal offset {np.median(offsets):.1f} cm median "
+        f"({np.percentile(offsets, 90):.1f} at the 90th percentile)"
+    )
+    high = [e for e in closed if e.close_height_m > GRASP_HEIGHT + HIGH_CLOSE_M]
+    low = [e for e in closed if e.close_height_m <= GRASP_HEIGHT + HIGH_CLOSE_M]
+    for group, what in (
+        (high, "more than 0.5 cm above the grasp height"),
+        (low, "at the grasp height or lower"),
+    ):
+        if group:
+            print(
+                f"    closed {what:<40} {share(len(group))} of episodes; success {sum(e.success for e in group)}"
+                f"/{len(group)}, lifted {sum(e.lifted for e in group)}/{len(group)}"
+            )
 
 
 if __name__ == "__main__":
