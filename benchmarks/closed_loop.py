@@ -983,7 +983,9 @@ def main() -> None:
     )
     if evaluated != baseline or args.baseline_workdir is not None:
         named = " ".join(name for name in (args.tag, args.eval_tag) if name)
-        variant = named or ("environment_state normalised" if args.normalize_env_state else "this run")
+        variant = named or (
+            "environment_state normalised" if args.normalize_env_state else f"{args.demos} demonstrations"
+        )
         baseline_report(evaluations, (args.baseline_workdir or work) / "eval", baseline, variant)
     raw = work / f"evaluations_{evaluated}_{'_'.join(args.policies)}.json"
     raw.write_text(json.dumps([e.__dict__ for e in evaluations], indent=1))
