@@ -189,9 +189,13 @@ def chunk_latency(
             setattr(cfg, name, int(value) if value.isdigit() else value)
         model = get_policy_class(cfg.type).from_pretrained(path, config=cfg).eval()
         policies[label] = model
-    batch = {
-        "observation.state": torch.zeros(1, 2, 14),
-        "observation.environment_state": torch.zeros(1, 2, 6),
+    # Each policy's own observation window (a variant may see more steps than 2).
+    batches = {
+        label: {
+            "observation.state": torch.zeros(1, model.config.n_obs_steps, 14),
+            "observation.environment_state": torch.zeros(1, model.config.n_obs_steps, 6),
+        }
+        for label, model in policies.items()
     }
     times: dict[str, list[float]] = {label: [] for label in policies}
     for round_index in range(rounds):
@@ -199,11 +203,11 @@ def chunk_latency(
         for label in order:
             with torch.no_grad():
                 policies[label].reset()
-                policies[label].predict_action_chunk(batch)  # warm
+                policies[label].predict_action_chunk(batches[label])  # warm
                 start = time.perf_counter()
                 for _ in range(calls):
                     policies[label].reset()
-                    policies[label].predict_action_chunk(batch)
+                    policies[label].predict_action_chunk(batches[label])
             times[label].append((time.perf_counter() - start) / calls)
     return {label: statistics.median(values) for label, values in times.items()}
 
