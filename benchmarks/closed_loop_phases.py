@@ -19,7 +19,8 @@ It also records where the jaws were when the policy first commanded them shut (t
 below 0.5): the grasp point's height above the block's centre and its horizontal distance from it.
 The scripted expert closes only at its grasp height (``GRASP_HEIGHT``, 1.5 cm) within 4 mm; the
 report splits the episodes by a close more than 0.5 cm above that height (the jaws shut on the
-block's top edge or above it) and gives each group's success.
+block's top edge or above it) and gives each group's success, and splits them again by the
+horizontal offset at that close (an open jaw landing on the block stops the descent early).
 
 ``--n_action_steps N`` executes N actions of each chunk instead of the checkpoint's own number (as
 ``lerobot-eval-ext --policy.n_action_steps=N``), to see how the failures move with it.
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+OFFSET_BINS_CM = ((0.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 100.0))
 HIGH_CLOSE_M = 0.005  # above the expert's grasp height: more than its 4 mm tolerance
 REACH_M = 0.025
 LIFT_M = 0.03  # the task's _MIN_CARRY_RISE
@@ -173,6 +175,16 @@ def report(name: str, episodes: list[Episode]) -> None:
             print(
                 f"    closed {what:<40} {share(len(group))} of episodes; success {sum(e.success for e in group)}"
                 f"/{len(group)}, lifted {sum(e.lifted for e in group)}/{len(group)}"
+            )
+    # Why a close is high: an open jaw that lands on the block stops the descent above the grasp height.
+    print("  by the horizontal offset at that close:")
+    for low_cm, high_cm in OFFSET_BINS_CM:
+        group = [e for e in closed if low_cm <= 100 * e.close_offset_m < high_cm]
+        if group:
+            high_share = sum(e.close_height_m > GRASP_HEIGHT + HIGH_CLOSE_M for e in group) / len(group)
+            print(
+                f"    {f'{low_cm:.1f}-{high_cm:.1f}' if high_cm < 100 else f'{low_cm:.1f}+':>8} cm: {len(group):3d} episodes, {100 * high_share:5.1f}% closed high, "
+                f"success {sum(e.success for e in group)}/{len(group)}"
             )
 
 
