@@ -110,6 +110,7 @@ SAMPLERS = {
     ),
 }
 SWEEP = (1, 2, 5, 10, 20)
+DEMO_NOISE = 0.1  # lerobot-ext demo-dataset's, for so101_pickplace
 LOG_FREQ = 100
 
 
@@ -676,6 +677,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--demos", type=int, default=100)
+    parser.add_argument(
+        "--demo_noise",
+        type=float,
+        default=DEMO_NOISE,
+        help="DART noise of the demonstrations (the executed motion's N(0, s) per axis, in action units); "
+        "the held-out set keeps the default",
+    )
     parser.add_argument("--heldout", type=int, default=20)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--save_freq", type=int, default=500)
@@ -816,8 +824,26 @@ def main() -> None:
         if not (root / "meta" / "info.json").is_file():
             if args.eval_only:
                 raise SystemExit(f"--eval_only: no dataset in {root}")
-            run([str(BIN / "lerobot-ext"), "demo-dataset", "--layout", "so101_pickplace", "--root", str(root),
-                 "--episodes", str(count), "--seed", str(seed), "--overwrite"], work / f"{root.name}.log")  # fmt: skip
+            if root == demos and args.demo_noise != DEMO_NOISE:
+                # demo-dataset writes the layout's default noise; the layout's writer takes another.
+                write = (
+                    "import sys; from lerobot_env_so101_pickplace.demonstrations import write; "
+                    "write(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), overwrite=True, noise=float(sys.argv[4]))"
+                )
+                run([sys.executable, "-c", write, str(root), str(count), str(seed), str(args.demo_noise)],
+                    work / f"{root.name}.log")  # fmt: skip
+            else:
+                run([str(BIN / "lerobot-ext"), "demo-dataset", "--layout", "so101_pickplace", "--root", str(root),
+                     "--episodes", str(count), "--seed", str(seed), "--overwrite"], work / f"{root.name}.log")  # fmt: skip
+    noise = (
+        re.search(r"\(noise ([0-9.]+)\)", (work / "demos.log").read_text())
+        if (work / "demos.log").exists()
+        else None
+    )
+    if noise and float(noise[1]) != args.demo_noise:
+        raise SystemExit(
+            f"{demos} was written with noise {noise[1]}, not --demo_noise {args.demo_noise:g}: use another --workdir"
+        )
     written = json.loads((demos / "meta" / "info.json").read_text())["total_episodes"]
     if written != args.demos:
         raise SystemExit(
@@ -988,7 +1014,10 @@ def main() -> None:
     if evaluated != baseline or args.baseline_workdir is not None:
         named = " ".join(name for name in (args.tag, args.eval_tag) if name)
         variant = named or (
-            "environment_state normalised" if args.normalize_env_state else f"{args.demos} demonstrations"
+            "environment_state normalised"
+            if args.normalize_env_state
+            else f"{args.demos} demonstrations"
+            + (f", noise {args.demo_noise:g}" if args.demo_noise != DEMO_NOISE else "")
         )
         baseline_report(evaluations, (args.baseline_workdir or work) / "eval", baseline, variant)
     raw = work / f"evaluations_{evaluated}_{'_'.join(args.policies)}.json"
