@@ -308,6 +308,47 @@ def seconds_per_step(train_log: Path) -> float | None:
     return statistics.median(times) if times else None
 
 
+def training_step_seconds(
+    checkpoints: dict[str, Path], batch_size: int, rounds: int = 5, steps: int = 3
+) -> dict[str, float]:
+    """Seconds per training step of each policy (forward, backward, Adam step on a batch of
+    ``batch_size``), timed side by side in alternating rounds on one thread: the runs' own logs
+    were written under whatever else the machine ran, so they do not compare two policies."""
+    import torch
+    from lerobot.configs.policies import PreTrainedConfig
+    from lerobot.policies.factory import get_policy_class
+    from lerobot.utils.import_utils import register_third_party_plugins
+
+    register_third_party_plugins()
+    torch.set_num_threads(int(ENV["OMP_NUM_THREADS"]))
+    torch.manual_seed(0)
+    setups = {}
+    for policy, path in checkpoints.items():
+        cfg = PreTrainedConfig.from_pretrained(path)
+        model = get_policy_class(cfg.type).from_pretrained(path, config=cfg).train()
+        batch = {
+            "observation.state": torch.randn(batch_size, cfg.n_obs_steps, 14),
+            "observation.environment_state": torch.randn(batch_size, cfg.n_obs_steps, 6),
+            "action": torch.randn(batch_size, cfg.horizon, 4),
+            "action_is_pad": torch.zeros(batch_size, cfg.horizon, dtype=torch.bool),
+        }
+        setups[policy] = (model, torch.optim.Adam(model.parameters(), lr=1e-5), batch)
+    times: dict[str, list[float]] = {policy: [] for policy in setups}
+    for round_index in range(rounds + 1):  # the first round warms up and is not kept
+        order = list(setups) if round_index % 2 == 0 else list(setups)[::-1]
+        for policy in order:
+            model, optimizer, batch = setups[policy]
+            start = time.perf_counter()
+            for _ in range(steps):
+                loss, _ = model.forward(batch)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            if round_index:
+                times[policy].append((time.perf_counter() - start) / steps)
+    return {policy: statistics.median(values) for policy, values in times.items()}
+
+
 def convergence(
     evaluations: list[Evaluation], sampler: str, steps: list[int], weights: str
 ) -> tuple[int | None, int, int]:
@@ -335,6 +376,7 @@ def convergence_report(
     steps: list[int],
     weights: str,
     step_seconds: dict[str, float],
+    step_source: str = "upstream's updt_s + data_s, median",
 ) -> None:
     """Where each sampler's curve stops rising, what it reaches, in steps and training hours, and
     the verdict on diffusion against flow at the end and at each one's plateau."""
@@ -356,7 +398,7 @@ def convergence_report(
         )
         print(f"  {sampler:<20} {where}: {100 * wins / n:.1f} +- {100 * standard_error(wins, n):.1f}%{hours}")
     for policy, per_step in sorted(step_seconds.items()):
-        print(f"  {policy}: {per_step * 1e3:.0f} ms per training step (upstream's updt_s + data_s, median)")
+        print(f"  {policy}: {per_step * 1e3:.0f} ms per training step ({step_source})")
     last = steps[-1]
     flow_last = pooled(evaluations, sampler="flow Euler 10", step=last, weights=weights)
     for other in ("diffusion DDPM 100", "diffusion DDIM 10"):
@@ -994,8 +1036,21 @@ def main() -> None:
         if (seconds := seconds_per_step(outputs[(policy, args.seeds[0])].with_name(
             outputs[(policy, args.seeds[0])].name + ".train.log"))) is not None
     }  # fmt: skip
+    if len(args.policies) > 1:
+        # Two policies' hours compare only when their steps were timed side by side.
+        for policy, seconds in sorted(step_seconds.items()):
+            print(f"  {policy}: {seconds * 1e3:.0f} ms per training step in its own log (not compared)")
+        step_seconds = training_step_seconds(
+            {p: outputs[(p, args.seeds[0])] / "checkpoints" / f"{args.steps:06d}" / "pretrained_model"
+             for p in args.policies},
+            args.batch_size,
+        )  # fmt: skip
     weights = "live" if "live" in args.weights else "ema"
-    convergence_report(evaluations, list(samplers), steps, weights, step_seconds)
+    if len(args.policies) > 1:
+        source = f"timed side by side, batch {args.batch_size}, alternating rounds, one thread"
+        convergence_report(evaluations, list(samplers), steps, weights, step_seconds, source)
+    else:
+        convergence_report(evaluations, list(samplers), steps, weights, step_seconds)
     if args.chart is not None:
         write_chart(evaluations, list(samplers), steps, args.seeds, weights, step_seconds, args.chart)
     print("\n== action chunk latency (batch 1, CPU, median of alternating rounds)")
