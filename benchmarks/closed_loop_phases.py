@@ -20,7 +20,8 @@ below 0.5): the grasp point's height above the block's centre and its horizontal
 The scripted expert closes only at its grasp height (``GRASP_HEIGHT``, 1.5 cm) within 4 mm; the
 report splits the episodes by a close more than 0.5 cm above that height (the jaws shut on the
 block's top edge or above it) and gives each group's success, and splits them again by the
-horizontal offset at that close (an open jaw landing on the block stops the descent early).
+horizontal offset at that close (an open jaw landing on the block stops the descent early), and
+counts the closes with a jaw pad touching the block's top face (MuJoCo's contacts).
 
 ``--n_action_steps N`` executes N actions of each chunk instead of the checkpoint's own number (as
 ``lerobot-eval-ext --policy.n_action_steps=N``), to see how the failures move with it.
@@ -39,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 OFFSET_BINS_CM = ((0.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 100.0))
-HIGH_CLOSE_M = 0.005  # above the expert's grasp height: more than its 4 mm tolerance
+HIGH_CLOSE_M = 0.005
+TOP_FACE_TOLERANCE_M = 0.002  # above the expert's grasp height: more than its 4 mm tolerance
 REACH_M = 0.025
 LIFT_M = 0.03  # the task's _MIN_CARRY_RISE
 GOAL_M = 0.03  # the task's PLACE_SUCCESS_DISTANCE
@@ -56,11 +58,31 @@ class Episode:
     # Where the grasp point was, relative to the block's centre, when the jaws were first commanded shut.
     close_height_m: float | None = None
     close_offset_m: float | None = None
+    # At that command: a jaw touching the block's top face (it then holds the descent up).
+    jaw_on_top: bool = False
 
     @property
     def furthest(self) -> str:
         flags = (self.reached, self.lifted, self.at_goal, self.success)
         return next((PHASES[i] for i in range(3, -1, -1) if flags[i]), "none")
+
+
+def jaw_on_top_face(sim: object, block_z: float) -> bool:
+    """Whether a contact between the block and a jaw lies on the block's top face (MuJoCo's
+    contact list of the task's model; the top face is the block geom's half-size above its centre)."""
+    import mujoco
+
+    model, data = sim.model, sim.data
+    block = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "block")
+    half_height = float(model.geom_size[block][2])
+    for contact in data.contact[: data.ncon]:
+        if block not in (contact.geom1, contact.geom2):
+            continue
+        other = contact.geom2 if contact.geom1 == block else contact.geom1
+        name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, other) or ""
+        if "jaw" in name and contact.pos[2] - block_z > half_height - TOP_FACE_TOLERANCE_M:
+            return True
+    return False
 
 
 def run_episode(policy: object, pre: object, post: object, seed: int) -> Episode:
@@ -89,6 +111,7 @@ def run_episode(policy: object, pre: object, post: object, seed: int) -> Episode
             grasp, block_now = np.asarray(sim.ik_point_pos), observation["environment_state"][:3]
             episode.close_height_m = float(grasp[2] - block_now[2])
             episode.close_offset_m = float(np.linalg.norm(grasp[:2] - block_now[:2]))
+            episode.jaw_on_top = jaw_on_top_face(sim, float(block_now[2]))
         observation, _, terminated, truncated, info = env.step(executed)
         block, goal = observation["environment_state"][:3], observation["environment_state"][3:]
         episode.lifted |= bool(block[2] - start_z > LIFT_M)
@@ -176,6 +199,12 @@ def report(name: str, episodes: list[Episode]) -> None:
                 f"    closed {what:<40} {share(len(group))} of episodes; success {sum(e.success for e in group)}"
                 f"/{len(group)}, lifted {sum(e.lifted for e in group)}/{len(group)}"
             )
+    on_top = [e for e in closed if e.jaw_on_top]
+    print(
+        f"  a jaw pad on the block's top face at that close: {share(len(on_top))} of episodes; of those, "
+        f"{sum(e.close_height_m > GRASP_HEIGHT + HIGH_CLOSE_M for e in on_top)} closed high, "
+        f"{sum(e.success for e in on_top)} succeeded"
+    )
     # Why a close is high: an open jaw that lands on the block stops the descent above the grasp height.
     print("  by the horizontal offset at that close:")
     for low_cm, high_cm in OFFSET_BINS_CM:
