@@ -1,9 +1,9 @@
 """Where a policy fails in the SO-101 pick-and-place task: how far each episode gets.
 
 Runs saved checkpoints in the simulator on the evaluation start states ``lerobot-eval`` uses
-(``--seed`` 1000 + episode), as a robot would run them (``lerobot_ext.load_policy``: the saved
-pre/post-processors, a full observation in, a full action out), and records for every episode the
-furthest phase it reached:
+(``--seed`` 1000 + episode; the policy's sampling noise is seeded with it too), as a robot would
+run them (``lerobot_ext.load_policy``: the saved pre/post-processors, a full observation in, a
+full action out), and records for every episode the furthest phase it reached:
 
 - ``reach``: the grasp point between the jaws came within 2.5 cm of the block's centre (or the
   block was lifted);
@@ -93,6 +93,8 @@ def run_episode(policy: object, pre: object, post: object, seed: int) -> Episode
     observation, _ = env.reset(seed=seed)
     sim = env.unwrapped
     policy.reset()
+    # The policy's sampling noise too: the same command gives the same episodes.
+    torch.manual_seed(seed)
     start_z = float(observation["environment_state"][2])
     episode = Episode()
     done = False
