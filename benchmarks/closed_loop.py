@@ -891,10 +891,9 @@ def main() -> None:
         raise SystemExit(
             f"{demos} holds {written} demonstrations, not --demos {args.demos}: use another --workdir"
         )
-    print(
-        f"  data: {(work / 'demos.log').read_text().strip().splitlines()[-2] if (work / 'demos.log').exists() else demos}",
-        flush=True,
-    )
+    log_lines = (work / "demos.log").read_text().splitlines() if (work / "demos.log").exists() else []
+    kept = next((line for line in reversed(log_lines) if "attempts kept" in line), str(demos))
+    print(f"  data: {kept}", flush=True)
 
     # Decoded once for every run (state-only data is still Arrow lookups per item without it).
     cache = work / "demos_cache"
