@@ -175,10 +175,6 @@ def own_cost(rounds: int, items: int) -> None:
     mix = MixedDataset.__new__(MixedDataset)  # the item path alone: no episode metadata to read
     mix.datasets, mix.layouts = halves, [None, None]
     mix.offsets = [0, 320, 640]
-    import numpy as np
-
-    mix.offsets = np.asarray(mix.offsets)
-    mix.bounds = mix.offsets.tolist()
     direct, mixed_view = DatasetWithMetadata(whole, None), DatasetWithMetadata(mix, None)
     rng = random.Random(1)
     extra = []

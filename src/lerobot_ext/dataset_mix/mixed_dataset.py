@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import copy
 import dataclasses
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -66,8 +67,8 @@ class MixedDataset(torch.utils.data.Dataset):
         self.datasets = list(datasets)
         self.labels = list(labels)
         self.layouts = list(layouts)
-        self.offsets = np.cumsum([0, *(len(d) for d in self.datasets)])
-        self.bounds = self.offsets.tolist()
+        #: Where each dataset starts in the mix, and its end: plain ints, searched per item.
+        self.offsets = list(itertools.accumulate((len(d) for d in self.datasets), initial=0))
         ranges = [episode_ranges(d) for d in self.datasets]
         starts = np.concatenate([r[0] + offset for r, offset in zip(ranges, self.offsets, strict=False)])
         stops = np.concatenate([r[1] + offset for r, offset in zip(ranges, self.offsets, strict=False)])
@@ -80,7 +81,7 @@ class MixedDataset(torch.utils.data.Dataset):
         self.absolute_to_relative_idx = None
 
     def __len__(self) -> int:
-        return int(self.offsets[-1])
+        return self.offsets[-1]
 
     @property
     def num_frames(self) -> int:
@@ -93,7 +94,7 @@ class MixedDataset(torch.utils.data.Dataset):
     def dataset_of(self, index: int) -> int:
         """Which dataset (0: the primary) holds position ``index``. Called for every item read and
         every position drawn: a binary search over a short list, not a numpy call per position."""
-        return bisect.bisect_right(self.bounds, int(index)) - 1
+        return bisect.bisect_right(self.offsets, int(index)) - 1
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         which = self.dataset_of(index)

@@ -123,7 +123,7 @@ class DrawCounter:
 
     def _counted(self, positions: Iterator[int]) -> Iterator[int]:
         for position in positions:
-            self.drawn[int(self.dataset_of(position))] += 1
+            self.drawn[self.dataset_of(position)] += 1
             yield position
 
     def __getattr__(self, name: str) -> Any:
