@@ -834,13 +834,19 @@ def main() -> None:
     if (args.train_flags or args.eval_flags) and not args.tag:
         raise SystemExit("--train_flags / --eval_flags change the runs: name the variant with --tag")
     train_extra, eval_extra = shlex.split(args.train_flags), shlex.split(args.eval_flags)
+    # The data set-up (held-out split, mix) is part of the baseline a variant compares with; the
+    # variant's own changes (tag, env-state normalisation) are not.
+    setup = (
+        (f"_split{args.eval_split:g}" if args.eval_split else "")
+        + (f"_mix{args.mix_split}" if args.mix_split else "")
+        + ("w" + "-".join(f"{w:g}" for w in args.mix_weights) if args.mix_split and args.mix_weights else "")
+    )
+    baseline = f"{args.steps}steps{setup}"
     budget = (
         f"{args.steps}steps"
         + (f"_{args.tag}" if args.tag and train_extra else "")
         + ("_envnorm" if args.normalize_env_state else "")
-        + (f"_split{args.eval_split:g}" if args.eval_split else "")
-        + (f"_mix{args.mix_split}" if args.mix_split else "")
-        + ("w" + "-".join(f"{w:g}" for w in args.mix_weights) if args.mix_split and args.mix_weights else "")
+        + setup
     )
     # Evaluation-only variants (--eval_flags) reuse the training of the same budget; --eval_tag
     # names one evaluated on a trained variant's checkpoints.
@@ -1060,11 +1066,6 @@ def main() -> None:
 
     if args.eval_split:
         selection_report(outputs, evaluations, steps, args, work, budget)
-    baseline = budget.split("_")[0] + (f"_split{args.eval_split:g}" if args.eval_split else "")
-    baseline += f"_mix{args.mix_split}" if args.mix_split else ""
-    baseline += (
-        "w" + "-".join(f"{w:g}" for w in args.mix_weights) if args.mix_split and args.mix_weights else ""
-    )
     if evaluated != baseline or args.baseline_workdir is not None:
         named = " ".join(name for name in (args.tag, args.eval_tag) if name)
         variant = named or (
