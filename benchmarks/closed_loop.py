@@ -68,9 +68,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 ENV = {
@@ -170,10 +172,9 @@ def evaluate(
     return successes, float(overall.get("eval_ep_s", 0.0))
 
 
-def chunk_latency(
-    checkpoints: dict[str, Path], samplers: dict[str, tuple[str, list[str]]], rounds: int = 5, calls: int = 10
-) -> dict[str, float]:
-    """Seconds per action chunk (batch 1), each sampler timed in alternating rounds."""
+def load_policy_model(path: Path, flags: list[str] = ()) -> Any:
+    """A saved policy as lerobot builds it, with ``--policy.NAME=VALUE`` flags applied to its config
+    (no processors: the timings below feed it normalised tensors)."""
     import torch
     from lerobot.configs.policies import PreTrainedConfig
     from lerobot.policies.factory import get_policy_class
@@ -181,36 +182,55 @@ def chunk_latency(
 
     register_third_party_plugins()
     torch.set_num_threads(int(ENV["OMP_NUM_THREADS"]))
-    policies = {}
-    for label, (policy, flags) in samplers.items():
-        path = checkpoints[policy]
-        cfg = PreTrainedConfig.from_pretrained(path)
-        for flag in flags:
-            name, value = flag.removeprefix("--policy.").split("=")
-            setattr(cfg, name, int(value) if value.isdigit() else value)
-        model = get_policy_class(cfg.type).from_pretrained(path, config=cfg).eval()
-        policies[label] = model
-    # Each policy's own observation window (a variant may see more steps than 2).
-    batches = {
-        label: {
+    cfg = PreTrainedConfig.from_pretrained(path)
+    for flag in flags:
+        name, value = flag.removeprefix("--policy.").split("=")
+        setattr(cfg, name, int(value) if value.isdigit() else value)
+    return get_policy_class(cfg.type).from_pretrained(path, config=cfg)
+
+
+def alternating_median(work: dict[str, Callable[[], None]], rounds: int, repeats: int) -> dict[str, float]:
+    """Seconds per call of each piece of work, timed in alternating rounds (the order reversed every
+    other round, so a drift in the machine's speed falls on all alike) after one warm-up call each;
+    the median over rounds."""
+    for call in work.values():
+        call()
+    times: dict[str, list[float]] = {label: [] for label in work}
+    for round_index in range(rounds):
+        order = list(work) if round_index % 2 == 0 else list(work)[::-1]
+        for label in order:
+            start = time.perf_counter()
+            for _ in range(repeats):
+                work[label]()
+            times[label].append((time.perf_counter() - start) / repeats)
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def chunk_latency(
+    checkpoints: dict[str, Path], samplers: dict[str, tuple[str, list[str]]], rounds: int = 5, calls: int = 10
+) -> dict[str, float]:
+    """Seconds per action chunk (batch 1), each sampler timed in alternating rounds."""
+    import torch
+
+    def chunk(model: Any) -> Callable[[], None]:
+        # Each policy's own observation window (a variant may see more steps than 2).
+        batch = {
             "observation.state": torch.zeros(1, model.config.n_obs_steps, 14),
             "observation.environment_state": torch.zeros(1, model.config.n_obs_steps, 6),
         }
-        for label, model in policies.items()
-    }
-    times: dict[str, list[float]] = {label: [] for label in policies}
-    for round_index in range(rounds):
-        order = list(policies) if round_index % 2 == 0 else list(policies)[::-1]
-        for label in order:
+
+        def call() -> None:
             with torch.no_grad():
-                policies[label].reset()
-                policies[label].predict_action_chunk(batches[label])  # warm
-                start = time.perf_counter()
-                for _ in range(calls):
-                    policies[label].reset()
-                    policies[label].predict_action_chunk(batches[label])
-            times[label].append((time.perf_counter() - start) / calls)
-    return {label: statistics.median(values) for label, values in times.items()}
+                model.reset()
+                model.predict_action_chunk(batch)
+
+        return call
+
+    work = {
+        label: chunk(load_policy_model(checkpoints[policy], flags).eval())
+        for label, (policy, flags) in samplers.items()
+    }
+    return alternating_median(work, rounds, calls)
 
 
 def standard_error(successes: int, n: int) -> float:
@@ -315,38 +335,29 @@ def training_step_seconds(
     ``batch_size``), timed side by side in alternating rounds on one thread: the runs' own logs
     were written under whatever else the machine ran, so they do not compare two policies."""
     import torch
-    from lerobot.configs.policies import PreTrainedConfig
-    from lerobot.policies.factory import get_policy_class
-    from lerobot.utils.import_utils import register_third_party_plugins
 
-    register_third_party_plugins()
-    torch.set_num_threads(int(ENV["OMP_NUM_THREADS"]))
     torch.manual_seed(0)
-    setups = {}
-    for policy, path in checkpoints.items():
-        cfg = PreTrainedConfig.from_pretrained(path)
-        model = get_policy_class(cfg.type).from_pretrained(path, config=cfg).train()
+
+    def step(model: Any) -> Callable[[], None]:
+        cfg = model.config
         batch = {
             "observation.state": torch.randn(batch_size, cfg.n_obs_steps, 14),
             "observation.environment_state": torch.randn(batch_size, cfg.n_obs_steps, 6),
             "action": torch.randn(batch_size, cfg.horizon, 4),
             "action_is_pad": torch.zeros(batch_size, cfg.horizon, dtype=torch.bool),
         }
-        setups[policy] = (model, torch.optim.Adam(model.parameters(), lr=1e-5), batch)
-    times: dict[str, list[float]] = {policy: [] for policy in setups}
-    for round_index in range(rounds + 1):  # the first round warms up and is not kept
-        order = list(setups) if round_index % 2 == 0 else list(setups)[::-1]
-        for policy in order:
-            model, optimizer, batch = setups[policy]
-            start = time.perf_counter()
-            for _ in range(steps):
-                loss, _ = model.forward(batch)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            if round_index:
-                times[policy].append((time.perf_counter() - start) / steps)
-    return {policy: statistics.median(values) for policy, values in times.items()}
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
+
+        def call() -> None:
+            loss, _ = model.forward(batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        return call
+
+    work = {policy: step(load_policy_model(path).train()) for policy, path in checkpoints.items()}
+    return alternating_median(work, rounds, steps)
 
 
 def convergence(
