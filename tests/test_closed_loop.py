@@ -104,6 +104,27 @@ def test_the_demo_dataset_command_writes_the_layout(pickplace_root):
     assert info["features"]["action"]["shape"] == [4]
 
 
+def test_the_demo_dataset_command_gives_the_expert_the_noise_asked_for(tmp_path, monkeypatch, capsys):
+    from lerobot_env_so101_pickplace import demonstrations
+
+    from lerobot_ext.cli import tool
+
+    noises = []
+    original = demonstrations.demonstration
+
+    def demonstration(env, seed, noise, rng):
+        noises.append(noise)
+        return original(env, seed, noise, rng)
+
+    monkeypatch.setattr(demonstrations, "demonstration", demonstration)
+    for root, extra in (("default", []), ("quiet", ["--noise", "0"])):
+        flags = ["--layout", "so101_pickplace", "--root", str(tmp_path / root), "--episodes", "1", *extra]
+        assert tool.main(["demo-dataset", *flags]) == 0
+    assert set(noises[: noises.index(0.0)]) == {0.1} and set(noises[noises.index(0.0) :]) == {0.0}
+    out = capsys.readouterr().out
+    assert "(noise 0.1)" in out and "(noise 0.0)" in out
+
+
 @pytest.mark.slow
 def test_a_flow_policy_trains_evaluates_in_training_and_with_both_eval_commands(pickplace_root, tmp_path):
     out = tmp_path / "run"
@@ -249,8 +270,12 @@ def test_in_training_evaluation_on_demonstration_seeds_is_refused_before_trainin
 
 @pytest.mark.parametrize(
     "kwargs, named",
-    [({"episodes": 0}, "--episodes 0"), ({"episodes": 1, "seed": -3}, "--seed -3")],
-    ids=["no-episodes", "negative-seed"],
+    [
+        ({"episodes": 0}, "--episodes 0"),
+        ({"episodes": 1, "seed": -3}, "--seed -3"),
+        ({"episodes": 1, "noise": -0.5}, "--noise -0.5"),
+    ],
+    ids=["no-episodes", "negative-seed", "negative-noise"],
 )
 def test_the_demonstration_writer_refuses_bad_values_before_writing(tmp_path, kwargs, named):
     from lerobot_env_so101_pickplace.demonstrations import write

@@ -188,6 +188,9 @@ def test_a_plugin_layout_may_not_take_a_built_in_name(extra_entry_points, tmp_pa
         (["--image-size", "32"], "--image-size: the bimodal layout does not take it"),
         (["--action-order", "base-first"], "--action-order: the bimodal layout does not take it"),
         (["--depth"], "--depth: the bimodal layout does not take it"),
+        (["--noise", "-0.1"], "--noise -0.1: need a standard deviation >= 0"),
+        (["--noise", "nan"], "--noise nan: need a standard deviation >= 0"),
+        (["--noise", "0.2"], "--noise: the bimodal layout does not take it"),
     ],
 )
 def test_bad_demo_dataset_input_is_one_line_naming_the_value(option, message, tmp_path, capsys) -> None:
@@ -197,6 +200,32 @@ def test_bad_demo_dataset_input_is_one_line_naming_the_value(option, message, tm
     err = [line for line in capsys.readouterr().err.strip().splitlines() if "torchcodec" not in line]
     assert len(err) == 1 and message in err[0], err
     assert not root.exists()
+
+
+def test_noise_reaches_a_writer_that_takes_it_and_its_own_default_holds_otherwise(
+    extra_entry_points, tmp_path
+) -> None:
+    """``--noise`` has no default of its own: a scripted expert's right noise is in its task's
+    units, so a writer that names ``noise`` keeps its default unless the flag is given."""
+    received: list = []
+
+    def write(root, episodes=1, noise=0.5):
+        received.append(noise)
+        root.mkdir()
+        return root
+
+    class Lab:
+        @hookimpl
+        def register_demo_layouts(self, register):
+            register("lab_expert", write, "a scripted expert")
+
+    extra_entry_points("lab", Lab())
+    assert tool.main(["demo-dataset", "--layout", "lab_expert", "--root", str(tmp_path / "a")]) == 0
+    assert (
+        tool.main(["demo-dataset", "--layout", "lab_expert", "--root", str(tmp_path / "b"), "--noise", "0"])
+        == 0
+    )
+    assert received == [0.5, 0.0]
 
 
 def test_a_layout_writer_without_a_root_first_is_refused_naming_the_plugin(

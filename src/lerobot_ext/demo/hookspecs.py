@@ -22,8 +22,9 @@ def register_demo_layouts(register: Callable[..., None]) -> None:
 
     :param register: call ``register(name, write, help)``. ``write(root, ...)`` writes the dataset
         to ``root`` and returns it; it takes the options it names, from ``episodes``, ``frames``,
-        ``image_size``, ``seed``, ``action_order``, ``depth`` and ``overwrite`` - each passed
-        as given on the command line or its default. An option given that ``write`` does not name
+        ``image_size``, ``seed``, ``action_order``, ``depth``, ``overwrite`` and ``noise`` - each
+        passed as given on the command line or its default; ``noise`` (a float) is passed only when
+        given, so the writer's own default applies. An option given that ``write`` does not name
         is refused with one line (a ``**kwargs`` parameter receives nothing), and a parameter
         other than these must have a default. A name another plugin (or ``demo`` itself) registered
         is a ``PluginConflictError`` naming both plugins.

@@ -3,7 +3,9 @@ plugins add through ``register_demo_layouts``, each with the options its writer 
 
 A writer says what it takes by naming it: ``write(root, episodes, seed, overwrite)`` takes
 ``--episodes``, ``--seed`` and ``--overwrite``, and the command refuses ``--frames`` for it
-rather than ignore it. A ``**kwargs`` parameter receives nothing.
+rather than ignore it. A ``**kwargs`` parameter receives nothing. An option whose default here is
+``None`` (``noise``) is passed only when given, so that a writer that takes it keeps its own
+default: the right noise depends on the task's units.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ OPTIONS: dict[str, Any] = {
     "action_order": "ee-first",
     "depth": False,
     "overwrite": False,
+    "noise": None,  # the writer's own default (its units are the task's)
 }
 # The smallest value each numeric option may take, and what that means.
 _MINIMUM = {
@@ -33,6 +36,7 @@ _MINIMUM = {
     "frames": (2, "at least 2 frames per episode"),
     "image_size": (8, "at least 8 pixels"),
     "seed": (0, "a seed >= 0 (numpy's generators take no negative seed)"),
+    "noise": (0, "a standard deviation >= 0"),
 }
 #: The plugin that owns this package's layouts.
 BUILT_IN = "demo"
@@ -47,7 +51,7 @@ def check_options(options: Mapping[str, Any]) -> None:
     """Refuse an option value no layout can write, naming the value and what it needs."""
     for option, (minimum, needs) in _MINIMUM.items():
         value = options.get(option)
-        if value is not None and value < minimum:
+        if value is not None and not value >= minimum:  # (NaN is not >= anything)
             raise ConfigError(f"{flag(option)} {value}: need {needs}")
     order = options.get("action_order")
     if order is not None and order not in ACTION_ORDERS:
@@ -74,7 +78,11 @@ class Layout:
                 f"{flag(refused[0])}: the {self.name} layout does not take it (it takes {takes}); "
                 "leave it out"
             )
-        return {option: given.get(option, OPTIONS[option]) for option in self.takes}
+        return {
+            option: given.get(option, OPTIONS[option])
+            for option in self.takes
+            if option in given or OPTIONS[option] is not None
+        }
 
     def write_dataset(self, root: str | Path, given: Mapping[str, Any]) -> Path:
         """Write this layout to ``root`` with the options ``given`` and return the folder.

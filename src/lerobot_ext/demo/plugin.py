@@ -36,6 +36,11 @@ def _configure(parser: argparse.ArgumentParser, run: RunContext) -> None:
     parser.add_argument("--action-order", choices=ACTION_ORDERS, help=f"default {OPTIONS['action_order']}")
     parser.add_argument("--depth", action="store_true", help="add the head camera's depth video")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --root")
+    parser.add_argument(
+        "--noise",
+        type=float,
+        help="scripted experts: the executed motion's N(0, noise) per axis, DART-style (default: the layout's)",
+    )
     parser.set_defaults(demo_layouts=layouts)  # _run writes with the layouts listed here
 
 

@@ -113,7 +113,10 @@ def check(episodes: int, seed: int, noise: float) -> None:
             f"{EVAL_SEEDS_BELOW:,} + seed x {SEEDS_PER_DATASET_SEED:,} onwards), e.g. --seed 0"
         )
     if not noise >= 0:
-        raise ConfigError(f"noise={noise}: the DART noise is a standard deviation, >= 0 (default 0.1)")
+        raise ConfigError(
+            f"--noise {noise}: the DART noise is a standard deviation in action units, >= 0 (default 0.1), "
+            "e.g. --noise 0.1"
+        )
 
 
 def write(
