@@ -329,7 +329,7 @@ def seconds_per_step(train_log: Path) -> float | None:
 
 
 def training_step_seconds(
-    checkpoints: dict[str, Path], batch_size: int, rounds: int = 5, steps: int = 3
+    checkpoints: dict[str, Path], batch_size: int, rounds: int = 12, steps: int = 5
 ) -> dict[str, float]:
     """Seconds per training step of each policy (forward, backward, Adam step on a batch of
     ``batch_size``), timed side by side in alternating rounds on one thread: the runs' own logs
