@@ -125,6 +125,23 @@ def test_the_demo_dataset_command_gives_the_expert_the_noise_asked_for(tmp_path,
     assert "(noise 0.1)" in out and "(noise 0.0)" in out
 
 
+def test_training_on_an_environment_state_warns_once_unless_it_is_normalised(
+    pickplace_root, tmp_path, capsys
+):
+    """The flag the warning offers is one lerobot-train-ext takes, and it silences the warning."""
+    base = [*dataset_flags(pickplace_root), *FLOW, "--steps=1", "--save_checkpoint=false"]
+    assert train_in_process([*base, f"--output_dir={tmp_path / 'a'}"]) == 0
+    warned = [
+        line for line in capsys.readouterr().err.splitlines() if "reaches the network unnormalised" in line
+    ]
+    assert len(warned) == 1 and "observation.environment_state (6)" in warned[0]
+    flag = "--policy.normalization_mapping=" + warned[0].split("--policy.normalization_mapping=")[1].strip(
+        "'"
+    )
+    assert train_in_process([*base, flag, f"--output_dir={tmp_path / 'b'}"]) == 0
+    assert "reaches the network unnormalised" not in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_a_flow_policy_trains_evaluates_in_training_and_with_both_eval_commands(pickplace_root, tmp_path):
     out = tmp_path / "run"

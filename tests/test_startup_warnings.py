@@ -9,7 +9,12 @@ import pytest
 from helpers import TINY_SMOLVLA, dataset_flags, train_in_process
 
 from lerobot_ext import ConfigError
-from lerobot_ext.startup_warnings.checks import depth_into_rgb, frozen_random_vlm, task_text
+from lerobot_ext.startup_warnings.checks import (
+    depth_into_rgb,
+    frozen_random_vlm,
+    task_text,
+    unnormalised_env_state,
+)
 
 
 def smolvla_job(root, vlm, out, *extra):
@@ -71,6 +76,38 @@ def test_the_checks():
     warning = depth_into_rgb(["observation.images.head_depth"], images, "diffusion")
     assert "observation.images.head_depth is a depth camera" in warning and "--camera_keys=[head]" in warning
     assert depth_into_rgb(["observation.images.head_depth"], ["observation.images.head"], "diffusion") is None
+
+
+def test_an_environment_state_the_policy_does_not_normalise_is_named_with_the_flag_that_does():
+    """On upstream's own DiffusionConfig: its default mapping has no ENV entry. The flag offered
+    keeps the policy's other modes and parses back into the same config field."""
+    import json
+
+    from lerobot.configs.types import FeatureType, NormalizationMode, PolicyFeature
+    from lerobot.policies.diffusion.configuration_diffusion import DiffusionConfig
+
+    features = {
+        "observation.state": PolicyFeature(type=FeatureType.STATE, shape=(14,)),
+        "observation.environment_state": PolicyFeature(type=FeatureType.ENV, shape=(6,)),
+    }
+    cfg = DiffusionConfig(input_features=features, output_features={})
+    warning = unnormalised_env_state(cfg)
+    assert warning.startswith("diffusion: observation.environment_state (6) reaches the network unnormalised")
+    flag = json.loads(warning.split("--policy.normalization_mapping=")[1].strip("'"))
+    assert flag == {**{k: v.value for k, v in cfg.normalization_mapping.items()}, "ENV": "MIN_MAX"}
+    # With the mapping the flag gives, or an explicit identity, or no environment state: silent.
+    normalised = {**cfg.normalization_mapping, "ENV": NormalizationMode.MIN_MAX}
+    assert (
+        unnormalised_env_state(DiffusionConfig(input_features=features, normalization_mapping=normalised))
+        is None
+    )
+    identity = {**cfg.normalization_mapping, "ENV": NormalizationMode.IDENTITY}
+    assert (
+        unnormalised_env_state(DiffusionConfig(input_features=features, normalization_mapping=identity))
+        is None
+    )
+    state_only = {"observation.state": features["observation.state"]}
+    assert unnormalised_env_state(DiffusionConfig(input_features=state_only)) is None
 
 
 def test_smolvlas_default_vlm_offline_and_uncached_is_one_line_before_anything_is_built(

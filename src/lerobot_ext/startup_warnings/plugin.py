@@ -26,7 +26,7 @@ class StartupWarnings:
     def policy_made(self, cfg: Any, policy: Any, rank: int) -> None:
         if rank != 0:
             return
-        warnings = [checks.frozen_random_vlm(cfg.policy)]
+        warnings = [checks.frozen_random_vlm(cfg.policy), checks.unnormalised_env_state(policy.config)]
         if self.meta is not None:
             depth_keys = getattr(self.meta, "depth_keys", [])
             warnings.append(checks.depth_into_rgb(depth_keys, policy.config.image_features, cfg.policy.type))
