@@ -3,15 +3,18 @@
 #   1. set up .venv (lerobot, lerobot-ext, the flow policy, the SO-101 simulator),
 #   2. write scripted-expert demonstrations of SO-101 pick-and-place (MuJoCo, state only),
 #   3. train the flow policy through lerobot-train-ext: 4000 steps on one torch thread, from a data
-#      cache (about 12 minutes on one core of a 2-core CPU box - 700 s measured with the other core
-#      training too; longer on a busy box, shorter with more threads),
+#      cache (about 11 minutes on one core of a 2-core CPU box, the other core training too; longer
+#      on a busy box, shorter with more threads),
 #   4. evaluate it in the simulator with lerobot-eval-ext and print the success rate.
+# Measured end to end on a fresh DEMO_DIR (set-up already done): 12.5 minutes in all - 35 s of
+# demonstrations, 655 s of training, 15 s of evaluation - and 8 of 20 episodes succeeded.
 # What to expect: about half of the episodes succeed. This recipe (the same flags, 100 demonstrations,
 # 4000 steps) measured 47.0 +- 5.0% and 51.0 +- 5.0% in benchmarks/closed_loop.py (two training seeds,
 # 50 episodes each; BENCHMARKS.md sections 7 and 9); no change measured so far beats it - longer
 # training (flow stops rising at 48% by step 12000), 300 demonstrations, more observation steps,
 # other chunk execution, a normalised environment state (BENCHMARKS.md section 7, issue 22). The
-# training seeds measured there were within 6 points of each other; 20 episodes alone are +- 11.
+# training seeds measured there were within 6 points of each other; 20 episodes alone are +- 11
+# (the end-to-end run above: 40%).
 # STEPS=2000 halves the time for about a quarter to a third. Re-running in the same folder with
 # more STEPS continues the earlier run (--auto_resume): use a new DEMO_DIR for a fresh one.
 # Everything goes under ./demo-sim (or $DEMO_DIR). STEPS, DEMOS and EPISODES size it.
