@@ -12,7 +12,8 @@
 # 4000 steps) measured 47.0 +- 5.0% and 51.0 +- 5.0% in benchmarks/closed_loop.py (two training seeds,
 # 50 episodes each; BENCHMARKS.md sections 7 and 9); no change measured so far beats it - longer
 # training (flow stops rising at 48% by step 12000), 300 demonstrations, more observation steps,
-# other chunk execution, a normalised environment state (BENCHMARKS.md section 7, issue 22). The
+# other chunk execution, a wider network, horizon 32, a constant learning rate, a normalised
+# environment state (BENCHMARKS.md section 7, issue 22). The
 # training seeds measured there were within 6 points of each other; 20 episodes alone are +- 11
 # (the end-to-end run above: 40%).
 # STEPS=2000 halves the time for about a quarter to a third. Re-running in the same folder with
