@@ -19,6 +19,8 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from lerobot.configs.types import FeatureType
+
 
 def frozen_random_vlm(policy_cfg: Any) -> str | None:
     if policy_cfg.pretrained_path or getattr(policy_cfg, "load_vlm_weights", True):
@@ -84,12 +86,12 @@ def unnormalised_env_state(policy_cfg: Any) -> str | None:
     (lerobot's normaliser passes a feature type it has no mode for through unchanged). An explicit
     entry, ``IDENTITY`` included, is the user's choice and is not warned about."""
     mapping = getattr(policy_cfg, "normalization_mapping", None)
-    if mapping is None or "ENV" in mapping:
+    if mapping is None or FeatureType.ENV.name in mapping:
         return None
     env = [
         (key, tuple(feature.shape))
         for key, feature in (getattr(policy_cfg, "input_features", None) or {}).items()
-        if getattr(feature.type, "name", feature.type) == "ENV"
+        if feature.type is FeatureType.ENV
     ]
     if not env:
         return None

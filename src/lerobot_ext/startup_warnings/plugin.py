@@ -6,10 +6,11 @@ cameras, ``processors_made`` the task text against the tokenizer the preprocesso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lerobot_ext import get_logger, hookimpl
-from lerobot_ext.startup_warnings import checks
+from lerobot_ext.startup_warnings import checks, upstream_names
 
 log = get_logger("startup_warnings")
 
@@ -17,6 +18,10 @@ log = get_logger("startup_warnings")
 class StartupWarnings:
     def __init__(self) -> None:
         self.meta: Any = None
+
+    @hookimpl
+    def register_upstream_names(self, register: Callable[..., None]) -> None:
+        upstream_names.declare(register)
 
     @hookimpl
     def datasets_ready(self, dataset: Any, rank: int) -> None:
