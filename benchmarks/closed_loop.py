@@ -74,6 +74,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lerobot_env_so101_pickplace.demonstrations import DEFAULT_NOISE as DEMO_NOISE
+
 BIN = Path(sys.executable).parent
 ENV = {
     **os.environ,
@@ -112,7 +114,6 @@ SAMPLERS = {
     ),
 }
 SWEEP = (1, 2, 5, 10, 20)
-DEMO_NOISE = 0.1  # lerobot-ext demo-dataset's, for so101_pickplace
 LOG_FREQ = 100
 
 
@@ -812,7 +813,9 @@ def main() -> None:
     parser.add_argument(
         "--normalize_env_state",
         action="store_true",
-        help="min-max normalise observation.environment_state too (neither policy does by default)",
+        help="min-max normalise observation.environment_state too (neither policy does by default). Alone "
+        "it is the variant compared with the unnormalised baseline; with --tag or --baseline_workdir it is "
+        "part of the recipe and the baseline is the normalised run",
     )
     parser.add_argument(
         "--baseline_workdir",
@@ -852,7 +855,11 @@ def main() -> None:
         + (f"_mix{args.mix_split}" if args.mix_split else "")
         + ("w" + "-".join(f"{w:g}" for w in args.mix_weights) if args.mix_split and args.mix_weights else "")
     )
-    baseline = f"{args.steps}steps{setup}"
+    # Environment-state normalisation is the variant only when it is the one change; beside a
+    # tagged variant or other demonstrations it is part of the recipe both sides share, so their
+    # baseline is the normalised run (diffusion's fair recipe).
+    envnorm_shared = args.normalize_env_state and (bool(args.tag) or args.baseline_workdir is not None)
+    baseline = f"{args.steps}steps" + ("_envnorm" if envnorm_shared else "") + setup
     budget = (
         f"{args.steps}steps"
         + (f"_{args.tag}" if args.tag and train_extra else "")
@@ -1075,7 +1082,7 @@ def main() -> None:
         named = " ".join(name for name in (args.tag, args.eval_tag) if name)
         variant = named or (
             "environment_state normalised"
-            if args.normalize_env_state
+            if args.normalize_env_state and not envnorm_shared
             else f"{args.demos} demonstrations"
             + (f", noise {args.demo_noise:g}" if args.demo_noise != DEMO_NOISE else "")
         )

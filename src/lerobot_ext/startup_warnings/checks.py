@@ -100,6 +100,6 @@ def unnormalised_env_state(policy_cfg: Any) -> str | None:
     named = ", ".join(f"{key} ({'x'.join(map(str, shape))})" for key, shape in env)
     return (
         f"{policy_cfg.type}: {named} reaches the network unnormalised (its normalization_mapping has no ENV "
-        "entry); normalising it won 22 points of closed-loop success for diffusion in lerobot-ext's SO-101 "
-        f"benchmark. Add it with --policy.normalization_mapping='{flag}'"
+        "entry); normalising it raised diffusion's closed-loop success well beyond the error in lerobot-ext's "
+        f"SO-101 benchmark (BENCHMARKS.md section 7). Add it with --policy.normalization_mapping='{flag}'"
     )

@@ -28,6 +28,9 @@ STATE_NAMES = [
 ]
 ENV_STATE_NAMES = ["block_x", "block_y", "block_z", "goal_x", "goal_y", "goal_z"]
 ACTION_NAMES = ["dx", "dy", "dz", "gripper"]
+#: The DART noise (standard deviation, action units) when none is asked for: 0.2 halves the success
+#: of a policy trained on the demonstrations (BENCHMARKS.md section 7).
+DEFAULT_NOISE = 0.1
 SEEDS_PER_DATASET_SEED = 100_000  # start states per --seed: datasets of different seeds never share one
 MAX_EPISODES = (SEEDS_PER_DATASET_SEED - 10) // 3  # so that max_attempts() stays within one seed's range
 
@@ -114,13 +117,13 @@ def check(episodes: int, seed: int, noise: float) -> None:
         )
     if not noise >= 0:
         raise ConfigError(
-            f"--noise {noise}: the DART noise is a standard deviation in action units, >= 0 (default 0.1), "
-            "e.g. --noise 0.1"
+            f"--noise {noise}: the DART noise is a standard deviation in action units, >= 0 (default {DEFAULT_NOISE:g}), "
+            f"e.g. --noise {DEFAULT_NOISE:g}"
         )
 
 
 def write(
-    root: Path | str, episodes: int, seed: int = 0, overwrite: bool = False, noise: float = 0.1
+    root: Path | str, episodes: int, seed: int = 0, overwrite: bool = False, noise: float = DEFAULT_NOISE
 ) -> Path:
     """Write ``episodes`` successful expert demonstrations to ``root``.
 
