@@ -76,6 +76,8 @@ from typing import Any
 
 from lerobot_env_so101_pickplace.demonstrations import DEFAULT_NOISE as DEMO_NOISE
 
+DEMO_LAYOUT, CENTRING_LAYOUT = "so101_pickplace", "so101_pickplace_centring"
+
 BIN = Path(sys.executable).parent
 ENV = {
     **os.environ,
@@ -732,6 +734,13 @@ def main() -> None:
     )
     parser.add_argument("--demos", type=int, default=100)
     parser.add_argument(
+        "--demo_layout",
+        choices=[DEMO_LAYOUT, CENTRING_LAYOUT],
+        default=DEMO_LAYOUT,
+        help=f"the demonstrations' expert: {CENTRING_LAYOUT} descends only over the block's centre and "
+        "re-centres when pushed off it (the held-out set keeps the plain expert)",
+    )
+    parser.add_argument(
         "--demo_noise",
         type=float,
         default=DEMO_NOISE,
@@ -893,13 +902,15 @@ def main() -> None:
             # The held-out set keeps the layout's default noise: the action error is measured on the
             # same kind of data whatever the training data's noise.
             noise_flag = ["--noise", str(args.demo_noise)] if root == demos else []
-            run([str(BIN / "lerobot-ext"), "demo-dataset", "--layout", "so101_pickplace", "--root", str(root),
+            layout = args.demo_layout if root == demos else DEMO_LAYOUT
+            run([str(BIN / "lerobot-ext"), "demo-dataset", "--layout", layout, "--root", str(root),
                  "--episodes", str(count), "--seed", str(seed), *noise_flag, "--overwrite"], work / f"{root.name}.log")  # fmt: skip
-    noise = (
-        re.search(r"\(noise ([0-9.]+)\)", (work / "demos.log").read_text())
-        if (work / "demos.log").exists()
-        else None
-    )
+    written_log = (work / "demos.log").read_text() if (work / "demos.log").exists() else ""
+    noise = re.search(r"\(noise ([0-9.]+)\)", written_log)
+    if written_log and ("centring expert" in written_log) != (args.demo_layout == CENTRING_LAYOUT):
+        raise SystemExit(
+            f"{demos} was not written with --demo_layout {args.demo_layout}: use another --workdir"
+        )
     if noise and float(noise[1]) != args.demo_noise:
         raise SystemExit(
             f"{demos} was written with noise {noise[1]}, not --demo_noise {args.demo_noise:g}: use another --workdir"
@@ -1084,6 +1095,7 @@ def main() -> None:
             "environment_state normalised"
             if args.normalize_env_state and not envnorm_shared
             else f"{args.demos} demonstrations"
+            + (f" of {args.demo_layout}" if args.demo_layout != DEMO_LAYOUT else "")
             + (f", noise {args.demo_noise:g}" if args.demo_noise != DEMO_NOISE else "")
         )
         baseline_report(evaluations, (args.baseline_workdir or work) / "eval", baseline, variant)

@@ -26,8 +26,16 @@ counts the closes with a jaw pad touching the block's top face (MuJoCo's contact
 ``--n_action_steps N`` executes N actions of each chunk instead of the checkpoint's own number (as
 ``lerobot-eval-ext --policy.n_action_steps=N``), to see how the failures move with it.
 
+``--oracle_centring`` is an experiment, not an evaluation: while the jaws are open over a block
+not yet lifted (the grasp point within ``ORACLE_REACH_M`` of it horizontally and below the expert's
+hover height), the horizontal part of every executed action is the scripted expert's - move over
+the block's centre at its careful speed - and the policy keeps the rest: when and how far to
+descend, when to close, everything after. Its success against the same checkpoints without it
+(the same start states and sampling noise) bounds what a policy that centres as the expert does
+would gain.
+
     python benchmarks/closed_loop_phases.py CHECKPOINT [CHECKPOINT ...] [--episodes 50] [--seed 1000]
-                                            [--n_action_steps N]
+                                            [--n_action_steps N] [--oracle_centring]
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ REACH_M = 0.025
 LIFT_M = 0.03  # the task's _MIN_CARRY_RISE
 GOAL_M = 0.03  # the task's PLACE_SUCCESS_DISTANCE
 PHASES = ("reach", "lift", "at goal", "success")
+ORACLE_REACH_M = 0.05  # --oracle_centring takes over this close to the block (horizontally)
 TASK = "pick up the cube and place it on the goal"  # what the env tells lerobot-eval
 
 
@@ -85,7 +94,22 @@ def jaw_on_top_face(sim: object, block_z: float) -> bool:
     return False
 
 
-def run_episode(policy: object, pre: object, post: object, seed: int) -> Episode:
+def centred(executed: np.ndarray, grasp: np.ndarray, block: np.ndarray, start_z: float, scale: float) -> bool:
+    """``--oracle_centring``: replace the action's horizontal part with the expert's centring move,
+    in place, while the open jaws are over the block; whether it did."""
+    from lerobot_env_so101.scripted.pick_place import CAREFUL_SPEED, GRASP_HEIGHT, HOVER_HEIGHT
+
+    offset = block[:2] - grasp[:2]
+    over = np.linalg.norm(offset) < ORACLE_REACH_M and grasp[2] - start_z < GRASP_HEIGHT + HOVER_HEIGHT
+    if executed[3] < 0.5 or not over:
+        return False
+    executed[:2] = np.clip(offset / scale, -CAREFUL_SPEED, CAREFUL_SPEED)
+    return True
+
+
+def run_episode(
+    policy: object, pre: object, post: object, seed: int, oracle_centring: bool = False
+) -> Episode:
     import torch
     from lerobot_env_so101_pickplace import make_env
 
@@ -109,6 +133,9 @@ def run_episode(policy: object, pre: object, post: object, seed: int) -> Episode
         with torch.no_grad():
             action = post(policy.select_action(pre(batch)))
         executed = np.asarray(action[0].cpu(), np.float32)
+        if oracle_centring and not episode.lifted:
+            block_now = np.asarray(observation["environment_state"][:3], np.float64)
+            centred(executed, np.asarray(sim.ik_point_pos), block_now, start_z, env.env.action_scale)
         if episode.close_height_m is None and executed[3] < 0.5:
             grasp, block_now = np.asarray(sim.ik_point_pos), observation["environment_state"][:3]
             episode.close_height_m = float(grasp[2] - block_now[2])
@@ -140,6 +167,11 @@ def main() -> None:
     parser.add_argument(
         "--n_action_steps", type=int, default=None, help="execute this many actions of each chunk"
     )
+    parser.add_argument(
+        "--oracle_centring",
+        action="store_true",
+        help="the expert centres the open jaws over the block; the policy does the rest (an experiment)",
+    )
     args = parser.parse_args()
     print(f"command: python benchmarks/closed_loop_phases.py {' '.join(sys.argv[1:])}")
     from lerobot_ext import load_policy
@@ -151,7 +183,9 @@ def main() -> None:
         if args.n_action_steps is not None:
             # Read when the action queue is made (policy.reset(), before each episode).
             policy.config.n_action_steps = args.n_action_steps
-        episodes = [run_episode(policy, pre, post, args.seed + i) for i in range(args.episodes)]
+        episodes = [
+            run_episode(policy, pre, post, args.seed + i, args.oracle_centring) for i in range(args.episodes)
+        ]
         pooled.extend(episodes)
         report(str(checkpoint), episodes)
     if len(args.checkpoints) > 1:

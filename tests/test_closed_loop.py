@@ -112,9 +112,9 @@ def test_the_demo_dataset_command_gives_the_expert_the_noise_asked_for(tmp_path,
     noises = []
     original = demonstrations.demonstration
 
-    def demonstration(env, seed, noise, rng):
+    def demonstration(env, seed, noise, rng, *expert):
         noises.append(noise)
-        return original(env, seed, noise, rng)
+        return original(env, seed, noise, rng, *expert)
 
     monkeypatch.setattr(demonstrations, "demonstration", demonstration)
     for root, extra in (("default", []), ("quiet", ["--noise", "0"])):
@@ -123,6 +123,52 @@ def test_the_demo_dataset_command_gives_the_expert_the_noise_asked_for(tmp_path,
     assert set(noises[: noises.index(0.0)]) == {0.1} and set(noises[noises.index(0.0) :]) == {0.0}
     out = capsys.readouterr().out
     assert "(noise 0.1)" in out and "(noise 0.0)" in out
+
+
+def test_the_centring_expert_holds_its_descent_until_it_is_over_the_blocks_centre():
+    from lerobot_env_so101.scripted.pick_place import HOVER_HEIGHT, Phase, PickPlaceController
+    from lerobot_env_so101_pickplace.demonstrations import CENTRE_TOLERANCE_M, centring_expert
+
+    block, goal = np.array([0.2, 0.0, 0.02]), np.array([0.3, 0.1, 0.02])
+    centring, plain = centring_expert(0.025), PickPlaceController(action_scale=0.025)
+    for expert in (centring, plain):
+        expert.act(block + np.array([0.0, 0.0, HOVER_HEIGHT]), block, goal)  # at the hover point: descend
+        assert expert.phase is Phase.DESCEND
+    off_centre = block + np.array([2 * CENTRE_TOLERANCE_M, 0.0, 0.03])
+    assert plain.act(off_centre, block, goal)[2] < 0  # corrects sideways while it descends
+    held = centring.act(off_centre, block, goal)
+    assert held[2] == 0 and held[0] < 0 and held[3] == 1  # holds its height, open, moves over the centre
+    assert centring.act(block + np.array([CENTRE_TOLERANCE_M / 2, 0.0, 0.03]), block, goal)[2] < 0
+
+
+def held_descents(root) -> int:
+    """Frames before an episode's first close whose recorded action moves sideways but not down."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    frames = LeRobotDataset("local/demo", root=root).hf_dataset.with_format("numpy")[:]
+    assert len(frames["action"]) > 0
+    held = 0
+    for episode in np.unique(frames["episode_index"]):
+        action = np.stack(frames["action"][frames["episode_index"] == episode])
+        first_close = int(np.argmax(action[:, 3] == 0))
+        before = action[:first_close]
+        held += int(np.sum((before[:, 2] == 0) & (np.abs(before[:, :2]).sum(axis=1) > 0)))
+    return held
+
+
+def test_the_centring_layout_writes_the_same_features_and_shows_re_centring(pickplace_root, tmp_path, capsys):
+    from lerobot_ext.cli import tool
+
+    root = tmp_path / "centring"
+    flags = ["--layout", "so101_pickplace_centring", "--root", str(root), "--episodes", "3"]
+    assert tool.main(["demo-dataset", *flags]) == 0
+    assert "centring expert: 3 successful episodes" in capsys.readouterr().out
+    info, plain_info = (
+        read_json(root / "meta" / "info.json"),
+        read_json(pickplace_root / "meta" / "info.json"),
+    )
+    assert info["features"] == plain_info["features"] and info["total_episodes"] == 3
+    assert held_descents(root) > 0 and held_descents(pickplace_root) == 0
 
 
 def test_training_on_an_environment_state_warns_once_unless_it_is_normalised(

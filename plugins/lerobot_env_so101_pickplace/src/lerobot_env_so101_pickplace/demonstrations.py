@@ -31,6 +31,12 @@ ACTION_NAMES = ["dx", "dy", "dz", "gripper"]
 #: The DART noise (standard deviation, action units) when none is asked for: 0.2 halves the success
 #: of a policy trained on the demonstrations (BENCHMARKS.md section 7).
 DEFAULT_NOISE = 0.1
+#: The centring expert (``so101_pickplace_centring``) descends only within this horizontal distance of
+#: the block's centre (above the executed noise's typical 3.5 mm a step at the default noise).
+CENTRE_TOLERANCE_M = 0.005
+#: And where its descent starts, the executed motion is pushed off centre by N(0, this) per
+#: horizontal axis, once, so that its demonstrations show the re-centring.
+DESCENT_PUSH_M = 0.01
 SEEDS_PER_DATASET_SEED = 100_000  # start states per --seed: datasets of different seeds never share one
 MAX_EPISODES = (SEEDS_PER_DATASET_SEED - 10) // 3  # so that max_attempts() stays within one seed's range
 
@@ -48,21 +54,45 @@ def features() -> dict[str, dict[str, Any]]:
     }
 
 
+def centring_expert(action_scale: float) -> Any:
+    """``lerobot-env-so101``'s ``PickPlaceController``, except that it descends onto the block only
+    while over its centre (within ``CENTRE_TOLERANCE_M``): off it, it holds its height and moves
+    over the centre first. The plain expert corrects sideways while it descends, so its
+    demonstrations never show the check a policy that lands a jaw on the block skips."""
+    from lerobot_env_so101.scripted.pick_place import Phase, PickPlaceController
+
+    class CentringController(PickPlaceController):
+        def act(self, grasp_pos: np.ndarray, block_pos: np.ndarray, goal_pos: np.ndarray) -> np.ndarray:
+            action = super().act(grasp_pos, block_pos, goal_pos)
+            offset = np.linalg.norm(np.asarray(block_pos[:2]) - np.asarray(grasp_pos[:2]))
+            if self.phase is Phase.DESCEND and offset > CENTRE_TOLERANCE_M:
+                action[2] = max(float(action[2]), 0.0)
+            return action
+
+    return CentringController(action_scale=action_scale)
+
+
 def demonstration(
-    env: PickPlaceEnv, seed: int, noise: float, rng: np.random.Generator
+    env: PickPlaceEnv, seed: int, noise: float, rng: np.random.Generator, centring: bool = False
 ) -> tuple[list[dict], bool]:
-    """One episode of the expert from the start state of ``seed``: (frames, succeeded)."""
-    from lerobot_env_so101.scripted.pick_place import PickPlaceController
+    """One episode of the expert (the centring one if ``centring``) from the start state of
+    ``seed``: (frames, succeeded)."""
+    from lerobot_env_so101.scripted.pick_place import Phase, PickPlaceController
 
     task = env.sim
-    expert = PickPlaceController(action_scale=env.action_scale)
+    expert = (
+        centring_expert(env.action_scale) if centring else PickPlaceController(action_scale=env.action_scale)
+    )
     observation, _ = env.reset(seed=seed)
-    frames, success = [], False
+    frames, success, pushed = [], False, False
     for _ in range(EPISODE_LENGTH):
         state = observation["environment_state"]
         clean = expert.act(task.ik_point_pos, state[:3], state[3:])
         executed = clean.copy()
         executed[:3] += rng.normal(0.0, noise, 3).astype(np.float32)
+        if centring and not pushed and expert.phase is Phase.DESCEND:
+            executed[:2] += rng.normal(0.0, DESCENT_PUSH_M / env.action_scale, 2).astype(np.float32)
+            pushed = True
         frames.append(
             {
                 "observation.state": observation["agent_pos"].astype(np.float32),
@@ -78,7 +108,7 @@ def demonstration(
 
 
 def successful_episodes(
-    episodes: int, seed: int, noise: float, counts: dict[str, int]
+    episodes: int, seed: int, noise: float, counts: dict[str, int], centring: bool = False
 ) -> Iterator[list[dict]]:
     """``episodes`` successful demonstrations; failed attempts are dropped (and counted)."""
     from tqdm import tqdm
@@ -91,7 +121,7 @@ def successful_episodes(
         while kept < episodes:
             if attempts >= max_attempts(episodes):
                 raise RuntimeError(f"the scripted expert succeeded in only {kept} of {attempts} attempts")
-            frames, success = demonstration(env, base + attempts, noise, rng)
+            frames, success = demonstration(env, base + attempts, noise, rng, centring)
             attempts += 1
             counts["attempts"] = attempts
             if success:
@@ -130,21 +160,32 @@ def write(
     The layout's whole interface (no ``**kwargs``): ``lerobot-ext demo-dataset`` flags the layout
     does not take - ``--frames``, ``--image-size`` - are refused, not silently ignored.
     """
+    return _write(Path(root), episodes, seed, overwrite, noise, centring=False)
+
+
+def write_centring(
+    root: Path | str, episodes: int, seed: int = 0, overwrite: bool = False, noise: float = DEFAULT_NOISE
+) -> Path:
+    """``write`` with the centring expert (:func:`centring_expert`), pushed off centre once where
+    each descent starts (``DESCENT_PUSH_M``)."""
+    return _write(Path(root), episodes, seed, overwrite, noise, centring=True)
+
+
+def _write(root: Path, episodes: int, seed: int, overwrite: bool, noise: float, centring: bool) -> Path:
     from lerobot_ext import write_dataset
 
     check(episodes, seed, noise)
     counts = {"attempts": 0}
     written = write_dataset(
-        Path(root),
-        repo_id="lerobot_ext_demo/so101_pickplace",
+        root,
+        repo_id="lerobot_ext_demo/so101_pickplace" + ("_centring" if centring else ""),
         fps=FPS,
         robot_type="so101",
         features=features(),
-        episodes=successful_episodes(episodes, seed, noise, counts),
+        episodes=successful_episodes(episodes, seed, noise, counts, centring),
         task=TASK,
         overwrite=overwrite,
     )
-    print(
-        f"scripted expert: {episodes} successful episodes of {counts['attempts']} attempts kept (noise {noise})"
-    )
+    expert = "centring expert" if centring else "scripted expert"
+    print(f"{expert}: {episodes} successful episodes of {counts['attempts']} attempts kept (noise {noise})")
     return written

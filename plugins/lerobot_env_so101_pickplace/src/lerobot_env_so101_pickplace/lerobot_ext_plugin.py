@@ -29,6 +29,12 @@ def register_demo_layouts(register):
         demonstrations.write,
         "SO-101 pick-and-place (MuJoCo): scripted-expert demonstrations with DART noise, successful episodes only",
     )
+    register(
+        "so101_pickplace_centring",
+        demonstrations.write_centring,
+        "so101_pickplace with an expert that descends onto the block only over its centre, and re-centres "
+        "when pushed off it",
+    )
 
 
 @hookimpl
