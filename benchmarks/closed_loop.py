@@ -76,7 +76,17 @@ from typing import Any
 
 from lerobot_env_so101_pickplace.demonstrations import DEFAULT_NOISE as DEMO_NOISE
 
-DEMO_LAYOUT, CENTRING_LAYOUT = "so101_pickplace", "so101_pickplace_centring"
+DEMO_LAYOUT, CENTRING_LAYOUT, OFFSET_LAYOUT = (
+    "so101_pickplace",
+    "so101_pickplace_centring",
+    "so101_pickplace_offset",
+)
+# How each layout's writer names its expert (demos.log says which wrote a workdir's demonstrations).
+EXPERT_LINE = {
+    DEMO_LAYOUT: "scripted expert:",
+    CENTRING_LAYOUT: "centring expert:",
+    OFFSET_LAYOUT: "scripted expert (offset observed):",
+}
 
 BIN = Path(sys.executable).parent
 ENV = {
@@ -209,6 +219,11 @@ def alternating_median(work: dict[str, Callable[[], None]], rounds: int, repeats
     return {label: statistics.median(values) for label, values in times.items()}
 
 
+def env_state_width(model: Any) -> int:
+    """6 (block, goal), or 9 with the offset observed (``so101_pickplace_offset``)."""
+    return model.config.input_features["observation.environment_state"].shape[0]
+
+
 def chunk_latency(
     checkpoints: dict[str, Path], samplers: dict[str, tuple[str, list[str]]], rounds: int = 5, calls: int = 10
 ) -> dict[str, float]:
@@ -219,7 +234,7 @@ def chunk_latency(
         # Each policy's own observation window (a variant may see more steps than 2).
         batch = {
             "observation.state": torch.zeros(1, model.config.n_obs_steps, 14),
-            "observation.environment_state": torch.zeros(1, model.config.n_obs_steps, 6),
+            "observation.environment_state": torch.zeros(1, model.config.n_obs_steps, env_state_width(model)),
         }
 
         def call() -> None:
@@ -345,7 +360,7 @@ def training_step_seconds(
         cfg = model.config
         batch = {
             "observation.state": torch.randn(batch_size, cfg.n_obs_steps, 14),
-            "observation.environment_state": torch.randn(batch_size, cfg.n_obs_steps, 6),
+            "observation.environment_state": torch.randn(batch_size, cfg.n_obs_steps, env_state_width(model)),
             "action": torch.randn(batch_size, cfg.horizon, 4),
             "action_is_pad": torch.zeros(batch_size, cfg.horizon, dtype=torch.bool),
         }
@@ -735,10 +750,11 @@ def main() -> None:
     parser.add_argument("--demos", type=int, default=100)
     parser.add_argument(
         "--demo_layout",
-        choices=[DEMO_LAYOUT, CENTRING_LAYOUT],
+        choices=list(EXPERT_LINE),
         default=DEMO_LAYOUT,
         help=f"the demonstrations' expert: {CENTRING_LAYOUT} descends only over the block's centre and "
-        "re-centres when pushed off it (the held-out set keeps the plain expert)",
+        f"re-centres when pushed off it (the held-out set keeps the plain expert); {OFFSET_LAYOUT} observes "
+        "the block's offset from the grasp point (held-out set and evaluations too)",
     )
     parser.add_argument(
         "--demo_noise",
@@ -902,12 +918,13 @@ def main() -> None:
             # The held-out set keeps the layout's default noise: the action error is measured on the
             # same kind of data whatever the training data's noise.
             noise_flag = ["--noise", str(args.demo_noise)] if root == demos else []
-            layout = args.demo_layout if root == demos else DEMO_LAYOUT
+            # The held-out set has the training data's features (the offset layout's are wider).
+            layout = args.demo_layout if root == demos or args.demo_layout == OFFSET_LAYOUT else DEMO_LAYOUT
             run([str(BIN / "lerobot-ext"), "demo-dataset", "--layout", layout, "--root", str(root),
                  "--episodes", str(count), "--seed", str(seed), *noise_flag, "--overwrite"], work / f"{root.name}.log")  # fmt: skip
     written_log = (work / "demos.log").read_text() if (work / "demos.log").exists() else ""
     noise = re.search(r"\(noise ([0-9.]+)\)", written_log)
-    if written_log and ("centring expert" in written_log) != (args.demo_layout == CENTRING_LAYOUT):
+    if written_log and EXPERT_LINE[args.demo_layout] not in written_log:
         raise SystemExit(
             f"{demos} was not written with --demo_layout {args.demo_layout}: use another --workdir"
         )
@@ -1025,7 +1042,15 @@ def main() -> None:
         else:
             cached.parent.mkdir(exist_ok=True)
             evaluation.successes, evaluation.seconds_per_episode = evaluate(
-                folder, [*flags, *eval_extra], args.episodes, args.eval_batch, work / "eval" / tag
+                folder,
+                [
+                    *flags,
+                    *eval_extra,
+                    *(["--env.observe_offset=true"] if args.demo_layout == OFFSET_LAYOUT else []),
+                ],
+                args.episodes,
+                args.eval_batch,
+                work / "eval" / tag,
             )
             cached.write_text(
                 json.dumps({"successes": evaluation.successes, "s": evaluation.seconds_per_episode})

@@ -111,9 +111,12 @@ def run_episode(
     policy: object, pre: object, post: object, seed: int, oracle_centring: bool = False
 ) -> Episode:
     import torch
+    from lerobot.utils.constants import OBS_ENV_STATE
     from lerobot_env_so101_pickplace import make_env
+    from lerobot_env_so101_pickplace.env import ENV_STATE_DIM
 
-    env = make_env()
+    # A policy trained on so101_pickplace_offset demonstrations observes the block's offset too.
+    env = make_env(observe_offset=policy.config.input_features[OBS_ENV_STATE].shape[0] > ENV_STATE_DIM)
     observation, _ = env.reset(seed=seed)
     sim = env.unwrapped
     policy.reset()
@@ -142,7 +145,7 @@ def run_episode(
             episode.close_offset_m = float(np.linalg.norm(grasp[:2] - block_now[:2]))
             episode.jaw_on_top = jaw_on_top_face(sim, float(block_now[2]))
         observation, _, terminated, truncated, info = env.step(executed)
-        block, goal = observation["environment_state"][:3], observation["environment_state"][3:]
+        block, goal = observation["environment_state"][:3], observation["environment_state"][3:6]
         episode.lifted |= bool(block[2] - start_z > LIFT_M)
         # Sampled once a step (0.1 s): a lift counts as a reach even if no step caught the jaws close.
         episode.reached |= episode.lifted or bool(

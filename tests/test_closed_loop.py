@@ -425,3 +425,31 @@ def test_two_mixed_demonstration_sets_train_and_evaluate_in_training(pickplace_r
     log = trained.stderr + trained.stdout
     assert "pc_success" in log and f"--dataset.mix: {second}: " in log
     assert (out / "checkpoints" / "000004" / "pretrained_model" / "model.safetensors").is_file()
+
+
+def test_the_offset_layout_trains_a_policy_that_evaluates_with_the_offset_observed(tmp_path):
+    from lerobot_env_so101_pickplace.demonstrations import OFFSET_NAMES
+
+    from lerobot_ext.cli import tool
+
+    root = tmp_path / "offset"
+    flags = ["--layout", "so101_pickplace_offset", "--root", str(root), "--episodes", "2"]
+    assert tool.main(["demo-dataset", *flags]) == 0
+    env_state = read_json(root / "meta" / "info.json")["features"]["observation.environment_state"]
+    assert env_state["shape"] == [9] and env_state["names"][-3:] == OFFSET_NAMES
+    # What the env observes is the block's position minus the grasp point's, in every frame.
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    frames = LeRobotDataset("local/demo", root=root).hf_dataset.with_format("numpy")[:]
+    state = np.stack(frames["observation.environment_state"])
+    assert np.abs(state[:, 6:]).max() > 0.01 and np.abs(state[:, 6:]).min() < 0.05
+    out = tmp_path / "run"
+    run_cli(["lerobot-train-ext", *dataset_flags(root), *FLOW, "--steps=2", "--save_freq=2", f"--output_dir={out}"])
+    checkpoint = out / "checkpoints" / "last" / "pretrained_model"
+    evaluation = [f"--policy.path={checkpoint}", "--env.type=so101_pickplace", "--eval.n_episodes=1"]
+    evaluation += ["--eval.batch_size=1"]
+    done = run_cli(["lerobot-eval-ext", *evaluation, "--env.observe_offset=true", f"--output_dir={tmp_path / 'e'}"])
+    assert json.loads((tmp_path / "e" / "eval_info.json").read_text())["overall"]["n_episodes"] == 1, done.stderr
+    refused = run_cli(["lerobot-eval-ext", *evaluation, f"--output_dir={tmp_path / 'f'}"], check=False)
+    assert refused.returncode != 0
+    assert "--env.observe_offset=true" in refused.stderr and "Traceback" not in refused.stderr

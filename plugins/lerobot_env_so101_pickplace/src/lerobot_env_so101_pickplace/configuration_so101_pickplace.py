@@ -10,10 +10,9 @@ from lerobot.configs import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig
 from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_STATE
 
-from .env import EPISODE_LENGTH, make_env
+from .env import ENV_STATE_DIM, EPISODE_LENGTH, make_env
 
 AGENT_POS_DIM = 14  # 5 arm joint positions, 5 velocities, gripper opening, end-effector xyz
-ENV_STATE_DIM = 6  # block xyz, goal xyz
 ACTION_DIM = 4  # dx, dy, dz, gripper (1 open, 0 closed)
 
 
@@ -26,6 +25,9 @@ class SO101PickPlaceEnvConfig(EnvConfig):
     # Render real frames for lerobot-eval's videos (slow on a CPU); a placeholder otherwise.
     render: bool = False
     render_size: int = 128
+    # The block's offset from the grasp point in environment_state too (9-D): for policies trained
+    # on `lerobot-ext demo-dataset --layout so101_pickplace_offset`.
+    observe_offset: bool = False
     features: dict[str, PolicyFeature] = field(
         default_factory=lambda: {
             ACTION: PolicyFeature(type=FeatureType.ACTION, shape=(ACTION_DIM,)),
@@ -37,13 +39,24 @@ class SO101PickPlaceEnvConfig(EnvConfig):
         default_factory=lambda: {ACTION: ACTION, "agent_pos": OBS_STATE, "environment_state": OBS_ENV_STATE}
     )
 
+    def __post_init__(self) -> None:
+        if self.observe_offset:
+            self.features["environment_state"] = PolicyFeature(
+                type=FeatureType.ENV, shape=(ENV_STATE_DIM + 3,)
+            )
+
     @property
     def package_name(self) -> str:
         return "lerobot_env_so101_pickplace"
 
     @property
     def gym_kwargs(self) -> dict:
-        return {"render": self.render, "render_size": self.render_size, "episode_length": self.episode_length}
+        return {
+            "render": self.render,
+            "render_size": self.render_size,
+            "episode_length": self.episode_length,
+            "observe_offset": self.observe_offset,
+        }
 
     def create_envs(
         self, n_envs: int, use_async_envs: bool = False

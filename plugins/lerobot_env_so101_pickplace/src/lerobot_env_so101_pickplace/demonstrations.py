@@ -27,6 +27,8 @@ STATE_NAMES = [
     "ee_z",
 ]
 ENV_STATE_NAMES = ["block_x", "block_y", "block_z", "goal_x", "goal_y", "goal_z"]
+#: With ``observe_offset`` (``so101_pickplace_offset``): the block's position minus the grasp point's.
+OFFSET_NAMES = ["block_from_grasp_x", "block_from_grasp_y", "block_from_grasp_z"]
 ACTION_NAMES = ["dx", "dy", "dz", "gripper"]
 #: The DART noise (standard deviation, action units) when none is asked for: 0.2 halves the success
 #: of a policy trained on the demonstrations (BENCHMARKS.md section 7).
@@ -46,10 +48,11 @@ def max_attempts(episodes: int) -> int:
     return 3 * episodes + 10
 
 
-def features() -> dict[str, dict[str, Any]]:
+def features(observe_offset: bool = False) -> dict[str, dict[str, Any]]:
+    env_names = ENV_STATE_NAMES + (OFFSET_NAMES if observe_offset else [])
     return {
         "observation.state": {"dtype": "float32", "shape": (14,), "names": STATE_NAMES},
-        "observation.environment_state": {"dtype": "float32", "shape": (6,), "names": ENV_STATE_NAMES},
+        "observation.environment_state": {"dtype": "float32", "shape": (len(env_names),), "names": env_names},
         "action": {"dtype": "float32", "shape": (4,), "names": ACTION_NAMES},
     }
 
@@ -87,7 +90,7 @@ def demonstration(
     frames, success, pushed = [], False, False
     for _ in range(EPISODE_LENGTH):
         state = observation["environment_state"]
-        clean = expert.act(task.ik_point_pos, state[:3], state[3:])
+        clean = expert.act(task.ik_point_pos, state[:3], state[3:6])
         executed = clean.copy()
         executed[:3] += rng.normal(0.0, noise, 3).astype(np.float32)
         if centring and not pushed and expert.phase is Phase.DESCEND:
@@ -108,12 +111,17 @@ def demonstration(
 
 
 def successful_episodes(
-    episodes: int, seed: int, noise: float, counts: dict[str, int], centring: bool = False
+    episodes: int,
+    seed: int,
+    noise: float,
+    counts: dict[str, int],
+    centring: bool = False,
+    observe_offset: bool = False,
 ) -> Iterator[list[dict]]:
     """``episodes`` successful demonstrations; failed attempts are dropped (and counted)."""
     from tqdm import tqdm
 
-    env = PickPlaceEnv(render=False, evaluation=False)
+    env = PickPlaceEnv(render=False, evaluation=False, observe_offset=observe_offset)
     rng = np.random.default_rng(seed)
     base = EVAL_SEEDS_BELOW + seed * SEEDS_PER_DATASET_SEED
     kept = attempts = 0
@@ -160,7 +168,15 @@ def write(
     The layout's whole interface (no ``**kwargs``): ``lerobot-ext demo-dataset`` flags the layout
     does not take - ``--frames``, ``--image-size`` - are refused, not silently ignored.
     """
-    return _write(Path(root), episodes, seed, overwrite, noise, centring=False)
+    return _write(Path(root), episodes, seed, overwrite, noise)
+
+
+def write_offset(
+    root: Path | str, episodes: int, seed: int = 0, overwrite: bool = False, noise: float = DEFAULT_NOISE
+) -> Path:
+    """``write`` with the block's offset from the grasp point in ``observation.environment_state``
+    (9-D, ``OFFSET_NAMES`` last): evaluate its policies with ``--env.observe_offset=true``."""
+    return _write(Path(root), episodes, seed, overwrite, noise, observe_offset=True)
 
 
 def write_centring(
@@ -171,21 +187,34 @@ def write_centring(
     return _write(Path(root), episodes, seed, overwrite, noise, centring=True)
 
 
-def _write(root: Path, episodes: int, seed: int, overwrite: bool, noise: float, centring: bool) -> Path:
+def _write(
+    root: Path,
+    episodes: int,
+    seed: int,
+    overwrite: bool,
+    noise: float,
+    centring: bool = False,
+    observe_offset: bool = False,
+) -> Path:
     from lerobot_ext import write_dataset
 
     check(episodes, seed, noise)
     counts = {"attempts": 0}
     written = write_dataset(
         root,
-        repo_id="lerobot_ext_demo/so101_pickplace" + ("_centring" if centring else ""),
+        repo_id="lerobot_ext_demo/so101_pickplace"
+        + ("_centring" if centring else "_offset" if observe_offset else ""),
         fps=FPS,
         robot_type="so101",
-        features=features(),
-        episodes=successful_episodes(episodes, seed, noise, counts, centring),
+        features=features(observe_offset),
+        episodes=successful_episodes(episodes, seed, noise, counts, centring, observe_offset),
         task=TASK,
         overwrite=overwrite,
     )
-    expert = "centring expert" if centring else "scripted expert"
+    expert = (
+        "centring expert"
+        if centring
+        else "scripted expert" + (" (offset observed)" if observe_offset else "")
+    )
     print(f"{expert}: {episodes} successful episodes of {counts['attempts']} attempts kept (noise {noise})")
     return written

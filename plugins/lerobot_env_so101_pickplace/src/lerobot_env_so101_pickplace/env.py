@@ -23,6 +23,7 @@ from .headless_gl import unavailable_message
 #: lerobot-eval seeds episode i with ``--seed + i`` (default 1000); demonstrations use seeds from
 #: here up, so the two never share a start state; an evaluation env refuses seeds from here up.
 EVAL_SEEDS_BELOW = 1_000_000
+ENV_STATE_DIM = 6  # block xyz, goal xyz (observe_offset: and the block's offset from the grasp point)
 EPISODE_LENGTH = 100  # 10 s at 10 fps; the scripted expert needs about 50 steps
 TASK = "pick up the cube and place it on the goal"
 PLACEHOLDER_FRAME = np.full((32, 32, 3), 40, dtype=np.uint8)
@@ -37,9 +38,12 @@ class PickPlaceEnv(gym.Wrapper):
         render_size: int = 128,
         action_scale: float | None = None,
         evaluation: bool = True,
+        observe_offset: bool = False,
     ) -> None:
         """``evaluation=False`` only for the demonstration writer: it may use the seeds from
-        ``EVAL_SEEDS_BELOW`` up, which an evaluation env refuses."""
+        ``EVAL_SEEDS_BELOW`` up, which an evaluation env refuses. ``observe_offset`` appends the
+        block's position relative to the grasp point (``ik_point_pos``, the point the expert
+        steers) to ``environment_state``: 9-D instead of 6."""
         from lerobot_env_so101.mujoco_env import GymRenderingSpec
         from lerobot_env_so101.pick_place_env import SO101PickPlaceGymEnv
         from lerobot_env_so101.policy import DEFAULT_ACTION_SCALE
@@ -53,6 +57,11 @@ class PickPlaceEnv(gym.Wrapper):
             action_scale=self.action_scale,
         )
         super().__init__(env)
+        self.observe_offset = observe_offset
+        if observe_offset:
+            observed = dict(env.observation_space.spaces)
+            observed["environment_state"] = gym.spaces.Box(-np.inf, np.inf, (ENV_STATE_DIM + 3,), np.float32)
+            self.observation_space = gym.spaces.Dict(observed)
         self.render_frames = render
         self.evaluation = evaluation
         self.renderer_ready = False
@@ -66,10 +75,18 @@ class PickPlaceEnv(gym.Wrapper):
         """The MuJoCo task itself (its grasp point, block and goal)."""
         return self.env.unwrapped
 
+    def observed(self, observation: dict) -> dict:
+        """The observation, with the block's offset from the grasp point if ``observe_offset``."""
+        if not self.observe_offset:
+            return observation
+        state = np.asarray(observation["environment_state"], np.float32)
+        offset = state[:3] - np.asarray(self.sim.ik_point_pos, np.float32)
+        return {**observation, "environment_state": np.concatenate([state, offset]).astype(np.float32)}
+
     def step(self, action: np.ndarray) -> tuple[dict, float, bool, bool, dict]:
         observation, reward, terminated, truncated, info = self.env.step(action)
         info = {**info, "is_success": bool(info.get("succeed", False))}
-        return observation, reward, terminated, truncated, info
+        return self.observed(observation), reward, terminated, truncated, info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         if self.evaluation and seed is not None and seed >= EVAL_SEEDS_BELOW:
@@ -80,7 +97,7 @@ class PickPlaceEnv(gym.Wrapper):
                 "(the default --seed=1000 is fine)"
             )
         observation, info = self.env.reset(seed=seed, options=options)
-        return observation, {**info, "is_success": False}
+        return self.observed(observation), {**info, "is_success": False}
 
     def render(self) -> np.ndarray:
         # Software rendering takes about 0.5 s a frame on a CPU, and lerobot-eval records 10
@@ -97,8 +114,14 @@ class PickPlaceEnv(gym.Wrapper):
         return frame
 
 
-def make_env(render: bool = False, render_size: int = 128, episode_length: int = EPISODE_LENGTH) -> gym.Env:
+def make_env(
+    render: bool = False,
+    render_size: int = 128,
+    episode_length: int = EPISODE_LENGTH,
+    observe_offset: bool = False,
+) -> gym.Env:
     """One environment with its time limit (a module-level function: subprocess envs pickle it)."""
     return gym.wrappers.TimeLimit(
-        PickPlaceEnv(render=render, render_size=render_size), max_episode_steps=episode_length
+        PickPlaceEnv(render=render, render_size=render_size, observe_offset=observe_offset),
+        max_episode_steps=episode_length,
     )

@@ -15,6 +15,9 @@ from typing import Any
 
 _DOCS = {
     "EvaluationSeedError": "An evaluation asked for a start state reserved for the demonstrations.",
+    "ObservationMismatchError": (
+        "A checkpoint takes another environment state than the env gives (the block's offset observed or not)."
+    ),
     "RenderingUnavailableError": (
         "``--env.render=true`` but MuJoCo cannot create an OpenGL context on this machine."
     ),

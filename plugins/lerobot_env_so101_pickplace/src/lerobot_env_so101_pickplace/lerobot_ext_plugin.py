@@ -30,6 +30,12 @@ def register_demo_layouts(register):
         "SO-101 pick-and-place (MuJoCo): scripted-expert demonstrations with DART noise, successful episodes only",
     )
     register(
+        "so101_pickplace_offset",
+        demonstrations.write_offset,
+        "so101_pickplace with the block's offset from the grasp point in observation.environment_state "
+        "(9-D): evaluate with --env.observe_offset=true",
+    )
+    register(
         "so101_pickplace_centring",
         demonstrations.write_centring,
         "so101_pickplace with an expert that descends onto the block only over its centre, and re-centres "
@@ -59,3 +65,31 @@ def configure(cfg: Any) -> None:
             f"episodes from seeds {cfg.seed}..{cfg.seed + seeds - 1}, and seeds >= {EVAL_SEEDS_BELOW:,} "
             f"are the demonstrations' start states; use a --seed of at most {EVAL_SEEDS_BELOW - seeds:,}"
         )
+
+
+@hookimpl
+def env_policy_features(policy_cfg: Any, env_features: dict, checkpoint: Any, run: Any) -> None:
+    """Refuse, in one line, a checkpoint whose environment state is not the one this env gives: a
+    policy trained on ``so101_pickplace_offset`` demonstrations needs ``--env.observe_offset=true``,
+    one trained on the others the default (upstream would fail later, in a matrix product)."""
+    if run.flags.get("env.type") != "so101_pickplace":
+        return None
+    from lerobot.utils.constants import OBS_ENV_STATE
+
+    from .env import ENV_STATE_DIM
+    from .errors import ObservationMismatchError
+
+    trained = (getattr(policy_cfg, "input_features", None) or {}).get(OBS_ENV_STATE)
+    given = env_features.get(OBS_ENV_STATE)
+    if trained is None or given is None or tuple(trained.shape) == tuple(given.shape):
+        return None
+    observe = {ENV_STATE_DIM: "false", ENV_STATE_DIM + 3: "true"}.get(trained.shape[0])
+    fix = (
+        f"evaluate it with --env.observe_offset={observe}"
+        if observe
+        else "it was not trained on this task's observations"
+    )
+    raise ObservationMismatchError(
+        f"so101_pickplace: the checkpoint takes a {trained.shape[0]}-D {OBS_ENV_STATE}, the env gives "
+        f"{given.shape[0]}-D; {fix}"
+    )

@@ -4,7 +4,18 @@
 so the package still works with stock LeRobot alone.
 """
 
-UPSTREAM_NAMES = (("lerobot.envs.configs.EnvConfig.create_envs", "the env type builds its own vector env"),)
+UPSTREAM_NAMES = (
+    ("lerobot.envs.configs.EnvConfig.create_envs", "the env type builds its own vector env"),
+    (
+        "lerobot.utils.constants.OBS_ENV_STATE",
+        "a checkpoint's environment state is compared with the env's (--env.observe_offset)",
+    ),
+    (
+        "lerobot_env_so101.scripted.pick_place.PickPlaceController.act",
+        "the demonstrations' expert; the centring expert overrides it",
+    ),
+    ("lerobot_env_so101.scripted.pick_place.Phase.DESCEND", "the centring expert holds its descent off centre"),
+)
 
 
 def declare(register):
