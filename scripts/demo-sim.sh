@@ -13,7 +13,8 @@
 # 50 episodes each; BENCHMARKS.md sections 7 and 9); no change measured so far beats it - longer
 # training (flow stops rising at 48% by step 12000), 300 demonstrations, more observation steps,
 # other chunk execution, a wider network, horizon 32, a constant learning rate, a normalised
-# environment state, a re-centring expert's demonstrations (BENCHMARKS.md section 7, issue 22). The
+# environment state, a re-centring expert's demonstrations, the block's offset as an input
+# (BENCHMARKS.md section 7, issue 22). The
 # training seeds measured there were within 6 points of each other; 20 episodes alone are +- 11
 # (the end-to-end run above: 40%).
 # STEPS=2000 halves the time for about a quarter to a third. Re-running in the same folder with
