@@ -444,12 +444,25 @@ def test_the_offset_layout_trains_a_policy_that_evaluates_with_the_offset_observ
     state = np.stack(frames["observation.environment_state"])
     assert np.abs(state[:, 6:]).max() > 0.01 and np.abs(state[:, 6:]).min() < 0.05
     out = tmp_path / "run"
-    run_cli(["lerobot-train-ext", *dataset_flags(root), *FLOW, "--steps=2", "--save_freq=2", f"--output_dir={out}"])
+    run_cli(
+        [
+            "lerobot-train-ext",
+            *dataset_flags(root),
+            *FLOW,
+            "--steps=2",
+            "--save_freq=2",
+            f"--output_dir={out}",
+        ]
+    )
     checkpoint = out / "checkpoints" / "last" / "pretrained_model"
     evaluation = [f"--policy.path={checkpoint}", "--env.type=so101_pickplace", "--eval.n_episodes=1"]
     evaluation += ["--eval.batch_size=1"]
-    done = run_cli(["lerobot-eval-ext", *evaluation, "--env.observe_offset=true", f"--output_dir={tmp_path / 'e'}"])
-    assert json.loads((tmp_path / "e" / "eval_info.json").read_text())["overall"]["n_episodes"] == 1, done.stderr
+    done = run_cli(
+        ["lerobot-eval-ext", *evaluation, "--env.observe_offset=true", f"--output_dir={tmp_path / 'e'}"]
+    )
+    assert json.loads((tmp_path / "e" / "eval_info.json").read_text())["overall"]["n_episodes"] == 1, (
+        done.stderr
+    )
     refused = run_cli(["lerobot-eval-ext", *evaluation, f"--output_dir={tmp_path / 'f'}"], check=False)
     assert refused.returncode != 0
     assert "--env.observe_offset=true" in refused.stderr and "Traceback" not in refused.stderr

@@ -14,7 +14,10 @@ UPSTREAM_NAMES = (
         "lerobot_env_so101.scripted.pick_place.PickPlaceController.act",
         "the demonstrations' expert; the centring expert overrides it",
     ),
-    ("lerobot_env_so101.scripted.pick_place.Phase.DESCEND", "the centring expert holds its descent off centre"),
+    (
+        "lerobot_env_so101.scripted.pick_place.Phase.DESCEND",
+        "the centring expert holds its descent off centre",
+    ),
 )
 
 
