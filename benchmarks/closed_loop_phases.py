@@ -94,17 +94,15 @@ def jaw_on_top_face(sim: object, block_z: float) -> bool:
     return False
 
 
-def centred(executed: np.ndarray, grasp: np.ndarray, block: np.ndarray, start_z: float, scale: float) -> bool:
+def centre(executed: np.ndarray, grasp: np.ndarray, block: np.ndarray, start_z: float, scale: float) -> None:
     """``--oracle_centring``: replace the action's horizontal part with the expert's centring move,
-    in place, while the open jaws are over the block; whether it did."""
+    in place, while the open jaws are over the block."""
     from lerobot_env_so101.scripted.pick_place import CAREFUL_SPEED, GRASP_HEIGHT, HOVER_HEIGHT
 
     offset = block[:2] - grasp[:2]
     over = np.linalg.norm(offset) < ORACLE_REACH_M and grasp[2] - start_z < GRASP_HEIGHT + HOVER_HEIGHT
-    if executed[3] < 0.5 or not over:
-        return False
-    executed[:2] = np.clip(offset / scale, -CAREFUL_SPEED, CAREFUL_SPEED)
-    return True
+    if executed[3] >= 0.5 and over:
+        executed[:2] = np.clip(offset / scale, -CAREFUL_SPEED, CAREFUL_SPEED)
 
 
 def run_episode(
@@ -138,7 +136,7 @@ def run_episode(
         executed = np.asarray(action[0].cpu(), np.float32)
         if oracle_centring and not episode.lifted:
             block_now = np.asarray(observation["environment_state"][:3], np.float64)
-            centred(executed, np.asarray(sim.ik_point_pos), block_now, start_z, env.env.action_scale)
+            centre(executed, np.asarray(sim.ik_point_pos), block_now, start_z, env.env.action_scale)
         if episode.close_height_m is None and executed[3] < 0.5:
             grasp, block_now = np.asarray(sim.ik_point_pos), observation["environment_state"][:3]
             episode.close_height_m = float(grasp[2] - block_now[2])
