@@ -7,7 +7,8 @@
 #   LEROBOT=head scripts/setup.sh    .venv-head  upstream's development head (0.6.2, 7427f318)
 #
 # The head is a wheel built from upstream's commit (shared/upstream/lerobot-head-*/); set
-# LEROBOT_HEAD_WHEEL=/path/to/lerobot-*.whl if it is somewhere else.
+# LEROBOT_HEAD_WHEEL=/path/to/lerobot-*.whl if it is somewhere else. Packages are installed with
+# uv (itself installed from PyPI into the venv); LEROBOT_EXT_INSTALLER=pip installs with pip instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,8 +57,15 @@ for project in pyproject.toml plugins/*/pyproject.toml; do
 done
 if [ ! -f "$stamp" ] || [ -n "$changed" ] || [ "$(cat "$stamp")" != "$lerobot_requirement" ]; then
   echo "installing lerobot-ext and its plugins into $venv (first time: a few minutes)"
-  "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet ${lerobot_requirement:+"$lerobot_requirement"} -e ".[test,sim]" \
-    -e plugins/lerobot_policy_flow -e plugins/lerobot_env_so101_pickplace
+  packages=(${lerobot_requirement:+"$lerobot_requirement"} -e ".[test,sim]" -e plugins/lerobot_policy_flow
+    -e plugins/lerobot_env_so101_pickplace)
+  # uv (from PyPI, into the venv) downloads in parallel and links the second venv's torch and
+  # CUDA wheels (~5 GB) from its cache instead of unpacking them again; pip is the fallback.
+  if [ "${LEROBOT_EXT_INSTALLER:-uv}" = uv ] && "$venv/bin/python" -m pip install --quiet uv; then
+    "$venv/bin/python" -m uv pip install --quiet --python "$venv/bin/python" "${packages[@]}"
+  else
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet "${packages[@]}"
+  fi
   echo "$lerobot_requirement" > "$stamp"
 fi
