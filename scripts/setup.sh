@@ -56,14 +56,16 @@ for project in pyproject.toml plugins/*/pyproject.toml; do
   [ "$project" -nt "$stamp" ] && changed=1
 done
 if [ ! -f "$stamp" ] || [ -n "$changed" ] || [ "$(cat "$stamp")" != "$lerobot_requirement" ]; then
-  echo "installing lerobot-ext and its plugins into $venv (first time: a few minutes)"
+  echo "installing lerobot-ext and its plugins into $venv (first time: a minute or two with uv)"
   packages=(${lerobot_requirement:+"$lerobot_requirement"} -e ".[test,sim]" -e plugins/lerobot_policy_flow
     -e plugins/lerobot_env_so101_pickplace)
   # uv (from PyPI, into the venv) downloads in parallel and links the second venv's torch and
   # CUDA wheels (~5 GB) from its cache instead of unpacking them again; pip is the fallback.
-  if [ "${LEROBOT_EXT_INSTALLER:-uv}" = uv ] && "$venv/bin/python" -m pip install --quiet uv; then
-    "$venv/bin/python" -m uv pip install --quiet --python "$venv/bin/python" "${packages[@]}"
+  if [ "${LEROBOT_EXT_INSTALLER:-uv}" = uv ] && "$venv/bin/python" -m pip install --quiet uv \
+    && "$venv/bin/python" -m uv pip install --quiet --python "$venv/bin/python" "${packages[@]}"; then
+    :
   else
+    [ "${LEROBOT_EXT_INSTALLER:-uv}" = uv ] && echo "uv could not install them: installing with pip" >&2
     "$venv/bin/python" -m pip install --quiet --upgrade pip
     "$venv/bin/python" -m pip install --quiet "${packages[@]}"
   fi
