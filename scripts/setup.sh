@@ -44,6 +44,12 @@ case "${LEROBOT:-release}" in
   *) echo "LEROBOT=${LEROBOT} is not one of: release, head" >&2; exit 1 ;;
 esac
 
+installer=${LEROBOT_EXT_INSTALLER:-uv}
+case "$installer" in
+  uv|pip) ;;
+  *) echo "LEROBOT_EXT_INSTALLER=${installer} is not one of: uv, pip" >&2; exit 1 ;;
+esac
+
 if [ ! -x "$venv/bin/python" ]; then
   PY=$(find_python) || { echo "lerobot-ext needs Python 3.12 (lerobot 0.6 requires it); set PYTHON=/path/to/python3.12" >&2; exit 1; }
   echo "creating $venv with $PY"
@@ -61,11 +67,11 @@ if [ ! -f "$stamp" ] || [ -n "$changed" ] || [ "$(cat "$stamp")" != "$lerobot_re
     -e plugins/lerobot_env_so101_pickplace)
   # uv (from PyPI, into the venv) downloads in parallel and links the second venv's torch and
   # CUDA wheels (~5 GB) from its cache instead of unpacking them again; pip is the fallback.
-  if [ "${LEROBOT_EXT_INSTALLER:-uv}" = uv ] && "$venv/bin/python" -m pip install --quiet uv \
+  if [ "$installer" = uv ] && "$venv/bin/python" -m pip install --quiet uv \
     && "$venv/bin/python" -m uv pip install --quiet --python "$venv/bin/python" "${packages[@]}"; then
     :
   else
-    [ "${LEROBOT_EXT_INSTALLER:-uv}" = uv ] && echo "uv could not install them: installing with pip" >&2
+    [ "$installer" = uv ] && echo "uv could not install them: installing with pip" >&2
     "$venv/bin/python" -m pip install --quiet --upgrade pip
     "$venv/bin/python" -m pip install --quiet "${packages[@]}"
   fi

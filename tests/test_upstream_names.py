@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -379,6 +380,20 @@ def test_ci_runs_the_suite_on_every_tested_version() -> None:
         selector = "head" if venv == ".venv-head" else "release"
         version = next(v for v, s in CI_SELECTORS.items() if s == selector)
         assert installed_lerobot().startswith(version), (venv, installed_lerobot())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "choices"),
+    [("LEROBOT", "nightly", "release, head"), ("LEROBOT_EXT_INSTALLER", "conda", "uv, pip")],
+)
+def test_setup_refuses_an_unknown_choice_in_one_line_before_installing(variable, value, choices) -> None:
+    env = {**os.environ, variable: value}
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts" / "setup.sh")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"{variable}={value} is not one of: {choices}"
+    assert "installing" not in done.stdout and "creating" not in done.stdout
 
 
 def test_the_ci_parser_reads_commands_not_comments(tmp_path) -> None:
