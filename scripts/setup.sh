@@ -68,7 +68,7 @@ if [ ! -f "$stamp" ] || [ -n "$changed" ] || [ "$(cat "$stamp")" != "$lerobot_re
   # uv (from PyPI, into the venv) downloads in parallel and links the second venv's torch and
   # CUDA wheels (~5 GB) from its cache instead of unpacking them again; pip is the fallback.
   # --compile-bytecode: pip writes .pyc files at install, uv does not by default. Where
-  # PYTHONDONTWRITEBYTECODE is set (CI's machines set it) nothing writes them later, and every
+  # PYTHONDONTWRITEBYTECODE is set (our machines set it) nothing writes them later, and every
   # process would compile torch and lerobot from source again: 34 s per `import lerobot` here.
   if [ "$installer" = uv ] && "$venv/bin/python" -m pip install --quiet uv \
     && "$venv/bin/python" -m uv pip install --quiet --compile-bytecode --python "$venv/bin/python" "${packages[@]}"; then

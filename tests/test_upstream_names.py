@@ -388,7 +388,7 @@ def test_ci_runs_the_suite_on_every_tested_version() -> None:
 )
 @pytest.mark.parametrize("package", ["torch", "lerobot"])
 def test_setup_installs_compiled_bytecode(package) -> None:
-    # Where PYTHONDONTWRITEBYTECODE is set (CI's machines set it), an install without .pyc files
+    # Where PYTHONDONTWRITEBYTECODE is set (our machines set it), an install without .pyc files
     # makes every test subprocess compile torch and lerobot again: CI's time went from 1817 s to
     # 2415 s when uv (which does not compile by default) replaced pip.
     init = Path(importlib.util.find_spec(package).origin)
