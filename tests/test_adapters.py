@@ -198,6 +198,7 @@ def test_a_pretrained_vla_cap_cannot_be_raised(gr2_features):
     assert "--state_filtered_keys" in message and "lerobot-ext inspect" in message
 
 
+@pytest.mark.slow
 def test_inspect_explains_a_dataset(robocasa_root):
     users = "[robot0_base_pos,robot0_base_quat,robot0_base_to_eef_pos,robot0_base_to_eef_quat,robot0_joint_vel,robot0_gripper_qvel]"
     out = run_cli(
@@ -225,6 +226,7 @@ def test_inspect_explains_a_dataset(robocasa_root):
     assert report["changes"] == [] and report["result"] == {}  # no flag: nothing would change
 
 
+@pytest.mark.slow
 def test_inspect_refuses_a_folder_that_is_not_a_dataset(tmp_path):
     result = run_cli(["lerobot-ext", "inspect", str(tmp_path)], check=False)
     assert result.returncode == 2

@@ -339,6 +339,7 @@ def test_a_checkpoints_processors_load_without_the_plugin_system(tmp_path) -> No
     assert found["loaded"] == []
 
 
+@pytest.mark.slow
 def test_processors_saved_by_the_previous_release_load_by_their_class_paths() -> None:
     # Written by lerobot-ext at 07652dc (before the seams moved and the core was split):
     # scripts/demo.sh's checkpoint, its pipelines and their state files.

@@ -170,6 +170,7 @@ def test_training_decodes_only_the_kept_cameras_and_the_checkpoint_takes_all(
     )
 
 
+@pytest.mark.slow
 def test_an_unknown_camera_is_one_line_before_training(robocasa_root, tmp_path) -> None:
     result = run_cli(
         [

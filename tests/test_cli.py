@@ -65,6 +65,7 @@ def test_invalid_extension_value_is_a_clear_error(bimodal_root, tmp_path, capsys
     assert "--action_keep_dims=0 keeps no action dims" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["lerobot-train-ext", "lerobot-train"])
 def test_a_policy_config_error_reaches_the_console_with_its_fix(command, tmp_path):
     # draccus turns the config's own error into "Couldn't instantiate class FlowConfig"; the
@@ -77,6 +78,7 @@ def test_a_policy_config_error_reaches_the_console_with_its_fix(command, tmp_pat
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_an_upstream_policy_config_error_names_its_cause(tmp_path):
     result = run_cli(
         [
@@ -104,6 +106,7 @@ def test_flag_of_an_unloaded_plugin_is_refused_not_ignored(bimodal_root, tmp_pat
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_help_lists_upstream_and_extension_flags():
     result = run_cli(["lerobot-train-ext", "--help", "--policy.type=diffusion"])
     for flag in (
@@ -169,6 +172,7 @@ def test_inspect_shows_plugins_warnings_not_their_run_time_info(extra_entry_poin
     assert get_logger().getEffectiveLevel() == logging.INFO  # quiet during inspect only
 
 
+@pytest.mark.slow
 def test_plugins_listing_from_the_command_line():
     table = run_cli(["lerobot-train-ext", "--plugins"]).stdout
     assert table.splitlines()[0].split()[:3] == ["NAME", "VERSION", "STATUS"]
@@ -219,6 +223,7 @@ def test_a_run_prints_one_line_about_torchcodec_at_most(bimodal_root, tmp_path):
     assert len(notices) == (0 if torchcodec_loadable() else 1)
 
 
+@pytest.mark.slow
 def test_lerobot_eval_ext_takes_lerobot_evals_flags():
     result = run_cli(["lerobot-eval-ext", "--help"])
     assert "flow" in result.stdout  # third-party policies are registered, as by lerobot-eval

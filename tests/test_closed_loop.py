@@ -383,6 +383,7 @@ print(frame.shape, int(np.ptp(frame)), sys.modules["os"].environ.get("MUJOCO_GL"
 """
 
 
+@pytest.mark.slow
 def test_render_true_works_without_a_display():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MUJOCO_GL")}
     result = subprocess.run(
@@ -427,6 +428,7 @@ def test_two_mixed_demonstration_sets_train_and_evaluate_in_training(pickplace_r
     assert (out / "checkpoints" / "000004" / "pretrained_model" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_the_offset_layout_trains_a_policy_that_evaluates_with_the_offset_observed(tmp_path):
     from lerobot_env_so101_pickplace.demonstrations import OFFSET_NAMES
 

@@ -320,6 +320,7 @@ def _drawn_shares(log: str, labels: list[str]) -> tuple[list[float], list[float]
     return drawn, asked
 
 
+@pytest.mark.slow
 def test_a_weighted_mix_resumes_exactly(shifted, tmp_path, capsys):
     """6 steps straight and 3 + 3 resumed with ``--dataset.mix_weights=[1,3]`` end with bit-identical
     weights (the weighted sampler resumes by position); the log says what share each dataset got."""
@@ -513,6 +514,7 @@ def test_two_gr2_recordings_train_together_and_the_checkpoint_deploys(gr2_root, 
     assert action.shape[-1] == 37 and torch.isfinite(action).all()
 
 
+@pytest.mark.slow
 def test_a_recording_in_another_layout_is_rebuilt_in_the_primarys(
     gr2_root, gr2_more, tmp_path, extra_entry_points
 ):
@@ -553,6 +555,7 @@ def test_a_recording_in_another_layout_is_rebuilt_in_the_primarys(
     assert bool(recorder.seen["items"][0][f"{STATE}_is_pad"][0])  # the recording's first frame: padded
 
 
+@pytest.mark.slow
 def test_the_suggested_state_filter_works_when_only_the_primary_has_an_adapter(
     gr2_root, gr2_more, tmp_path, capsys
 ):
@@ -595,6 +598,7 @@ def robocasa_other_task(tmp_path_factory) -> Path:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_two_robocasa_tasks_inspect_as_mixable_and_train_with_a_cache_each(
     robocasa_root, robocasa_other_task, tmp_path, capsys
 ):
@@ -689,6 +693,7 @@ def test_time_windows_never_cross_from_one_dataset_into_the_next(shifted):
     assert mix.meta.episodes["dataset_to_index"] == [12, 24, 36, 45, 54]
 
 
+@pytest.mark.slow
 def test_two_robocasa_tasks_with_the_users_flags_resume_exactly_and_deploy(
     robocasa_root, robocasa_other_task, tmp_path, capsys
 ):

@@ -70,6 +70,7 @@ def test_every_benchmark_has_its_command_and_raw_output_in_benchmarks_md(script)
     assert first_line.startswith(f"command: python benchmarks/{script}.py"), (result, first_line)
 
 
+@pytest.mark.slow
 def test_readme_example_plugin_is_discovered_and_lists_its_hooks(tmp_path):
     block = (DOCS_DIR / "plugins" / "guide.md").read_text().split("<!-- example-plugin -->", 1)[1]
     source = re.search(r"```python\n(.*?)```", block, re.S).group(1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from helpers import (
     USERS_FILTER,
     StopAt,
@@ -17,6 +18,7 @@ from helpers import (
 )
 
 
+@pytest.mark.slow
 def test_smolvla_trains_with_every_feature_and_resumes_exactly(
     robocasa_root, tiny_smolvlm, tmp_path, capsys, extra_entry_points
 ):
@@ -74,6 +76,7 @@ def test_smolvla_on_the_gr2_humanoids_widths_raises_its_caps_unasked(gr2_root, t
     assert (config["max_state_dim"], config["max_action_dim"]) == (45, 37)
 
 
+@pytest.mark.slow
 def test_demo_vlm_writes_a_folder_smolvla_builds_from(tmp_path):
     result = run_cli(["lerobot-ext", "demo-vlm", str(tmp_path / "vlm")], env={"HF_HUB_OFFLINE": "1"})
     assert f"--policy.vlm_model_name={tmp_path / 'vlm'}" in result.stdout

@@ -68,6 +68,7 @@ class DatasetsSeen:
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["act", "diffusion", "flow", "smolvla"])
 def test_every_checkpoint_carries_its_held_out_error_and_best_points_at_the_lowest(
     policy, request, tmp_path, extra_entry_points
@@ -117,6 +118,7 @@ def test_every_checkpoint_carries_its_held_out_error_and_best_points_at_the_lowe
     assert compared.latency_s > 0
 
 
+@pytest.mark.slow
 def test_the_measurement_leaves_training_alone_and_is_the_same_on_the_same_weights(bimodal_root, tmp_path):
     measured, plain = tmp_path / "measured", tmp_path / "plain"
     assert train_in_process(job(bimodal_root, measured)) == 0
@@ -148,6 +150,7 @@ def test_the_measurement_leaves_training_alone_and_is_the_same_on_the_same_weigh
     assert compared[0]["action_error"] != compared[1]["action_error"]  # other weights, other error
 
 
+@pytest.mark.slow
 def test_compare_prints_a_table_and_a_chart(bimodal_root, tmp_path, capsys):
     out = tmp_path / "run"
     assert train_in_process(job(bimodal_root, out, "flow", 2)) == 0

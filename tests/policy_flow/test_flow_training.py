@@ -63,6 +63,7 @@ def _bimodal_batch(gen, batch_size=64):
     }
 
 
+@pytest.mark.slow
 def test_multimodal_targets_are_not_averaged(make_policy, train_policy):
     policy = make_policy(seed=0, num_inference_steps=10, ode_solver="euler")
     gen = torch.Generator().manual_seed(0)
