@@ -8,7 +8,7 @@ import shutil
 import types
 
 import pytest
-from helpers import run_cli, training_run
+from helpers import training_run
 
 from lerobot_ext.adapters.gr2 import ACTION_35, FourierGR2Adapter, state_names
 from lerobot_ext.adapters.modality import ModalityJsonAdapter
@@ -198,18 +198,16 @@ def test_a_pretrained_vla_cap_cannot_be_raised(gr2_features):
     assert "--state_filtered_keys" in message and "lerobot-ext inspect" in message
 
 
-@pytest.mark.slow
-def test_inspect_explains_a_dataset(robocasa_root):
+def test_inspect_explains_a_dataset(robocasa_root, capsys):
+    # In this process: `lerobot-ext` itself starts in subprocesses in other tests.
+    from lerobot_ext.cli import tool
+
     users = "[robot0_base_pos,robot0_base_quat,robot0_base_to_eef_pos,robot0_base_to_eef_quat,robot0_joint_vel,robot0_gripper_qvel]"
-    out = run_cli(
-        [
-            "lerobot-ext",
-            "inspect",
-            str(robocasa_root),
-            f"--state_filtered_keys={users}",
-            "--action_keep_dims=7",
-        ]
-    ).stdout
+    assert (
+        tool.main(["inspect", str(robocasa_root), f"--state_filtered_keys={users}", "--action_keep_dims=7"])
+        == 0
+    )
+    out = capsys.readouterr().out
     assert "robot adapter: robocasa (chosen for robot_type 'PandaOmron')" in out
     assert "action order: EE-first" in out
     assert "[46:53] robot0_joint_vel = joint_velocity" in out
@@ -218,7 +216,8 @@ def test_inspect_explains_a_dataset(robocasa_root):
     assert "transforms: observation.state 53 -> 30 dims" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("11 ") and "control_mode" in line)
     assert row.split()[-3:] == ["-1", "-1", "constant"]
-    as_json = run_cli(["lerobot-ext", "inspect", str(robocasa_root), "--json"]).stdout
+    assert tool.main(["inspect", str(robocasa_root), "--json"]) == 0
+    as_json = capsys.readouterr().out
     import json
 
     report = json.loads(as_json)
@@ -226,8 +225,9 @@ def test_inspect_explains_a_dataset(robocasa_root):
     assert report["changes"] == [] and report["result"] == {}  # no flag: nothing would change
 
 
-@pytest.mark.slow
-def test_inspect_refuses_a_folder_that_is_not_a_dataset(tmp_path):
-    result = run_cli(["lerobot-ext", "inspect", str(tmp_path)], check=False)
-    assert result.returncode == 2
-    assert "is not a LeRobot dataset (no meta/info.json)" in result.stderr
+def test_inspect_refuses_a_folder_that_is_not_a_dataset(tmp_path, capsys):
+    from lerobot_ext.cli import tool
+
+    assert tool.main(["inspect", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "is not a LeRobot dataset (no meta/info.json)" in error and "Traceback" not in error

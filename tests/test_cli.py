@@ -106,9 +106,13 @@ def test_flag_of_an_unloaded_plugin_is_refused_not_ignored(bimodal_root, tmp_pat
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.slow
-def test_help_lists_upstream_and_extension_flags():
-    result = run_cli(["lerobot-train-ext", "--help", "--policy.type=diffusion"])
+def test_help_lists_upstream_and_extension_flags(capsys):
+    from lerobot_ext.cli.train import main as train_main
+
+    with pytest.raises(SystemExit) as ended:
+        train_main(["--help", "--policy.type=diffusion"])
+    assert ended.value.code in (0, None)
+    out = capsys.readouterr().out
     for flag in (
         "--state_filtered_keys",
         "--action_keep_dims",
@@ -118,13 +122,13 @@ def test_help_lists_upstream_and_extension_flags():
         "--policy.horizon",
         "--dataset.repo_id",
     ):
-        assert flag in result.stdout, flag
+        assert flag in out, flag
     # Each plugin field is listed with its plugin and the help the plugin registered.
-    assert "--action_keep_dims: int | None  [plugin transforms]" in result.stdout
-    assert "keep only action dims 0..N-1" in result.stdout
-    assert "--camera_keys: list[str]  [plugin cameras]" in result.stdout
-    assert "--profile.warmup_steps: int (default 5)" in result.stdout
-    assert "--profile[=true|false]   same as --profile.enable=true|false" in result.stdout
+    assert "--action_keep_dims: int | None  [plugin transforms]" in out
+    assert "keep only action dims 0..N-1" in out
+    assert "--camera_keys: list[str]  [plugin cameras]" in out
+    assert "--profile.warmup_steps: int (default 5)" in out
+    assert "--profile[=true|false]   same as --profile.enable=true|false" in out
 
 
 def lab_plugin():
@@ -172,19 +176,25 @@ def test_inspect_shows_plugins_warnings_not_their_run_time_info(extra_entry_poin
     assert get_logger().getEffectiveLevel() == logging.INFO  # quiet during inspect only
 
 
-@pytest.mark.slow
-def test_plugins_listing_from_the_command_line():
-    table = run_cli(["lerobot-train-ext", "--plugins"]).stdout
+def test_plugins_listing_from_the_command_line(capsys):
+    # In this process: the console scripts themselves start in subprocesses in other tests.
+    from lerobot_ext.cli import tool
+    from lerobot_ext.cli.train import main as train_main
+
+    assert train_main(["--plugins"]) == 0
+    table = capsys.readouterr().out
     assert table.splitlines()[0].split()[:3] == ["NAME", "VERSION", "STATUS"]
     assert any(line.startswith("transforms") for line in table.splitlines())
-    data = json.loads(run_cli(["lerobot-train-ext", "--plugins", "--json"]).stdout)
+    assert train_main(["--plugins", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
     names = {p["name"]: p for p in data["plugins"]}
     assert names["robot_adapters"]["registered"]["robot_adapters"] == [
         "robocasa",
         "fourier_gr2",
         "modality_json",
     ]
-    assert json.loads(run_cli(["lerobot-ext", "plugins", "--json"]).stdout) == data
+    assert tool.main(["plugins", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == data
 
 
 def test_torchcodec_fallback_warning_is_dropped():
