@@ -57,11 +57,15 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 stamp="$venv/.lerobot-ext-installed"
+# What the stamp records: the lerobot asked for, and how it was installed. "compiled" was added
+# with --compile-bytecode, so that a venv uv installed without .pyc files is installed again
+# (uv then compiles the whole of site-packages).
+installed="$lerobot_requirement compiled"
 changed=""
 for project in pyproject.toml plugins/*/pyproject.toml; do
   [ "$project" -nt "$stamp" ] && changed=1
 done
-if [ ! -f "$stamp" ] || [ -n "$changed" ] || [ "$(cat "$stamp")" != "$lerobot_requirement" ]; then
+if [ ! -f "$stamp" ] || [ -n "$changed" ] || [ "$(cat "$stamp")" != "$installed" ]; then
   echo "installing lerobot-ext and its plugins into $venv (first time: a minute or two with uv)"
   packages=(${lerobot_requirement:+"$lerobot_requirement"} -e ".[test,sim]" -e plugins/lerobot_policy_flow
     -e plugins/lerobot_env_so101_pickplace)
@@ -78,5 +82,5 @@ if [ ! -f "$stamp" ] || [ -n "$changed" ] || [ "$(cat "$stamp")" != "$lerobot_re
     "$venv/bin/python" -m pip install --quiet --upgrade pip
     "$venv/bin/python" -m pip install --quiet "${packages[@]}"
   fi
-  echo "$lerobot_requirement" > "$stamp"
+  echo "$installed" > "$stamp"
 fi
